@@ -1,0 +1,1 @@
+"""Infrastructure-as-code providers. Each subpackage manages one kind of platform setting."""

@@ -1,0 +1,58 @@
+"""``smtp-iac validate FILE...``: schema + rules, no store. Exit 0 valid (warnings allowed), 1 errors."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..diagnostics import Diagnostic, has_errors
+from ..stackfile import read
+from .app import EXIT_ERROR, EXIT_OK, format_option
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def github_annotation(d: Diagnostic) -> str:
+    """A GitHub Actions workflow command; the run's summary shows it on the file and line."""
+    return (f"::{d.severity} file={_gh_escape(d.file, True)},line={d.line},col={d.column},"
+            f"title={_gh_escape('smtp-iac validate', True)}::{_gh_escape(d.message + ' [at ' + d.path + ']')}")
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True))
+@format_option("text", "json", "github")
+def validate_cmd(files: tuple[str, ...], fmt: str) -> int:
+    """Check stack files against the schema and rules (no store, no network)."""
+    results = []
+    for f in files:
+        _, diags = read(f)
+        results.append((f, diags))
+    failed = any(has_errors(d) for _, d in results)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "valid": not failed,
+            "files": [{"file": f, "valid": not has_errors(d), "diagnostics": [x.to_dict() for x in d]} for f, d in results],
+        }, indent=2))
+    elif fmt == "github":
+        for _, diags in results:
+            for d in diags:
+                click.echo(github_annotation(d))
+    else:
+        for f, diags in results:
+            for d in diags:
+                click.echo(d.format())
+            errors = sum(d.severity == "error" for d in diags)
+            warnings = len(diags) - errors
+            state = "invalid" if errors else "valid"
+            click.echo(f"{f}: {state} ({errors} error(s), {warnings} warning(s))")
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(validate_cmd)

@@ -1,0 +1,157 @@
+"""One error hierarchy. The CLI turns these into messages and exit codes in one place
+(``cli.app.run``); the Pulumi provider turns them into resource errors.
+
+No message may hold a plain password: messages are built from addresses, field names and
+fingerprints only.
+"""
+
+from __future__ import annotations
+
+
+class SmtpIacError(Exception):
+    """Base of every error the user is meant to see. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+    kind = "error"
+
+    def __init__(self, message: str, *, address: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.address = address
+        self.hint = hint
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        prefix = f"{self.address}: " if self.address else ""
+        tail = f"\n  hint: {self.hint}" if self.hint else ""
+        return f"{prefix}{self.message}{tail}"
+
+
+class UsageError(SmtpIacError):
+    """Wrong arguments, an unreadable file named on the command line, a missing --yes."""
+
+    kind = "usage"
+
+
+class StackInvalid(SmtpIacError):
+    """A stack file failed validation; ``diagnostics`` holds every located problem."""
+
+    kind = "invalid_stack"
+
+    def __init__(self, diagnostics: list, message: str | None = None):
+        errors = [d for d in diagnostics if d.severity == "error"]
+        super().__init__(message or f"{len(errors)} error(s) in stack file")
+        self.diagnostics = diagnostics
+
+
+class SecretUnavailable(SmtpIacError):
+    """A password reference ({env}, {file}, {pulumi_config}) cannot be resolved."""
+
+    kind = "secret_unavailable"
+
+
+class StoreError(SmtpIacError):
+    """The store cannot be opened, migrated or read."""
+
+    kind = "store"
+
+
+class StoreUrlError(StoreError):
+    kind = "store_url"
+
+
+class StoreKeyError(StoreError):
+    """No key, a malformed key, or a stored password that no configured key decrypts."""
+
+    kind = "store_key"
+
+
+class ConflictError(StoreError):
+    """Compare-and-swap lost: the record's version moved since it was read."""
+
+    kind = "conflict"
+
+    def __init__(self, address: str, expected: int | None, actual: int | None,
+                 last_writer: str | None = None, last_written: str | None = None):
+        who = f" by {last_writer}" if last_writer else ""
+        when = f" at {last_written}" if last_written else ""
+        super().__init__(
+            f"version conflict: expected version {_v(expected)}, store has {_v(actual)}"
+            f" (last written{who}{when})",
+            address=address,
+            hint="someone else changed this scope; re-run plan (or `pulumi refresh`) and retry",
+        )
+        self.expected = expected
+        self.actual = actual
+        self.last_writer = last_writer
+        self.last_written = last_written
+
+
+class OwnershipError(StoreError):
+    """The scope is managed by another stack and adoption was not asked for."""
+
+    kind = "ownership"
+
+    def __init__(self, address: str, owner: str, stack: str):
+        super().__init__(
+            f"managed by stack '{owner}', not '{stack}'",
+            address=address,
+            hint="to take it over, re-run with --adopt (Pulumi: config smtp-iac:adopt true)",
+        )
+        self.owner = owner
+        self.stack = stack
+
+
+class UnknownTenant(SmtpIacError):
+    """A partner or organization the store does not know, or an org under the wrong partner."""
+
+    kind = "unknown_tenant"
+
+
+class FeatureDisabled(SmtpIacError):
+    """Organization-level SMTP is switched off for the organization (seed's advice)."""
+
+    kind = "feature_disabled"
+
+    ADVICE = ("The SMTP Configuration feature is not enabled for this organization; "
+              "contact your partner admin or system administrator to enable it "
+              "(smtp-iac tenants enable-smtp ORG)")
+
+    def __init__(self, address: str):
+        super().__init__("organization-level SMTP is disabled", address=address, hint=self.ADVICE)
+
+
+class StalePlan(SmtpIacError):
+    """A saved plan no longer matches the live store or the secrets it was made with."""
+
+    kind = "stale_plan"
+
+    def __init__(self, stale: list[tuple[str, str]]):
+        lines = "; ".join(f"{a}: {why}" for a, why in stale)
+        super().__init__(f"saved plan is stale, nothing applied: {lines}",
+                         hint="run plan again and review the new plan")
+        self.stale = stale
+
+
+class VerifyFailed(SmtpIacError):
+    """The pre-write SMTP check failed; ``result`` is the classified verify result."""
+
+    kind = "verify_failed"
+
+    def __init__(self, address: str, result):
+        super().__init__(f"verify failed ({result.failure}): {result.detail}",
+                         address=address, hint=result.advice)
+        self.result = result
+
+
+def _v(v: int | None) -> str:
+    return "none (absent)" if v is None else str(v)
+
+
+class TenantsInvalid(StackInvalid):
+    """A tenants document (``smtp-iac tenants load FILE``) has problems; ``diagnostics`` locates each."""
+
+    kind = "invalid_tenants"
+
+    def __init__(self, diagnostics: list, message: str | None = None):
+        errors = [d for d in diagnostics if d.severity == "error"]
+        super().__init__(diagnostics, message or f"{len(errors)} error(s) in tenants file")

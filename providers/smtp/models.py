@@ -1,0 +1,242 @@
+"""Domain model (pydantic v2). Mirrors ``schemas/stack.schema.json``; a test proves the two
+agree on valid and invalid documents. Rules that need more than one field live in ``rules``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictInt, field_validator, model_validator
+
+from .addresses import CONTROLLER, ID_PATTERN, Address
+
+# No CR, LF or NUL anywhere (header injection, log forging).
+SAFE_TEXT = r"^[^\r\n\x00]*$"
+# Control characters and every Unicode space, spelled out: ``\s`` means three different sets
+# in Python (the schema validator), Rust (pydantic) and ECMA 262 (editors).
+_BLANK = r"\x00-\x20\x7f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+# Host: a name or IP literal; no scheme, port, path or spaces. ``rules.check_host`` is precise.
+HOST_PATTERN = rf"^[^{_BLANK}/:@]+$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%a-zA-Z]*$"
+EMAIL_PATTERN = rf'^[^{_BLANK}@<>"]+@[^{_BLANK}@<>"]+$'  # no identity escape: invalid in ECMA's u mode
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+CONFIG_KEY_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+
+INHERIT = "inherit"
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN)]
+
+
+class _NoNull(BaseModel):
+    """An optional key of a stack file is left out, never written as null (``sender:`` with
+    nothing after it, ``smtp:`` with its block mis-indented): the schema refuses null, so
+    the model does too. Defaults are not validated, so None stays the default."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("null is not allowed here; leave the key out")
+        return value
+
+
+class EnvRef(BaseModel):
+    """Password from an environment variable."""
+
+    model_config = _STRICT
+    env: Annotated[str, Field(pattern=ENV_NAME_PATTERN)]
+
+    def describe(self) -> str:
+        return f"env:{self.env}"
+
+
+class FileRef(BaseModel):
+    """Password from a file (relative paths are relative to the stack file); one trailing newline is dropped."""
+
+    model_config = _STRICT
+    file: Annotated[str, Field(min_length=1, pattern=SAFE_TEXT)]
+
+    def describe(self) -> str:
+        return f"file:{self.file}"
+
+
+class PulumiConfigRef(BaseModel):
+    """Password from Pulumi stack config (``pulumi config set --secret KEY``)."""
+
+    model_config = _STRICT
+    pulumi_config: Annotated[str, Field(pattern=CONFIG_KEY_PATTERN)]
+
+    def describe(self) -> str:
+        return f"pulumi_config:{self.pulumi_config}"
+
+
+SecretRef = Union[EnvRef, FileRef, PulumiConfigRef]
+
+
+class SmtpSettings(_NoNull):
+    """Desired settings of one scope, as written in a stack file (the password is a reference)."""
+
+    model_config = _STRICT
+    host: Annotated[str, Field(min_length=1, max_length=253, pattern=HOST_PATTERN)]
+    port: Annotated[StrictInt, Field(ge=1, le=65535)]
+    tls: StrictBool
+    tls_mode: Literal["starttls", "implicit"] | None = None
+    username: Annotated[str, Field(min_length=1, max_length=512, pattern=SAFE_TEXT)]
+    password: SecretRef
+    sender: Email | None = None
+
+    @property
+    def effective_tls_mode(self) -> str:
+        return effective_tls_mode(self.tls, self.tls_mode, self.port)
+
+
+def effective_tls_mode(tls: bool, tls_mode: str | None, port: int) -> str:
+    """``none`` without TLS; else the explicit mode; else implicit on 465, STARTTLS elsewhere."""
+    if not tls:
+        return "none"
+    if tls_mode:
+        return tls_mode
+    return "implicit" if port == 465 else "starttls"
+
+
+class VerifyOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+    mode: Literal["send", "login", "off"] = "login"
+    to: Email | None = None
+    from_: Email | None = Field(default=None, alias="from")
+    timeout_seconds: Annotated[StrictInt, Field(ge=1, le=120)] = 15
+    ca_file: Annotated[str, Field(min_length=1, pattern=SAFE_TEXT)] | None = None
+
+    @model_validator(mode="after")
+    def _send_needs_to(self) -> "VerifyOptions":
+        if self.mode == "send" and self.to is None:
+            raise ValueError("verify.to is required when mode is send")
+        return self
+
+
+Desired = Union[SmtpSettings, Literal["inherit"]]
+
+
+class OrganizationEntry(_NoNull):
+    model_config = _STRICT
+    smtp: Desired | None = None
+
+
+class PartnerEntry(_NoNull):
+    model_config = _STRICT
+    smtp: Desired | None = None
+    organizations: dict[Id, OrganizationEntry] = Field(default_factory=dict)
+
+
+class ControllerEntry(_NoNull):
+    model_config = _STRICT
+    smtp: Desired | None = None
+
+
+class Stack(_NoNull):
+    """A whole stack file. ``name`` defaults to the file's stem (set by ``stackfile.load``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    version: Literal[1]
+    name: Id | None = None
+    store: Annotated[str, Field(min_length=1, pattern=SAFE_TEXT)] | None = None
+    verify: VerifyOptions = Field(default_factory=VerifyOptions)
+    controller: ControllerEntry | None = None
+    partners: dict[Id, PartnerEntry] = Field(default_factory=dict)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_int(cls, value: Any) -> Any:
+        # Literal[1] alone would take True and 1.0 (they compare equal to 1); the schema does not.
+        if type(value) is not int:
+            raise ValueError("version must be 1")
+        return value
+
+    @field_validator("verify", mode="before")
+    @classmethod
+    def _verify_no_null(cls, value: Any) -> Any:
+        # VerifyOptions itself takes None for its optional keys (the Pulumi provider passes them
+        # so); in a stack file, as in the schema, they are left out instead.
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if item is None:
+                    raise ValueError(f"verify.{key}: null is not allowed here; leave the key out")
+        return value
+
+    def scopes(self) -> dict[Address, Desired]:
+        """Managed scopes, in address order: settings or ``"inherit"``. Unmentioned = unmanaged."""
+        out: dict[Address, Desired] = {}
+        if self.controller is not None and self.controller.smtp is not None:
+            out[CONTROLLER] = self.controller.smtp
+        for p, pentry in sorted(self.partners.items()):
+            if pentry.smtp is not None:
+                out[Address(p)] = pentry.smtp
+            for o, oentry in sorted(pentry.organizations.items()):
+                if oentry.smtp is not None:
+                    out[Address(p, o)] = oentry.smtp
+        return out
+
+
+# ----- live state ------------------------------------------------------------------------
+
+
+class ResolvedSettings(BaseModel):
+    """Settings with the password resolved, for the verify check and the store write only.
+    ``SecretStr`` keeps the password out of repr, str, logs and model dumps."""
+
+    model_config = ConfigDict(frozen=True)
+    host: str
+    port: int
+    tls: bool
+    tls_mode: str | None = None
+    username: str
+    password: SecretStr
+    sender: str | None = None
+
+    @property
+    def effective_tls_mode(self) -> str:
+        return effective_tls_mode(self.tls, self.tls_mode, self.port)
+
+    def public_fields(self) -> dict[str, Any]:
+        """Every field but the password."""
+        return {"host": self.host, "port": self.port, "tls": self.tls, "tls_mode": self.tls_mode,
+                "username": self.username, "sender": self.sender}
+
+
+class LiveRecord(BaseModel):
+    """A record as the store answers: never the password, only its keyed fingerprint."""
+
+    model_config = ConfigDict(frozen=True)
+    address: str
+    host: str
+    port: int
+    tls: bool
+    tls_mode: str | None = None
+    username: str
+    sender: str | None = None
+    password_fingerprint: str
+    version: int
+    managed_by: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+    def public_fields(self) -> dict[str, Any]:
+        return {"host": self.host, "port": self.port, "tls": self.tls, "tls_mode": self.tls_mode,
+                "username": self.username, "sender": self.sender}
+
+
+class Organization(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    partner: str
+    name: str
+    smtp_enabled: bool = False
+
+    @property
+    def address(self) -> Address:
+        return Address(self.partner, self.name)
+
+
+SETTINGS_FIELDS = ("host", "port", "tls", "tls_mode", "username", "sender")

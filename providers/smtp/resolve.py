@@ -1,0 +1,60 @@
+"""The seed's override table as a pure function.
+
+Effective settings of organization O under partner P: O's own record if O has one AND O's
+SMTP feature is enabled; else P's record if P has one; else the controller's; else none.
+A record overrides whole, never field by field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, Iterable, Mapping, TypeVar
+
+from .addresses import CONTROLLER, Address
+
+T = TypeVar("T")
+
+USED = "used"
+NO_RECORD = "no record"
+SMTP_DISABLED = "record ignored: organization SMTP feature disabled"
+
+
+@dataclass(frozen=True)
+class Step:
+    address: Address
+    outcome: str  # USED, NO_RECORD or SMTP_DISABLED
+
+
+@dataclass(frozen=True)
+class Resolution(Generic[T]):
+    org: Address
+    source: Address | None  # the address whose record applies; None: no SMTP at all
+    record: T | None
+    chain: tuple[Step, ...]  # the tiers looked at, most specific first, ending with the one used
+
+    @property
+    def tier(self) -> str:
+        return self.source.tier.value if self.source is not None else "none"
+
+
+def resolve(org: Address, smtp_enabled: bool, records: Mapping[Address, T]) -> Resolution[T]:
+    """Effective settings of one organization. ``records`` maps address -> record (any type)."""
+    if org.org == "":
+        raise ValueError(f"{org} is not an organization address")
+    chain: list[Step] = []
+    own = records.get(org)
+    if own is not None and smtp_enabled:
+        return Resolution(org, org, own, (Step(org, USED),))
+    chain.append(Step(org, SMTP_DISABLED if own is not None else NO_RECORD))
+    for tier in (Address(org.partner), CONTROLLER):
+        rec = records.get(tier)
+        if rec is not None:
+            chain.append(Step(tier, USED))
+            return Resolution(org, tier, rec, tuple(chain))
+        chain.append(Step(tier, NO_RECORD))
+    return Resolution(org, None, None, tuple(chain))
+
+
+def resolve_all(orgs: Iterable[tuple[Address, bool]], records: Mapping[Address, T]) -> dict[Address, Resolution[T]]:
+    """Effective settings of many organizations against one snapshot of records."""
+    return {org: resolve(org, enabled, records) for org, enabled in orgs}

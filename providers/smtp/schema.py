@@ -1,0 +1,256 @@
+"""``schemas/*.schema.json`` (``stack``: stack files, ``tenants``: tenants files): the published
+contracts, and the validators the code uses.
+
+Errors become ``Problem``s (path + message) built here from the failing keyword, never from
+jsonschema's own text: that text echoes the offending value, and a value under ``password``
+is a secret. A schema node may carry ``x-message`` (a string, or a dict keyed by keyword)
+to say what a reviewer needs in place of the generic text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .errors import SmtpIacError
+
+# The published schemas live in the repository's schemas/; the package reaches them through
+# its ``schemas`` link (in a checkout) or the copies the wheel carries (installed).
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+SCHEMAS = ("stack", "tenants")  # schemas/<name>.schema.json
+
+_CTRL = re.compile(r"[\r\n\x00]")
+_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A problem at a JSON path; ``at_key`` says to point at the key rather than the value."""
+
+    path: tuple
+    message: str
+    severity: str = "error"
+    at_key: bool = False
+
+
+def _ecma_pattern(validator, pattern, instance, schema):
+    """JSON Schema patterns are ECMA 262, where ``$`` matches only at the very end. Python's
+    ``$`` also matches before a final newline, so ``"acme\\n"`` would pass ``^[a-z]+$``."""
+    if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
+        yield ValidationError(f"does not match {pattern!r}")
+
+
+@lru_cache(maxsize=None)
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(_DOLLAR.sub(r"\\Z", pattern))
+
+
+def _strict_integer(checker, instance) -> bool:
+    """YAML keeps ``587.0`` a float; JSON Schema would call it an integer, the strict model
+    would not. A stack file means what it says: a whole float is not an integer."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = jsonschema.validators.extend(
+    Draft202012Validator, {"pattern": _ecma_pattern},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer))
+
+
+@lru_cache(maxsize=None)
+def load_schema(schema_name: str = "stack") -> dict:
+    """``schemas/<schema_name>.schema.json`` as data."""
+    if schema_name not in SCHEMAS:
+        raise ValueError(f"unknown schema {schema_name!r} (known: {', '.join(SCHEMAS)})")
+    path = SCHEMA_DIR / f"{schema_name}.schema.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise SmtpIacError(f"cannot read the {schema_name} schema at {path}: {e.strerror}") from None
+
+
+def stack_schema() -> dict:
+    return load_schema("stack")
+
+
+@lru_cache(maxsize=8)
+def validator(definition: str | None = None, schema_name: str = "stack"):
+    """The validator for a whole file (stack or tenants), or for one ``$defs`` entry (e.g. ``settings``)."""
+    schema = load_schema(schema_name)
+    if definition is not None:
+        schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
+    return _Validator(schema)
+
+
+def validate(instance: Any, definition: str | None = None, *, schema_name: str = "stack") -> list[Problem]:
+    problems: list[Problem] = []
+    for error in validator(definition, schema_name).iter_errors(instance):
+        problems.extend(_explain(error, schema_name))
+    return _dedupe(problems)
+
+
+def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        k = (p.path, p.message, p.at_key)
+        if k not in seen:
+            seen.add(k)
+            out.append(p)
+    return out
+
+
+def _custom(schema: Any, keyword: str) -> str | None:
+    if not isinstance(schema, dict):
+        return None
+    m = schema.get("x-message")
+    if isinstance(m, str):
+        return m
+    if isinstance(m, dict):
+        return m.get(keyword)
+    return None
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
+def _field(path: tuple) -> str:
+    named = [p for p in path if isinstance(p, str)]
+    return named[-1] if named else "document"
+
+
+def _secret_path(path: tuple) -> bool:
+    return "password" in path
+
+
+def _explain(error: ValidationError, schema_name: str) -> list[Problem]:
+    path = tuple(error.absolute_path)
+    kw = error.validator
+    schema = error.schema
+    inst = error.instance
+    field = _field(path)
+
+    if "propertyNames" in error.schema_path:
+        # error.instance is the bad key itself; point at the key. ``title`` names it (e.g. "partner id").
+        why = _custom(schema, kw) or "invalid key"
+        if isinstance(inst, str) and _CTRL.search(inst):
+            why = "must not contain CR, LF or NUL characters"
+        what = schema.get("title", "id") if isinstance(schema, dict) else "id"
+        return [Problem(path + (inst,), f"invalid {what} '{_printable(inst)}': {why}", at_key=True)]
+    if schema_name == "stack" and _secret_path(path) and path[-1] == "password" and isinstance(inst, str):
+        return [Problem(path, "a plain password is not allowed in a stack file; "
+                              "use {env: NAME}, {file: PATH} or {pulumi_config: KEY}")]
+
+    if kw in ("oneOf", "anyOf"):
+        branch = _matching_branch(error, schema_name)
+        if branch is not None:
+            out: list[Problem] = []
+            for sub in branch:
+                out.extend(_explain(sub, schema_name))
+            return out
+        return [Problem(path, _custom(schema, kw) or f"{field} does not match any allowed form")]
+
+    custom = _custom(schema, kw)
+    if kw == "additionalProperties" or kw == "unevaluatedProperties":
+        allowed = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
+        extras = [k for k in inst if k not in allowed] if isinstance(inst, dict) else []
+        if extras and _secret_path(path):
+            # {env: A, hunter2}: a password typed as a key must not be echoed, in the message or the path
+            return [Problem(path, f"{len(extras)} unknown key(s) in {field} (allowed: {', '.join(sorted(allowed))})")]
+        out = []
+        for k in extras:
+            hint = difflib.get_close_matches(k, sorted(allowed), n=1)
+            tail = f" (did you mean '{hint[0]}'?)" if hint else f" (allowed: {', '.join(sorted(allowed))})"
+            where = f" in {field}" if path else ""
+            out.append(Problem(path + (k,), f"unknown key '{_printable(k)}'{where}{tail}", at_key=True))
+        return out
+    if kw == "required":
+        missing = [r for r in schema.get("required", []) if isinstance(inst, dict) and r not in inst]
+        return [Problem(path, custom or f"missing required key '{m}' in {field}") for m in missing]
+    if kw == "type":
+        return [Problem(path, custom or f"{field} must be {_a(schema['type'])}, not {_json_type(inst)}")]
+    if kw in ("const", "enum"):
+        allowed = [schema["const"]] if kw == "const" else schema["enum"]
+        shown = ", ".join(json.dumps(a) for a in allowed)
+        return [Problem(path, custom or f"{field} must be {'' if kw == 'const' else 'one of '}{shown}")]
+    if kw in ("minimum", "maximum"):
+        lo, hi = schema.get("minimum"), schema.get("maximum")
+        rng = f"{lo}..{hi}" if lo is not None and hi is not None else (f">= {lo}" if lo is not None else f"<= {hi}")
+        val = "" if _secret_path(path) else f" {inst}"
+        return [Problem(path, custom or f"{field}{val} is out of range {rng}")]
+    if kw in ("minLength", "maxLength"):
+        if kw == "minLength" and schema["minLength"] == 1:
+            return [Problem(path, custom or f"{field} must not be empty")]
+        return [Problem(path, custom or f"{field} must be at most {schema['maxLength']} characters")]
+    if kw == "pattern":
+        if isinstance(inst, str) and _CTRL.search(inst):
+            return [Problem(path, f"{field} must not contain CR, LF or NUL characters")]
+        return [Problem(path, custom or f"{field} has an invalid format")]
+    return [Problem(path, custom or f"{field} is invalid ({kw})")]
+
+
+def _matching_branch(error: ValidationError, schema_name: str) -> list[ValidationError] | None:
+    """For oneOf/anyOf: the errors of the branch whose shape (type, mapping keys) fits the
+    instance, so the user hears about that branch and not a list of alternatives."""
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in error.context or []:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    fitting = []
+    for idx, errs in branches.items():
+        shallow = [e for e in errs if not e.relative_path]
+        if any(e.validator in ("type", "const", "enum") for e in shallow):
+            continue
+        if any(e.validator in ("required", "additionalProperties") for e in shallow) and len(branches) > 1 \
+                and isinstance(error.instance, dict) and not _keys_overlap(error, idx, schema_name):
+            continue
+        fitting.append(errs)
+    return fitting[0] if len(fitting) == 1 else None
+
+
+def _keys_overlap(error: ValidationError, idx: int, schema_name: str) -> bool:
+    branch = error.schema[error.validator][idx]
+    if "$ref" in branch:
+        branch = _resolve_local(branch["$ref"], schema_name)
+    props = set(branch.get("properties", {}))
+    return bool(props & set(error.instance))
+
+
+def _resolve_local(ref: str, schema_name: str) -> dict:
+    node: Any = load_schema(schema_name)
+    for part in ref.lstrip("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def _a(t: Any) -> str:
+    names = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+             "boolean": "true or false", "number": "a number", "null": "empty"}
+    if isinstance(t, list):
+        return " or ".join(names.get(x, x) for x in t)
+    return names.get(t, t)
+
+
+def _printable(s: Any) -> str:
+    return str(s).encode("unicode_escape").decode("ascii")[:80]

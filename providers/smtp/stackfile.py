@@ -1,0 +1,98 @@
+"""Reading a stack file: bytes -> located YAML -> schema + rules -> ``models.Stack``.
+
+Every problem of a file is reported at once as a located ``Diagnostic``. ``read`` never
+raises for anything in the file; ``load`` raises ``StackInvalid`` when there are errors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+from .addresses import valid_id
+from .diagnostics import Diagnostic, has_errors
+from .errors import StackInvalid
+from .models import Stack
+from .schema import Problem
+from .validation import check_document
+from .yamlsource import MAX_BYTES, Document, parse_bytes
+
+
+@dataclass
+class LoadedStack:
+    path: Path
+    stack: Stack
+    name: str  # the stack's name: ``name:`` or the file's stem; owner (managed_by) of its scopes
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings only, when loaded
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the file ({file: ...}, verify.ca_file) are relative to it."""
+        return self.path.parent
+
+
+def json_path(path: tuple) -> str:
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part.replace("_", "a").replace("-", "a").isalnum() and part.isascii():
+            out += f".{part}"
+        else:
+            escaped = str(part).encode("unicode_escape").decode("ascii").replace("'", "\\'")
+            out += f"['{escaped}']"
+    return out
+
+
+def _diag(file: str, doc: Document, p: Problem) -> Diagnostic:
+    line, col = doc.locate(p.path, key=p.at_key)
+    return Diagnostic(file, line, col, p.severity, p.message, json_path(p.path))
+
+
+def read(path: str | os.PathLike) -> tuple[LoadedStack | None, list[Diagnostic]]:
+    """Read and validate one stack file. Returns the stack (None if it has errors) and every
+    diagnostic, errors and warnings, in file order."""
+    p = Path(path)
+    shown = str(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            return None, [Diagnostic(shown, 1, 1, "error", f"file is {size} bytes, over the {MAX_BYTES} byte limit")]
+        raw = p.read_bytes()
+    except OSError as e:
+        return None, [Diagnostic(shown, 1, 1, "error", f"cannot read file: {e.strerror or e}")]
+    return read_bytes(raw, shown, p)
+
+
+def read_bytes(raw: bytes, shown: str, path: Path | None = None) -> tuple[LoadedStack | None, list[Diagnostic]]:
+    doc = parse_bytes(raw)
+    diags = [Diagnostic(shown, pr.line, pr.column, "error", pr.message, json_path(pr.path)) for pr in doc.problems]
+    if doc.data is None and diags:
+        return None, sorted(diags)
+    checked = check_document(doc.data)
+    diags += [_diag(shown, doc, pr) for pr in checked.problems]
+    path = path or Path(shown)
+    name = doc.data.get("name") if isinstance(doc.data, dict) else None
+    if not isinstance(name, str):
+        name = path.stem
+        # Only when the stem is really used: a name: of the wrong type, or a document that is
+        # not a mapping, already has its own error.
+        if isinstance(doc.data, dict) and "name" not in doc.data and not valid_id(name):
+            stem = name.encode("unicode_escape").decode("ascii")
+            diags.append(Diagnostic(shown, 1, 1, "error",
+                                    f"the stack name defaults to the file's stem '{stem}', which is not a valid id; "
+                                    "add a name: key (lowercase letters, digits and '-')"))
+    diags.sort()
+    if has_errors(diags):
+        return None, diags
+    stack = checked.model
+    return LoadedStack(path, stack, name, diags), diags
+
+
+def load(path: str | os.PathLike) -> LoadedStack:
+    loaded, diags = read(path)
+    if loaded is None:
+        raise StackInvalid(diags)
+    return loaded
