@@ -1,0 +1,51 @@
+"""Who is acting, for ``updated_by`` and the audit log.
+
+``SMTP_IAC_ACTOR`` wins (a pipeline can name itself exactly); else the CI system's notion of
+the user who triggered the run, prefixed with the system so that ``alice`` on GitHub and
+``alice`` on a laptop stay apart; else ``user@host``. Never fails: an unknown user is "unknown".
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import socket
+
+# (environment variable, prefix), first present wins.
+CI_IDENTITIES = (
+    ("GITHUB_ACTOR", "github"),
+    ("GITLAB_USER_LOGIN", "gitlab"),
+    ("BUILDKITE_BUILD_CREATOR_EMAIL", "buildkite"),
+    ("BITBUCKET_STEP_TRIGGERER_UUID", "bitbucket"),
+    ("BUILD_REQUESTEDFOREMAIL", "azure"),  # Azure Pipelines
+    ("CIRCLE_USERNAME", "circleci"),
+    ("BUILD_USER_ID", "jenkins"),  # Jenkins build-user-vars plugin
+)
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def current_actor(env: dict[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    explicit = env.get("SMTP_IAC_ACTOR", "").strip()
+    if explicit:
+        return clean_actor(explicit)
+    for var, prefix in CI_IDENTITIES:
+        value = env.get(var, "").strip()
+        if value:
+            return clean_actor(f"{prefix}:{value}")
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        user = "unknown"
+    try:
+        host = socket.gethostname() or "localhost"
+    except OSError:
+        host = "localhost"
+    return clean_actor(f"{user}@{host}")
+
+
+def clean_actor(text: str) -> str:
+    """An actor name fit for the audit log: no control characters (log forging), at most 200 characters."""
+    return _UNSAFE.sub("?", text)[:200]

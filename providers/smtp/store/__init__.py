@@ -1,0 +1,78 @@
+"""The live settings store: records by address, tenants, audit; SQLite or PostgreSQL by URL.
+
+    from providers.smtp.store import open_store, resolve_store_url
+    with open_store(resolve_store_url(cli_url, stack.store)) as store:
+        snap = store.snapshot()              # every record + tenant, constant number of queries
+        snap.effective(Address("acme", "blue"))
+
+Layout: ``url`` (parse / mask URLs), ``keys`` (Fernet + keyed fingerprints, key file),
+``schema`` (portable DDL as numbered migrations, the tiny dialect layer), ``base`` (all the
+behaviour, once), ``sqlite`` / ``postgres`` (connections and transactions only), ``snapshot``
+(Snapshot, Tenants, TenantsChange), ``audit`` (AuditEntry), ``tenants_doc`` (the tenants file,
+checked purely).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import StoreKeyError
+from .audit import AuditEntry
+from .base import Store
+from .keys import ENV_KEY, Keyring, create_key_file, generate_key, key_file_path, keyring_from, load_key_file
+from .snapshot import Snapshot, Tenants, TenantsChange
+from .url import DEFAULT_URL, StoreUrl, mask_url, parse_store_url
+
+ENV_STORE = "SMTP_IAC_STORE"
+
+__all__ = [
+    "AuditEntry", "DEFAULT_URL", "ENV_KEY", "ENV_STORE", "Keyring", "Snapshot", "Store", "StoreUrl", "Tenants",
+    "TenantsChange", "generate_key", "mask_url", "open_store", "parse_store_url", "resolve_store_url",
+]
+
+
+def resolve_store_url(cli_url: str | None, stack_url: str | None) -> str:
+    """SPEC order: ``--store``, then ``SMTP_IAC_STORE``, then the stack's ``store:``, then the default."""
+    for candidate in (cli_url, os.environ.get(ENV_STORE), stack_url):
+        if candidate and candidate.strip():
+            return candidate.strip()
+    return DEFAULT_URL
+
+
+def open_store(url: str, *, key: str | None = None) -> Store:
+    """Open (creating and migrating if needed) the store at ``url``.
+
+    ``key``: Fernet key list (comma-separated, the first encrypts); default ``SMTP_IAC_STORE_KEY``;
+    for sqlite without either, the key file ``<db>.key`` (mode 0600, made on first use).
+    Raises StoreUrlError, StoreKeyError or StoreError."""
+    parsed = parse_store_url(url)
+    ring = keyring_from(key)
+    if parsed.backend == "sqlite":
+        from .sqlite import SqliteStore, has_key_check
+
+        path = parsed.path
+        assert path is not None
+        if ring is None:
+            kf = key_file_path(path)
+            try:
+                ring = load_key_file(kf)
+                if ring is None:
+                    if os.path.exists(path) and has_key_check(path):
+                        raise StoreKeyError(
+                            f"the store {parsed.display} holds encrypted passwords but its key file {kf} is missing",
+                            hint=f"restore {kf}, or set {ENV_KEY} to the store's key")
+                    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+                    ring = create_key_file(kf)
+            except OSError as e:
+                raise StoreKeyError(f"cannot read or make the key file {kf}: {e.strerror or e}",
+                                    hint=f"check the directory's permissions, or set {ENV_KEY}") from None
+        return SqliteStore(path, ring, parsed.display)
+    from .postgres import PostgresStore
+
+    if ring is None:
+        raise StoreKeyError(
+            f"a PostgreSQL store needs a key: set {ENV_KEY}",
+            hint=f"{ENV_KEY} is a Fernet key (comma-separated list to rotate); every pipeline sharing "
+                 "this store needs the same key; make one with: python -c 'from cryptography.fernet "
+                 "import Fernet; print(Fernet.generate_key().decode())'")
+    return PostgresStore(parsed.url, ring, parsed.display)

@@ -1,0 +1,105 @@
+"""The shared backend: PostgreSQL through psycopg 3, for many pipelines at once.
+
+The connection runs in autocommit mode and every operation opens its own explicit
+transaction: writes at READ COMMITTED (the compare-and-swap is in each UPDATE/INSERT, which
+PostgreSQL re-checks against the newest committed row, so concurrent writers are safe without
+SERIALIZABLE retries), reads at REPEATABLE READ READ ONLY (``snapshot`` sees one instant).
+Migrations take a transaction-scoped advisory lock so that pipelines starting together do not
+race on DDL. Tables go in the first schema of ``search_path``; pick one with
+``?options=-csearch_path%3Dmyschema`` in the URL.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from ..errors import StoreError
+from .base import Duplicate, Store
+from .keys import Keyring
+from .schema import POSTGRES
+
+MIGRATION_LOCK_ID = 0x736D74702D696163 & 0x7FFFFFFFFFFFFFFF  # "smtp-iac"
+CONNECT_TIMEOUT_S = 10
+
+
+class PostgresStore(Store):
+    dialect = POSTGRES
+
+    def __init__(self, url: str, keyring: Keyring, url_for_display: str):
+        super().__init__(keyring, url_for_display)
+        self._secret = _password_of(url)
+        extra: dict[str, Any] = {"autocommit": True}
+        if "connect_timeout" not in url:
+            extra["connect_timeout"] = CONNECT_TIMEOUT_S
+        if "application_name" not in url:
+            extra["application_name"] = "smtp-iac"
+        try:
+            self._conn = psycopg.connect(url, **extra)
+        except psycopg.Error as e:
+            raise StoreError(f"cannot connect to the store {url_for_display}: {self._scrub(e)}",
+                             hint="check the URL, that the server is up, and the credentials") from None
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _scrub(self, e: BaseException) -> str:
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        return text
+
+    @contextmanager
+    def _tx(self, begin: str) -> Iterator[Any]:
+        with self._lock:
+            try:
+                cur = self._conn.cursor()
+                cur.execute(begin)
+            except psycopg.Error as e:
+                raise StoreError(f"store {self.url_for_display}: {self._scrub(e)}") from None
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException as e:
+                if not self._conn.closed:
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except psycopg.Error:
+                        pass
+                if isinstance(e, pgerrors.UniqueViolation):
+                    raise Duplicate(self._scrub(e)) from None
+                if isinstance(e, psycopg.Error):
+                    raise StoreError(f"store {self.url_for_display}: {self._scrub(e)}") from None
+                raise
+            finally:
+                cur.close()
+
+    def _write_tx(self):
+        return self._tx("BEGIN ISOLATION LEVEL READ COMMITTED")
+
+    def _read_tx(self):
+        return self._tx("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def _migration_lock(self, cur: Any) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
+
+    def _table_exists(self, cur: Any, name: str) -> bool:
+        return cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
+
+
+def _password_of(url: str) -> str | None:
+    try:
+        pw = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(pw) if pw else None

@@ -1,0 +1,104 @@
+"""The embedded backend: one SQLite file, zero set-up.
+
+WAL journal (readers never block the writer and a killed process leaves the last committed
+state), ``synchronous=FULL`` (a committed write survives a power cut, not only a crash: this is
+configuration, and writes are few), a generous ``busy_timeout`` so concurrent pipelines queue
+instead of failing, and ``BEGIN IMMEDIATE`` for writes so that two writers are serialized at
+the start of the transaction (never a deadlock-prone upgrade from a read lock). The database
+directory is created if missing; the file is made readable by its owner only.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from ..errors import StoreError
+from .base import Duplicate, Store
+from .keys import Keyring
+from .schema import SQLITE
+
+BUSY_TIMEOUT_S = 60
+
+
+class SqliteStore(Store):
+    dialect = SQLITE
+
+    def __init__(self, path: str, keyring: Keyring, url_for_display: str):
+        super().__init__(keyring, url_for_display)
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(directory, exist_ok=True)
+            fresh = not os.path.exists(path)
+            self._conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S,
+                                         check_same_thread=False)
+            if fresh:
+                os.chmod(path, 0o600)
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"cannot use WAL journal mode on {path} (got {mode})",
+                                 hint="put the database on a local file system")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open the store {url_for_display}: {e}",
+                             hint="check the path and its permissions") from None
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self, begin: str) -> Iterator[Any]:
+        with self._lock:
+            try:
+                cur = self._conn.cursor()
+                cur.execute(begin)
+            except sqlite3.Error as e:
+                raise StoreError(f"store {self.url_for_display}: {e}") from None
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException as e:
+                if self._conn.in_transaction:
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if isinstance(e, sqlite3.IntegrityError) and "UNIQUE" in str(e):
+                    raise Duplicate(str(e)) from None
+                if isinstance(e, sqlite3.Error):
+                    raise StoreError(f"store {self.url_for_display}: {e}") from None
+                raise
+
+    def _write_tx(self):
+        return self._tx("BEGIN IMMEDIATE")
+
+    def _read_tx(self):
+        return self._tx("BEGIN")
+
+    def _table_exists(self, cur: Any, name: str) -> bool:
+        return cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def has_key_check(path: str) -> bool:
+    """Whether an existing database file already holds encrypted data (its key check)."""
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
+        try:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+                return False
+            return conn.execute("SELECT 1 FROM meta WHERE name = 'key_check'").fetchone() is not None
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False

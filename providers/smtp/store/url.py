@@ -1,0 +1,97 @@
+"""Store URLs: which backend, where, and how to show the URL without its password.
+
+Accepted forms (SPEC "Store"):
+
+- ``sqlite:///relative/path.db`` (relative to the working directory) and
+  ``sqlite:////absolute/path.db``: the embedded store.
+- ``postgresql://user[:pw]@host[:port]/db[?libpq-params]`` (``postgres://`` too): the shared
+  store. Query parameters go to libpq unchanged, e.g. ``?options=-csearch_path%3Dsmtp`` to
+  keep the tables in their own schema, ``?sslmode=require``.
+
+Pure functions: nothing here touches a file or the network.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ..errors import StoreUrlError
+
+DEFAULT_URL = "sqlite:///.smtp-iac/store.db"
+ACCEPTED = ("sqlite:///relative/path.db, sqlite:////absolute/path.db, "
+            "postgresql://user[:password]@host[:port]/database")
+
+
+@dataclass(frozen=True)
+class StoreUrl:
+    backend: str  # "sqlite" | "postgresql"
+    url: str  # as given
+    path: str | None = None  # sqlite: the database file path (relative or absolute)
+
+    @property
+    def display(self) -> str:
+        return self.url if self.backend == "sqlite" else mask_url(self.url)
+
+
+def parse_store_url(url: str) -> StoreUrl:
+    """Parse a store URL or raise ``StoreUrlError`` naming the accepted forms."""
+    if not isinstance(url, str) or not url.strip():
+        raise _bad(url, "empty store URL")
+    url = url.strip()
+    if re.search(r"[\r\n\x00]", url):
+        raise _bad(url, "control characters in store URL")
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep:
+        raise _bad(url, "not a URL")
+    if scheme == "sqlite":
+        if not rest.startswith("/"):
+            raise _bad(url, "sqlite URLs have no host: use three slashes (sqlite:///file.db)")
+        path = rest[1:]
+        if "?" in path or "#" in path:
+            raise _bad(url, "sqlite URLs take no query or fragment")
+        if not path or path.endswith("/"):
+            raise _bad(url, "sqlite URL without a database file name")
+        if path == ":memory:":
+            raise _bad(url, "an in-memory database cannot hold settings between runs")
+        return StoreUrl("sqlite", url, path)
+    if scheme in ("postgresql", "postgres"):
+        try:
+            parts = urlsplit(url)
+            _ = parts.port  # validates the port
+        except ValueError as e:
+            raise _bad(url, f"malformed PostgreSQL URL ({e})") from None
+        if not parts.hostname and "host=" not in parts.query:
+            raise _bad(url, "PostgreSQL URL without a host")
+        if not parts.path.strip("/"):
+            raise _bad(url, "PostgreSQL URL without a database name")
+        return StoreUrl("postgresql", url)
+    raise _bad(url, f"unsupported store scheme {scheme!r}")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password (in the user-info or a ``password=`` parameter) replaced by ***."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        if ":" in userinfo:
+            user = userinfo.split(":", 1)[0]
+            netloc = f"{user}:***@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() == "password" for k, _ in pairs):
+            query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _bad(url: object, why: str) -> StoreUrlError:
+    shown = mask_url(url) if isinstance(url, str) else repr(url)
+    return StoreUrlError(f"invalid store URL {shown!r}: {why}",
+                         hint=f"accepted forms: {ACCEPTED}")
