@@ -1,0 +1,18 @@
+"""Verify before save: the seed's "Send Test Email" as a real SMTP check with classified
+failures (SPEC "Verify")."""
+
+from .batch import DEFAULT_CONCURRENCY, group_by_settings, settings_key, verify_many
+from .check import run_check
+from .result import ADVICE, FAILURE_CLASSES, STAGES, VerifyResult
+
+__all__ = [
+    "ADVICE",
+    "DEFAULT_CONCURRENCY",
+    "FAILURE_CLASSES",
+    "STAGES",
+    "VerifyResult",
+    "group_by_settings",
+    "run_check",
+    "settings_key",
+    "verify_many",
+]

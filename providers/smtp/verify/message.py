@@ -1,0 +1,91 @@
+"""The test message of ``send`` mode, built with the email package so that no field can
+inject a header: addresses and subject holding CR, LF or NUL are refused outright.
+
+Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from email.headerregistry import Address as MailAddress
+from email.message import EmailMessage
+from email.policy import SMTP, SMTPUTF8
+from email.utils import format_datetime, make_msgid
+from typing import Sequence
+
+_FORBIDDEN = re.compile(r"[\r\n\x00]")
+_ADDR = re.compile(r"^[^\s@\x00<>\"(),;:\[\]\\]+@[^\s@\x00<>\"(),;:\[\]\\]+$")
+ADDRESS_HEADER = "X-Smtp-Iac-Verify"
+
+
+class UnsafeField(ValueError):
+    """A field would change the message's structure (CR/LF/NUL) or is not a bare address."""
+
+    def __init__(self, field: str, why: str):
+        super().__init__(f"{field} refused: {why}")
+        self.field = field
+
+
+def check_address(field: str, value: str) -> str:
+    if _FORBIDDEN.search(value):
+        raise UnsafeField(field, "contains CR, LF or NUL")
+    if not _ADDR.match(value):
+        raise UnsafeField(field, f"{value!r} is not a bare mail address (local@domain)")
+    return value
+
+
+def looks_like_address(value: str | None) -> bool:
+    return bool(value) and not _FORBIDDEN.search(value) and bool(_ADDR.match(value))
+
+
+def needs_smtputf8(*addresses: str) -> bool:
+    return not all(a.isascii() for a in addresses)
+
+
+def build_test_message(*, address: str, from_addr: str, to_addr: str, host: str, port: int,
+                       tls_mode: str, shared_with: Sequence[str] = (),
+                       now: datetime | None = None) -> EmailMessage:
+    """The test email naming the scope being verified (and any scopes that share its settings)."""
+    check_address("from", from_addr)
+    check_address("to", to_addr)
+    for name, value in (("address", address), ("host", host), *(("shared_with", s) for s in shared_with)):
+        if _FORBIDDEN.search(value):
+            raise UnsafeField(name, "contains CR, LF or NUL")
+    now = now or datetime.now(timezone.utc)
+    domain = from_addr.rpartition("@")[2]
+    try:
+        msgid_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        msgid_domain = "smtp-iac.invalid"
+
+    msg = EmailMessage(policy=SMTPUTF8 if needs_smtputf8(from_addr, to_addr) else SMTP)
+    msg["From"] = _mail_address(from_addr)
+    msg["To"] = _mail_address(to_addr)
+    msg["Subject"] = f"smtp-iac test email for {address}"
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=msgid_domain)
+    msg[ADDRESS_HEADER] = address
+    lines = [
+        "This is a test email from smtp-iac (the \"Send Test Email\" check).",
+        "",
+        f"It verifies the SMTP settings of: {address}",
+    ]
+    others = [s for s in shared_with if s != address]
+    if others:
+        lines.append(f"The same settings are used by {len(others)} more scope(s): "
+                     + ", ".join(others[:20]) + (" ..." if len(others) > 20 else ""))
+    lines += [
+        f"Relay: {host} port {port} (TLS: {tls_mode})",
+        f"Sent at: {now.isoformat(timespec='seconds')}",
+        "",
+        "No action is needed. If you did not expect this message,",
+        "ask your platform team.",
+    ]
+    msg.set_content("\n".join(lines) + "\n")
+    return msg
+
+
+def _mail_address(addr: str) -> MailAddress:
+    local, _, domain = addr.rpartition("@")
+    return MailAddress(username=local, domain=domain)

@@ -1,0 +1,152 @@
+"""What a verify check answers: the failure classes of SPEC, the result record, and the
+troubleshooting advice for each class, in the words of the seed's troubleshooting section.
+
+Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+FAILURE_CLASSES = (
+    "dns",
+    "connection_refused",
+    "connect_timeout",
+    "greeting_timeout",
+    "tls_mismatch",
+    "cert_verify",
+    "starttls_not_offered",
+    "auth_not_offered",
+    "auth_failed",
+    "sender_rejected",
+    "recipient_rejected",
+    "protocol",
+)
+
+STAGES = ("connect", "greeting", "ehlo", "starttls", "tls", "auth", "mail", "rcpt", "data")
+
+_PORTS = ("Common SMTP ports: 587 STARTTLS (recommended: tls: true, tls_mode: starttls), "
+          "465 implicit SSL/TLS (tls: true, tls_mode: implicit), "
+          "25 not recommended and often blocked by ISPs.")
+_PERSISTS = "If the issue persists, contact your system administrator."
+
+ADVICE: dict[str, str] = {
+    "dns": (
+        "Verify the SMTP hostname is correct: it does not resolve from here. Check its spelling "
+        "(a host name only: no scheme, port or path) and that this machine can resolve it. "
+        + _PERSISTS
+    ),
+    "connection_refused": (
+        "Verify the SMTP hostname and port are correct: nothing accepted a connection on that "
+        "port. " + _PORTS + " Ensure your network allows outbound connections on the configured "
+        "SMTP port. " + _PERSISTS
+    ),
+    "connect_timeout": (
+        "Ensure your network allows outbound connections on the configured SMTP port: the "
+        "connection attempt got no answer at all, which usually means a firewall silently drops "
+        "it (port 25 is often blocked by ISPs and cloud providers; prefer 587). Also verify the "
+        "SMTP hostname and port. " + _PERSISTS
+    ),
+    "greeting_timeout": (
+        "The server accepted the connection but never sent the SMTP greeting. A plain or "
+        "STARTTLS client on an implicit-TLS port looks exactly like a silent server: if the port "
+        "is 465 (or your provider says SSL/TLS), set tls: true and tls_mode: implicit. Confirm "
+        "the TLS setting matches your SMTP provider's requirements. " + _PORTS + " " + _PERSISTS
+    ),
+    "tls_mismatch": (
+        "Confirm the TLS setting matches your SMTP provider's requirements: the TLS handshake "
+        "failed, typically an implicit-TLS client (tls_mode: implicit) on a plain or STARTTLS "
+        "port. " + _PORTS + " " + _PERSISTS
+    ),
+    "cert_verify": (
+        "The server's TLS certificate is not trusted or does not match the host name. Use the "
+        "host name the certificate was issued for (not an IP address or an alias). For a relay "
+        "with a certificate from a private CA, set verify.ca_file to that CA bundle (PEM). "
+        + _PERSISTS
+    ),
+    "starttls_not_offered": (
+        "Confirm the TLS setting matches your SMTP provider's requirements: the server does not "
+        "offer STARTTLS on this port. " + _PORTS + " Turning TLS off would send the credentials "
+        "in clear and is not recommended. " + _PERSISTS
+    ),
+    "auth_not_offered": (
+        "The server does not offer a usable AUTH (many servers offer it only after TLS, or only "
+        "on the submission port 587, not on 25). Verify the SMTP port and TLS setting, and that "
+        "this relay takes a username and password. " + _PERSISTS
+    ),
+    "auth_failed": (
+        "Verify the SMTP credentials (username and password) are correct: the server refused "
+        "them. Check that the password reference points at the current secret; some providers "
+        "need an app password or an API key (e.g. SendGrid: username 'apikey'). " + _PERSISTS
+    ),
+    "sender_rejected": (
+        "The server refused the sender address. Use a From address this account may send as "
+        "(verify.from, or the record's sender), e.g. a verified sender or domain at your "
+        "provider. " + _PERSISTS
+    ),
+    "recipient_rejected": (
+        "The server refused the test recipient (verify.to). Check the address and that this "
+        "account may send to it. " + _PERSISTS
+    ),
+    "protocol": (
+        "The server did not answer as an SMTP server should. Verify the SMTP hostname and port "
+        "point at an SMTP relay, and confirm the TLS setting matches your SMTP provider's "
+        "requirements. " + _PORTS + " " + _PERSISTS
+    ),
+}
+
+assert set(ADVICE) == set(FAILURE_CLASSES)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of one check. ``detail`` keeps the server's reply (it helps), never the password."""
+
+    ok: bool
+    address: str
+    mode: str
+    failure: str | None
+    stage: str | None
+    detail: str
+    advice: str
+    elapsed_seconds: float
+    skipped: bool = False
+
+    def __post_init__(self) -> None:
+        if self.failure is not None and self.failure not in FAILURE_CLASSES:
+            raise ValueError(f"unknown failure class {self.failure!r}")
+        if self.ok != (self.failure is None):
+            raise ValueError("ok must be True exactly when there is no failure")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def for_address(self, address: str) -> "VerifyResult":
+        """The same outcome, reported for another scope that shares the settings."""
+        return dataclasses.replace(self, address=address)
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"{self.address}: skipped ({self.detail})"
+        if self.ok:
+            return f"{self.address}: ok ({self.detail}, {self.elapsed_seconds:.2f} s)"
+        return (f"{self.address}: FAILED [{self.failure}] at {self.stage}: {self.detail} "
+                f"({self.elapsed_seconds:.2f} s)")
+
+
+def failed(address: str, mode: str, failure: str, stage: str, detail: str,
+           elapsed: float) -> VerifyResult:
+    return VerifyResult(ok=False, address=address, mode=mode, failure=failure, stage=stage,
+                        detail=detail, advice=ADVICE[failure], elapsed_seconds=round(elapsed, 3))
+
+
+def succeeded(address: str, mode: str, detail: str, elapsed: float) -> VerifyResult:
+    return VerifyResult(ok=True, address=address, mode=mode, failure=None, stage=None,
+                        detail=detail, advice="", elapsed_seconds=round(elapsed, 3))
+
+
+def skipped(address: str) -> VerifyResult:
+    return VerifyResult(ok=True, address=address, mode="off", failure=None, stage=None,
+                        detail="verify.mode is off: settings not checked", advice="",
+                        elapsed_seconds=0.0, skipped=True)
