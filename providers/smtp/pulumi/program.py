@@ -1,0 +1,90 @@
+"""The Pulumi program: ``stacks/<pulumi stack>.yaml`` -> one dynamic resource per managed scope.
+
+A file with errors fails the run with the same ``FILE:LINE:COL: error: ...`` lines as
+``smtp-iac validate`` (``pulumi.RunError``: no Python traceback); warnings go to the engine
+log. Passwords become Pulumi secrets here: ``{pulumi_config: key}`` through
+``Config.require_secret``, ``{env: NAME}`` and ``{file: path}`` resolved and wrapped with
+``Output.secret``. Names are addresses, so each resource's URN ends with its scope.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from ..errors import SmtpIacError, StackInvalid
+from ..models import EnvRef, FileRef, INHERIT, PulumiConfigRef, SmtpSettings as DesiredSettings
+from ..secrets import resolve_password
+from ..stackfile import load
+from .resources import SmtpInheritance, SmtpSettings
+
+STACKS_DIR = "stacks"
+
+
+def stack_file_for(stack: str, root: Path) -> Path:
+    return root / STACKS_DIR / f"{stack}.yaml"
+
+
+def build(stack: str | None = None, *, root: str | os.PathLike | None = None) -> dict[str, pulumi.CustomResource]:
+    """Declare the resources of ``stacks/<stack>.yaml`` (default: the Pulumi stack's name)
+    under ``root`` (default: the working directory, the project root under Pulumi).
+    Returns them by address."""
+    stack = stack or pulumi.get_stack()
+    root = Path(root) if root is not None else Path.cwd()
+    path = stack_file_for(stack, root)
+    shown = _relative(path, root)
+    if not path.is_file():
+        raise pulumi.RunError(
+            f"{shown}: no stack file for Pulumi stack '{stack}' "
+            f"(the program reads {STACKS_DIR}/<stack>.yaml; create it or select another stack)")
+    try:
+        loaded = load(path)
+    except StackInvalid as e:
+        raise pulumi.RunError("\n".join(replace(d, file=shown).format() for d in e.diagnostics)) from None
+    for diag in loaded.diagnostics:
+        pulumi.log.warn(replace(diag, file=shown).format())
+
+    verify = loaded.stack.verify.model_dump(by_alias=True, exclude_none=True)
+    resources: dict[str, pulumi.CustomResource] = {}
+    for address, desired in loaded.stack.scopes().items():
+        name = str(address)
+        if desired == INHERIT:
+            resources[name] = SmtpInheritance(name, address=name, stack=loaded.name, stack_file=shown)
+            continue
+        try:
+            password = _password(desired, base_dir=loaded.base_dir, address=name)
+        except SmtpIacError as e:
+            raise pulumi.RunError(str(e)) from None
+        settings = desired.model_dump(exclude={"password"}, exclude_none=True)
+        resources[name] = SmtpSettings(name, address=name, stack=loaded.name, settings=settings,
+                                       password=password, verify=verify, stack_file=shown)
+    return resources
+
+
+def _password(desired: DesiredSettings, *, base_dir: Path, address: str) -> pulumi.Output[str]:
+    ref = desired.password
+    if isinstance(ref, PulumiConfigRef):
+        namespace, _, key = ref.pulumi_config.rpartition(":")
+        return pulumi.Config(namespace or None).require_secret(key)
+    if isinstance(ref, (EnvRef, FileRef)):
+        value = resolve_password(ref, base_dir=base_dir, address=address)
+        if any(c in value.get_secret_value() for c in "\r\n\x00"):
+            raise pulumi.RunError(f"{address}: password from {ref.describe()} contains CR, LF or NUL")
+        return pulumi.Output.secret(value.get_secret_value())
+    raise pulumi.RunError(f"{address}: unsupported password reference")
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def main(root: Any = None) -> None:
+    """Entry point of the Pulumi program (``__main__.py`` at the project root)."""
+    build(root=root)

@@ -1,0 +1,328 @@
+"""The dynamic providers: ``SmtpSettingsProvider`` and ``SmtpInheritanceProvider``.
+
+Stateless. The SDK pickles a provider instance (with dill) into every resource's
+``__provider`` property, which lands in the Pulumi state; the provider host
+(``python -m pulumi.dynamic``) unpickles it, calls ``configure`` once with the stack's whole
+config, then the CRUD methods. So:
+
+- nothing is captured at pickling time: ``__getstate__`` returns an empty dict, and the
+  classes live in this importable module, so dill pickles them BY REFERENCE (the host imports
+  ``providers.smtp.pulumi.provider`` by name: from the project root, its working directory, or
+  from the installed package);
+- the store URL, the store key and the adopt switch are read in ``configure`` from stack
+  config (``smtp-iac:store``, secret ``smtp-iac:storeKey``, ``smtp-iac:adopt``), falling back to
+  ``SMTP_IAC_STORE`` / ``SMTP_IAC_STORE_KEY`` / ``SMTP_IAC_ADOPT``, then to the stack file's
+  ``store:`` (the ``stack_file`` input names it), then to the default sqlite store;
+- each operation opens the store, does its work and closes it (the host runs operations on a
+  thread pool, so nothing is shared between them).
+
+``check`` and ``diff`` (what ``pulumi preview`` calls) never open an SMTP connection and never
+write; ``diff`` opens the store only to fingerprint the new password with the store's key.
+``create``/``update`` run the verify check before the compare-and-swap write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from ..actor import current_actor
+from ..addresses import Address
+from ..errors import ConflictError, OwnershipError, StoreError, VerifyFailed
+from ..models import LiveRecord, ResolvedSettings
+from . import properties as P
+
+CONFIG_STORE = "smtp-iac:store"
+CONFIG_STORE_KEY = "smtp-iac:storeKey"
+CONFIG_ADOPT = "smtp-iac:adopt"
+ENV_STORE = "SMTP_IAC_STORE"
+ENV_STORE_KEY = "SMTP_IAC_STORE_KEY"
+ENV_ADOPT = "SMTP_IAC_ADOPT"
+
+REFRESH_HINT = ("the live record changed since Pulumi last saw it: run `pulumi refresh` to read it, "
+                "review the change, then `pulumi up` again")
+
+
+def _diff_result(changed: list[str]) -> DiffResult:
+    """Changed properties -> the engine's answer: an address change replaces the resource,
+    removing the old scope's override before the new one is written."""
+    replaces = P.replaces(changed)
+    return DiffResult(changes=bool(changed), replaces=replaces,
+                      delete_before_replace=True if replaces else None)
+
+
+@contextlib.contextmanager
+def _refresh_on_conflict() -> Iterator[None]:
+    """A write that lost its compare-and-swap: say how to catch up, the Pulumi way."""
+    try:
+        yield
+    except ConflictError as e:
+        e.hint = REFRESH_HINT
+        raise
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class _StoreProvider(ResourceProvider):
+    """Common part: configuration read at run time, the store opened per operation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    # -- pickling: nothing of the run time goes into ``__provider`` -----------------------
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        pass
+
+    def configure(self, req: ConfigureRequest) -> None:
+        cfg = req.config
+        self._store_url = _text(cfg.get(CONFIG_STORE))
+        self._store_key = _text(cfg.get(CONFIG_STORE_KEY))
+        self._adopt = _truthy(cfg.get(CONFIG_ADOPT)) if cfg.get(CONFIG_ADOPT) is not None else None
+
+    # -- run-time settings (configure, else environment) ---------------------------------
+    def _url(self, props: dict[str, Any]) -> str:
+        from ..store import resolve_store_url
+
+        explicit = getattr(self, "_store_url", None) or os.environ.get(ENV_STORE) or None
+        if explicit:
+            return resolve_store_url(explicit, None)
+        return resolve_store_url(None, _stack_file_store(props.get("stack_file")))
+
+    def _key(self) -> str | None:
+        return getattr(self, "_store_key", None) or os.environ.get(ENV_STORE_KEY) or None
+
+    def _adopting(self) -> bool:
+        adopt = getattr(self, "_adopt", None)
+        return adopt if adopt is not None else _truthy(os.environ.get(ENV_ADOPT))
+
+    @contextlib.contextmanager
+    def _store(self, props: dict[str, Any]) -> Iterator[Any]:
+        from ..store import open_store
+
+        store = open_store(self._url(props), key=self._key())
+        try:
+            yield store
+        finally:
+            close = getattr(store, "close", None)
+            if close is not None:
+                close()
+
+
+class SmtpSettingsProvider(_StoreProvider):
+    """An override at one scope, owned by one stack."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs = P.normalize({k: v for k, v in news.items() if k != "__provider" and v is not None})
+        failures = P.check_identity(inputs) + P.check_settings(inputs)
+        return CheckResult(inputs, [CheckFailure(prop, reason) for prop, reason in failures])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        olds, news = P.normalize(olds), P.normalize(news)
+        store_holder: list[Any] = []
+        with contextlib.ExitStack() as stack:
+
+            def fingerprint(password: str) -> str:
+                if not store_holder:
+                    store_holder.append(stack.enter_context(self._store(olds)))
+                return store_holder[0].fingerprint(password)
+
+            changed = P.settings_changes(olds, news, fingerprint)
+        return _diff_result(changed)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        props = P.normalize(props)
+        address, stack_name = Address.parse(props["address"]), props["stack"]
+        settings = P.resolved_settings(props)
+        adopt = self._adopting()
+        with self._store(props) as store:
+            live = store.get(address)
+            expected = live.version if live is not None else None
+            if live is not None:
+                _check_owner(store, address, live, stack_name, adopt, settings)
+            _verify(store, props, settings, address)
+            record = store.put(address, settings, expected_version=expected, stack=stack_name,
+                               actor=current_actor(), adopt=adopt)
+        return CreateResult(str(address), P.settings_outputs(props, record))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        olds, news = P.normalize(olds), P.normalize(news)
+        address, stack_name = Address.parse(news["address"]), news["stack"]
+        settings = P.resolved_settings(news)
+        expected = olds.get("version")
+        adopt = self._adopting()
+        with self._store(news) as store:
+            live = store.get(address)
+            actual = live.version if live is not None else None
+            if actual != expected:
+                _conflict(store, address, expected, live, stack_name, settings)
+            _check_owner(store, address, live, stack_name, adopt, settings)
+            _verify(store, news, settings, address)
+            with _refresh_on_conflict():
+                record = store.put(address, settings, expected_version=expected, stack=stack_name,
+                                   actor=current_actor(), adopt=adopt)
+        return UpdateResult(P.settings_outputs(news, record))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = P.normalize(props)
+        address = Address.parse(props.get("address") or id_)
+        with self._store(props) as store:
+            record = store.get(address)
+        if record is None:
+            return ReadResult("", {})
+        return ReadResult(id_ or str(address), P.settings_outputs(props, record), P.read_inputs(props, record))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Removes this stack's override only: a record that is gone, or that another stack
+        (or someone outside any stack) has taken over since, is left alone."""
+        props = P.normalize(props)
+        address, stack_name = Address.parse(props["address"]), props["stack"]
+        with self._store(props) as store:
+            live = store.get(address)
+            if live is None or live.managed_by != stack_name:
+                return
+            with _refresh_on_conflict():
+                store.delete(address, expected_version=props.get("version"), stack=stack_name,
+                             actor=current_actor())
+
+
+class SmtpInheritanceProvider(_StoreProvider):
+    """The ABSENCE of an override at one scope: create/update remove one, read reports one
+    that appeared, delete leaves the scope as it is."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs = P.normalize({k: v for k, v in news.items() if k != "__provider" and v is not None})
+        failures = P.check_identity(inputs)
+        return CheckResult(inputs, [CheckFailure(prop, reason) for prop, reason in failures])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = P.inheritance_changes(P.normalize(olds), P.normalize(news))
+        return _diff_result(changed)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        props = P.normalize(props)
+        address, stack_name = Address.parse(props["address"]), props["stack"]
+        with self._store(props) as store:
+            live = store.get(address)
+            if live is not None:
+                store.delete(address, expected_version=live.version, stack=stack_name,
+                             actor=current_actor(), adopt=self._adopting())
+        return CreateResult(str(address), P.inheritance_outputs(props, None))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        olds, news = P.normalize(olds), P.normalize(news)
+        address, stack_name = Address.parse(news["address"]), news["stack"]
+        expected = olds.get("version") if olds.get("override_present") else None
+        with self._store(news) as store:
+            live = store.get(address)
+            if live is not None:
+                if live.version != expected:
+                    _conflict(store, address, expected, live, stack_name, None)
+                with _refresh_on_conflict():
+                    store.delete(address, expected_version=expected, stack=stack_name,
+                                 actor=current_actor(), adopt=self._adopting())
+        return UpdateResult(P.inheritance_outputs(news, None))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        props = P.normalize(props)
+        address = Address.parse(props.get("address") or id_)
+        with self._store(props) as store:
+            record = store.get(address)
+        inputs = {k: props[k] for k in P.IDENTITY_KEYS if k in props}
+        return ReadResult(id_ or str(address), P.inheritance_outputs(props, record), inputs)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Stopping to manage an absence changes nothing in the store."""
+
+
+# ----- helpers ------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _stack_file_store(stack_file: Any) -> str | None:
+    """The ``store:`` of the stack file a resource came from (relative to the working
+    directory, which is the project root for the provider host). A named file that cannot be
+    read is an error rather than a silent fall back to the default store."""
+    if not stack_file:
+        return None
+    from ..stackfile import read
+
+    path = Path(stack_file)
+    loaded, diags = read(path)
+    if loaded is None:
+        first = diags[0].format() if diags else str(path)
+        raise StoreError(
+            f"cannot tell which store to use: the stack file {stack_file} does not load ({first})",
+            hint=f"set `pulumi config set {CONFIG_STORE} URL` (or {ENV_STORE}) for this stack")
+    return loaded.stack.store
+
+
+def _base_dir(props: dict[str, Any]) -> Path:
+    stack_file = props.get("stack_file")
+    return (Path.cwd() / stack_file).parent if stack_file else Path.cwd()
+
+
+def _verify(store: Any, props: dict[str, Any], settings: ResolvedSettings, address: Address) -> None:
+    options = P.verify_options(props)
+    if options.mode == "off":
+        return
+    from ..verify import run_check
+
+    result = run_check(settings, options, address=str(address), base_dir=_base_dir(props))
+    if not result.ok:
+        _record(store, address, props.get("stack"), "verify", "verify_failed",
+                f"{result.failure}: {result.detail}", settings)
+        raise VerifyFailed(str(address), result)
+
+
+def _check_owner(store: Any, address: Address, live: LiveRecord | None, stack_name: str,
+                 adopt: bool, settings: ResolvedSettings | None) -> None:
+    """Refuse another stack's scope BEFORE the verify check talks to any SMTP server (the
+    store's own write refuses it again, atomically)."""
+    if live is None or adopt or live.managed_by in (None, stack_name):
+        return
+    error = OwnershipError(str(address), live.managed_by, stack_name)
+    _record(store, address, stack_name, "update", "refused", error.message, settings)
+    raise error
+
+
+def _conflict(store: Any, address: Address, expected: int | None, live: LiveRecord | None,
+              stack_name: str, settings: ResolvedSettings | None) -> None:
+    error = ConflictError(str(address), expected, live.version if live else None,
+                          live.updated_by if live else None,
+                          live.updated_at.isoformat() if live and live.updated_at else None)
+    error.hint = REFRESH_HINT
+    _record(store, address, stack_name, "update", "conflict", error.message, settings)
+    raise error
+
+
+def _record(store: Any, address: Address, stack_name: str | None, action: str, outcome: str,
+            detail: str, settings: ResolvedSettings | None) -> None:
+    store.record_attempt(address, action=action, outcome=outcome, detail=detail, stack=stack_name,
+                         actor=current_actor(),
+                         new_fingerprint=store.fingerprint(settings.password.get_secret_value()) if settings else None)

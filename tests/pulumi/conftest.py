@@ -1,0 +1,47 @@
+"""Fixtures for the Pulumi tests: a temporary sqlite store with tenants, real SMTP servers,
+and the real dynamic provider host (``python -m pulumi.dynamic``) driven over gRPC."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+_HERE = Path(__file__).resolve().parent
+for p in (str(_HERE.parent), str(_HERE)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from pulumi_engine import ProviderHost  # noqa: E402
+from pulumi_support import PASSWORD, ROOT, TENANTS, USER, StoreInfo  # noqa: E402
+from smtp_servers import ca_fixture, ca_file_fixture, smtp_server  # noqa: E402,F401 (the ca and ca_file fixtures)
+
+from providers.smtp.store import generate_key  # noqa: E402
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StoreInfo:
+    path = tmp_path / "state" / "store.db"
+    path.parent.mkdir()
+    info = StoreInfo(f"sqlite:///{path}", generate_key(), path)
+    with info.open() as s:
+        s.load_tenants(TENANTS, actor="test")
+    return info
+
+
+@pytest.fixture
+def relay(ca):
+    """A STARTTLS relay on loopback that knows ``USER``/``PASSWORD``."""
+    with smtp_server(tls="starttls", ca=ca, users={USER: PASSWORD}) as srv:
+        yield srv
+
+
+@pytest.fixture
+def host(tmp_path: Path):
+    """The SDK's dynamic provider host, started as the engine starts it (cwd = project root)."""
+    h = ProviderHost(ROOT, tmp_path / "host-stderr.log")
+    try:
+        yield h
+    finally:
+        h.close()

@@ -1,0 +1,42 @@
+"""Shared constants and helpers of the Pulumi tests (a module with a unique name: every test
+directory has its own conftest.py, so ``from conftest import ...`` would be ambiguous)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from providers.smtp.store import open_store
+
+TESTS = Path(__file__).resolve().parents[1]
+ROOT = TESTS.parent
+
+PASSWORD = "pw-Plain-3f9a1c-NEVER-IN-STATE"
+NEW_PASSWORD = "pw-Rotated-77b2e4-NEVER-IN-STATE"
+USER = "mailer"
+TENANTS = {"partners": {
+    "acme": {"organizations": {"acme-eu": {"smtp_enabled": True}, "acme-us": {"smtp_enabled": True}}},
+    "globex": {"organizations": {}},
+}}
+
+
+@dataclass
+class StoreInfo:
+    url: str
+    key: str
+    path: Path
+
+    def open(self):
+        return open_store(self.url, key=self.key)
+
+    def config(self, **extra: str) -> dict[str, str]:
+        cfg = {"smtp-iac:store": self.url, "smtp-iac:storeKey": self.key}
+        cfg.update(extra)
+        return cfg
+
+    def snapshot(self) -> tuple:
+        """Records and audit entries, to prove that nothing was written."""
+        with self.open() as s:
+            records = [r.model_dump() for r in s.list_records()]
+            audit = [e.to_dict() for e in s.audit_log()]
+        return records, audit
