@@ -1,0 +1,56 @@
+"""A loaded stack's managed scopes as ``plan.DesiredScope``s: passwords resolved once and
+reduced at once to the store's keyed fingerprint (the plain text goes no further)."""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from .errors import SecretUnavailable
+from .models import SmtpSettings
+from .plan import INHERIT, SETTINGS, DesiredScope
+from .secrets import PulumiConfigGetter, check_password_chars, resolve_password
+from .stackfile import LoadedStack
+
+
+def desired_scopes(loaded: LoadedStack, fingerprint: Callable[[str], str], *,
+                   environ: Mapping[str, str] | None = None,
+                   pulumi_config: PulumiConfigGetter | None = None) -> list[DesiredScope]:
+    """Every managed scope, in address order. All unresolvable password references are
+    reported together (one error naming each reference and the scopes using it).
+
+    Each distinct password reference is resolved and fingerprinted once (a 20,000-org stack
+    has thousands of scopes and a handful of references); the public fields are the stack's
+    own, already validated by the model."""
+    out: list[DesiredScope] = []
+    missing: dict[str, list[str]] = {}
+    hints: dict[str, str | None] = {}
+    by_ref: dict[str, tuple[str | None, SecretUnavailable | None]] = {}
+    for addr, want in loaded.stack.scopes().items():
+        if not isinstance(want, SmtpSettings):
+            out.append(DesiredScope(addr, INHERIT))
+            continue
+        ref = want.password.describe()
+        hit = by_ref.get(ref)
+        if hit is None:
+            try:
+                secret = resolve_password(want.password, base_dir=loaded.base_dir, environ=environ,
+                                          pulumi_config=pulumi_config, address=str(addr))
+                check_password_chars(secret, ref=want.password, address=str(addr))
+                hit = (fingerprint(secret.get_secret_value()), None)
+            except SecretUnavailable as e:
+                hit = (None, e)
+            by_ref[ref] = hit
+        fp, err = hit
+        if err is not None:
+            missing.setdefault(err.message, []).append(str(addr))
+            hints[err.message] = err.hint
+            continue
+        fields = {"host": want.host, "port": want.port, "tls": want.tls, "tls_mode": want.tls_mode,
+                  "username": want.username, "sender": want.sender}
+        out.append(DesiredScope(addr, SETTINGS, fields=fields, password_ref=want.password.model_dump(),
+                                fingerprint=fp))
+    if missing:
+        lines = [f"{msg} (used by {', '.join(a[:3])}{' and more' if len(a) > 3 else ''})" for msg, a in missing.items()]
+        hint = next((h for h in hints.values() if h), None)
+        raise SecretUnavailable("; ".join(lines), hint=hint)
+    return out

@@ -1,0 +1,163 @@
+"""The plan document: what ``plan --format json`` prints and ``plan --out`` saves, documented
+by ``schemas/plan.schema.json``. A saved plan holds everything apply needs to write exactly
+what was shown (fields, password REFERENCES and the fingerprints they resolved to, the live
+version each scope was planned against), and no password."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .addresses import Address
+from collections import Counter
+
+from .blast import BlastRadius, OrgImpact, PartnerImpact
+from .errors import UsageError
+from .models import VerifyOptions
+from .plan import DesiredScope, Diff, FieldChange, Refusal, ScopePlan
+from .schema import SCHEMA_DIR
+
+PLAN_SCHEMA = SCHEMA_DIR / "plan.schema.json"
+FORMAT = "smtp-iac/plan"
+FORMAT_VERSION = 1
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class Plan:
+    stack: str
+    stack_file: str
+    store: str  # display form: a password in the URL is masked
+    verify: VerifyOptions
+    diff: Diff
+    blast: BlastRadius | None
+    adopt: bool = False
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created_by: str = ""
+    digest: str | None = None  # keyed digest of the document (``seal``); checked by apply
+    source: dict | None = field(default=None, repr=False)  # the document as read from a file
+
+    def seal(self, keyed_digest) -> None:
+        """Sign the document with the store's keyed HMAC, so that a plan edited after it was
+        made (fields, versions, fingerprints) is refused by apply, and one cannot be forged
+        without the store key."""
+        self.digest = keyed_digest(canonical(self.to_dict()))
+
+    def unaltered(self, keyed_digest) -> bool:
+        """Whether a plan read from a file is exactly what ``plan`` wrote."""
+        return self.source is not None and self.digest == keyed_digest(canonical(self.source))
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.diff.changes)
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.diff.refused)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "stack": self.stack,
+            "stack_file": self.stack_file,
+            "store": self.store,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "adopt": self.adopt,
+            "verify": self.verify.model_dump(by_alias=True, exclude_none=True),
+            "summary": self.diff.counts() | {"affected_organizations": self.blast.affected if self.blast else 0},
+            "scopes": [_scope_dict(s) for s in self.diff.scopes],
+            "unmanaged": [str(a) for a in self.diff.unmanaged],
+            "blast_radius": self.blast.to_dict() if self.blast else None,
+        } | ({"digest": self.digest} if self.digest else {})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+
+def canonical(doc: dict[str, Any]) -> str:
+    """The document without its digest, in one canonical JSON spelling."""
+    return json.dumps({k: v for k, v in doc.items() if k != "digest"}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=True)
+
+
+def _blast_from(d: dict | None) -> BlastRadius | None:
+    if d is None:
+        return None
+    partners = [PartnerImpact(p["partner"], p["organizations"], p["affected"],
+                              Counter({(t["from"], t["to"], t["kind"]): t["count"] for t in p["transitions"]}))
+                for p in d["partners"]]
+    impacts = [OrgImpact(Address.parse(i["org"]), Address.parse(i["before"]) if i["before"] else None,
+                         Address.parse(i["after"]) if i["after"] else None, i["kind"]) for i in d.get("impacts", [])]
+    return BlastRadius(d["organizations"], impacts, partners)
+
+
+def _scope_dict(s: ScopePlan) -> dict[str, Any]:
+    d = s.desired
+    return {
+        "address": str(d.address),
+        "tier": d.address.tier.value,
+        "action": s.action,
+        "desired": d.kind,
+        "fields": dict(d.fields) if d.fields is not None else None,
+        "password_ref": dict(d.password_ref) if d.password_ref is not None else None,
+        "password_fingerprint": d.fingerprint,
+        "live_version": s.live_version,
+        "live_owner": s.live_owner,
+        "adopt": s.adopt,
+        "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in s.changes],
+        "refusal": ({"kind": s.refusal.kind, "message": s.refusal.message, "hint": s.refusal.hint}
+                    if s.refusal else None),
+        "notes": list(s.notes),
+    }
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    return jsonschema.Draft202012Validator(json.loads(PLAN_SCHEMA.read_text(encoding="utf-8")))
+
+
+def read_plan(path: str) -> Plan:
+    """Load a saved plan. A file that is not a plan, or was edited into an invalid one, is
+    refused with the JSON path of the first problem; the settings in it are validated again
+    by apply before anything is written."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_PLAN_BYTES:
+            raise UsageError(f"{path}: plan file is too large")
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read plan: {e.strerror or e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        where = f" at line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
+        raise UsageError(f"{path}: not a JSON plan file{where}") from None
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        loc = "$" + "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in e.absolute_path)
+        raise UsageError(f"{path}: not a valid smtp-iac plan ({e.validator} at {loc})",
+                         hint="make it with: smtp-iac plan STACK.yaml --out PLAN.json")
+    scopes = []
+    for s in doc["scopes"]:
+        addr = Address.parse(s["address"])
+        desired = DesiredScope(addr, s["desired"], fields=s["fields"], password_ref=s["password_ref"],
+                               fingerprint=s["password_fingerprint"])
+        refusal = Refusal(**s["refusal"]) if s["refusal"] else None
+        changes = tuple(FieldChange(c["field"], c["old"], c["new"]) for c in s["changes"])
+        scopes.append(ScopePlan(desired, s["action"], s["live_version"], s["live_owner"], changes, refusal,
+                                adopt=s["adopt"], notes=tuple(s["notes"])))
+    diff = Diff(scopes, [Address.parse(a) for a in doc["unmanaged"]])
+    try:
+        verify = VerifyOptions.model_validate(doc["verify"])
+    except Exception:  # noqa: BLE001 - pydantic's message may echo values; keep ours
+        raise UsageError(f"{path}: the plan's verify options are invalid") from None
+    return Plan(doc["stack"], doc["stack_file"], doc["store"], verify, diff, _blast_from(doc["blast_radius"]),
+                adopt=doc["adopt"], created_at=doc["created_at"], created_by=doc["created_by"],
+                digest=doc["digest"], source=doc)

@@ -1,0 +1,42 @@
+"""Making a plan: one snapshot of the store (a constant number of queries), the stack's
+desired scopes, the pure diff, and the blast radius over every organization."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from .actor import current_actor
+from .blast import blast_radius
+from .desired import desired_scopes
+from .plan import CREATE, DELETE, UPDATE, Diff, diff, record_content
+from .plandoc import Plan
+from .stackfile import LoadedStack
+
+
+def planned_contents(d: Diff, before: dict) -> dict:
+    """Record contents by address as they would be after applying ``d`` (refused scopes stay)."""
+    after = dict(before)
+    for s in d.scopes:
+        if s.refusal is not None:
+            continue
+        if s.action in (CREATE, UPDATE):
+            after[s.address] = s.desired.content()
+        elif s.action == DELETE:
+            after.pop(s.address, None)
+    return after
+
+
+def make_plan(loaded: LoadedStack, store, *, stack_file: str, adopt: bool = False,
+              environ: Mapping[str, str] | None = None, blast: bool = True) -> Plan:
+    """``blast=False`` (drift) skips the blast radius, which only a plan shows."""
+    snap = store.snapshot()
+    desired = desired_scopes(loaded, store.fingerprint, environ=environ)
+    d = diff(loaded.name, desired, snap.records, snap.tenants, adopt=adopt)
+    radius = None
+    if blast:
+        before = {a: record_content(r) for a, r in snap.records.items()}
+        after = planned_contents(d, before)
+        orgs = [(a, o.smtp_enabled) for a, o in snap.tenants.orgs.items()]
+        radius = blast_radius(orgs, before, after)
+    return Plan(stack=loaded.name, stack_file=stack_file, store=store.url_for_display, verify=loaded.stack.verify,
+                diff=d, blast=radius, adopt=adopt, created_by=current_actor())

@@ -1,0 +1,75 @@
+"""Fixtures for the workflow tests: a workspace per test (working directory, SQLite store, key
+from a key file or SMTP_IAC_STORE_KEY, passwords in env vars) and real SMTP relays on loopback.
+Helpers and constants are in ``workflow_helpers``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from workflow_helpers import (OTHER_ENV, OTHER_PASSWORD, PASSWORD, PW_ENV, USER, USER2, WRONG_ENV,  # noqa: E402
+                              WRONG_PASSWORD, Workspace)
+
+from providers.smtp.store import generate_key  # noqa: E402
+
+import smtp_servers  # noqa: E402
+from smtp_servers import ca_fixture, ca_file_fixture  # noqa: E402,F401 (the ca and ca_file fixtures)
+
+
+@pytest.fixture(params=["keyfile", "env"])
+def key_mode(request) -> str:
+    return request.param
+
+
+def _make_ws(tmp_path: Path, monkeypatch, capsys, key_mode: str) -> Workspace:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    db = tmp_path / "state" / "store.db"
+    db.parent.mkdir()
+    url = f"sqlite:///{db}"  # absolute path: sqlite:////tmp/...
+    monkeypatch.setenv("SMTP_IAC_STORE", url)
+    monkeypatch.delenv("SMTP_IAC_DEBUG", raising=False)
+    if key_mode == "env":
+        monkeypatch.setenv("SMTP_IAC_STORE_KEY", generate_key())
+    else:
+        monkeypatch.delenv("SMTP_IAC_STORE_KEY", raising=False)
+    monkeypatch.setenv(PW_ENV, PASSWORD)
+    monkeypatch.setenv(OTHER_ENV, OTHER_PASSWORD)
+    monkeypatch.setenv(WRONG_ENV, WRONG_PASSWORD)
+    return Workspace(work, db, url, key_mode, capsys)
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch, capsys) -> Workspace:
+    """A workspace whose store key is in a key file beside the database."""
+    return _make_ws(tmp_path, monkeypatch, capsys, "keyfile")
+
+
+@pytest.fixture
+def ws_any_key(tmp_path, monkeypatch, capsys, key_mode) -> Workspace:
+    """A workspace, once with a key file and once with SMTP_IAC_STORE_KEY."""
+    return _make_ws(tmp_path, monkeypatch, capsys, key_mode)
+
+
+# ----- SMTP servers ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def relay(ca):
+    """A real STARTTLS relay on loopback: USER logs in with PASSWORD, USER2 with OTHER_PASSWORD."""
+    with smtp_servers.smtp_server(tls="starttls", ca=ca, users={USER: PASSWORD, USER2: OTHER_PASSWORD}) as srv:
+        yield srv
+
+
+@pytest.fixture
+def closed_port() -> int:
+    return smtp_servers.closed_port()
+
+
