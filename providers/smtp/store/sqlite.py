@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -38,7 +39,7 @@ class SqliteStore(Store):
             if fresh:
                 os.chmod(path, 0o600)
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _enter_wal(self._conn)
             if str(mode).lower() != "wal":
                 raise StoreError(f"cannot use WAL journal mode on {path} (got {mode})",
                                  hint="put the database on a local file system")
@@ -88,6 +89,26 @@ class SqliteStore(Store):
 
     def _table_exists(self, cur: Any, name: str) -> bool:
         return cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def _enter_wal(conn: sqlite3.Connection) -> str:
+    """Switch to WAL, retrying while another connection holds the lock.
+
+    Changing the journal mode of a database that other connections are opening at the same
+    moment can fail with "database is locked" at once: SQLite does not call the busy handler
+    for that lock (seen when several pipelines open a new store together). So wait here, with
+    the same overall deadline as ``busy_timeout``.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.002
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 def has_key_check(path: str) -> bool:
