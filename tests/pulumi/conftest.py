@@ -1,5 +1,7 @@
-"""Fixtures for the Pulumi tests: a temporary sqlite store with tenants, real SMTP servers,
-and the real dynamic provider host (``python -m pulumi.dynamic``) driven over gRPC."""
+"""Fixtures for the Pulumi tests: a temporary store with tenants (``store``: SQLite, whose
+files the tests can inspect; ``any_store``: SQLite and PostgreSQL, the store pipelines share),
+real SMTP servers, and the real dynamic provider host (``python -m pulumi.dynamic``) driven
+over gRPC."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ for p in (str(_HERE.parent), str(_HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
+from pg_support import fresh_schema  # noqa: E402
 from pulumi_engine import ProviderHost  # noqa: E402
 from pulumi_support import PASSWORD, ROOT, TENANTS, USER, StoreInfo  # noqa: E402
 from smtp_servers import ca_fixture, ca_file_fixture, smtp_server  # noqa: E402,F401 (the ca and ca_file fixtures)
@@ -20,14 +23,31 @@ from smtp_servers import ca_fixture, ca_file_fixture, smtp_server  # noqa: E402,
 from providers.smtp.store import generate_key  # noqa: E402
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> StoreInfo:
-    path = tmp_path / "state" / "store.db"
-    path.parent.mkdir()
-    info = StoreInfo(f"sqlite:///{path}", generate_key(), path)
+def _with_tenants(info: StoreInfo) -> StoreInfo:
     with info.open() as s:
         s.load_tenants(TENANTS, actor="test")
     return info
+
+
+def _sqlite_store(tmp_path: Path) -> StoreInfo:
+    path = tmp_path / "state" / "store.db"
+    path.parent.mkdir()
+    return _with_tenants(StoreInfo(f"sqlite:///{path}", generate_key(), path, path.name))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StoreInfo:
+    return _sqlite_store(tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request, tmp_path: Path):
+    """The same tests on both backends; the PostgreSQL half skips, saying how, without a server."""
+    if request.param == "sqlite":
+        yield _sqlite_store(tmp_path)
+        return
+    with fresh_schema() as (url, _dsn, schema):
+        yield _with_tenants(StoreInfo(url, generate_key(), None, schema))
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ TENANTS = {"partners": {
 class StoreInfo:
     url: str
     key: str
-    path: Path
+    path: Path | None  # the SQLite file; None on PostgreSQL
+    marker: str  # a string of the URL that no state or output may hold (file name, schema name)
 
     def open(self):
         return open_store(self.url, key=self.key)

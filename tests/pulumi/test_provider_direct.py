@@ -1,4 +1,5 @@
-"""The providers' methods called directly, against a temporary sqlite store and a real relay."""
+"""The providers' methods called directly, against a temporary store (each test on SQLite and
+on PostgreSQL) and a real relay."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ from providers.smtp.pulumi.provider import REFRESH_HINT, SmtpInheritanceProvider
 pytestmark = pytest.mark.timeout(120)
 
 ACME = Address("acme")
+
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on both backends."""
+    return any_store
 
 
 def configured(cls, store, **extra):
