@@ -80,6 +80,20 @@ def _prescan(loader) -> None:
             depth -= 1
 
 
+def _prescan_in_python(text: str) -> None:
+    """The nesting limit is ours, whatever PyYAML release is installed. PyYAML 6.0.4's libyaml
+    refuses 1,000 levels itself, and its scanner reads up to 1,024 characters ahead (a
+    possible simple key), so on ``[[[[...`` it can report its own limit, at its own position,
+    before the parser has handed us the event of level 65. Then PyYAML's pure-Python parser
+    (no limit, no recursion, the same lookahead) is run only as far as our limit, so the
+    message and the position are the same on every release."""
+    loader = _PyLoader(text)
+    try:
+        _prescan(loader)
+    finally:
+        loader.dispose()
+
+
 def _refuse_anchors(event) -> None:
     if isinstance(event, AliasEvent):
         raise _Refused("YAML aliases are not allowed in stack files (write the value out)", event.start_mark)
@@ -107,6 +121,10 @@ def _compose(text: str) -> Node | None:
     scan = _Loader(text)
     try:
         _prescan(scan)
+    except yaml.MarkedYAMLError as e:
+        if _Loader is not _PyLoader and "nesting depth" in (e.problem or ""):
+            _prescan_in_python(text)  # raises our own refusal at level MAX_DEPTH + 1
+        raise
     finally:
         scan.dispose()
     loader = _Loader(text)
