@@ -1,5 +1,5 @@
 """Pulumi program entry (Pulumi.yaml, runtime python): declares stacks/<stack>.yaml."""
 
-from providers.smtp.pulumi.program import main
+from smtp_iac.pulumi.program import main
 
 main()

@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers.smtp.addresses import CONTROLLER, Address
+from smtp_iac.addresses import CONTROLLER, Address
 
 RELAYS = 5
 STACK_NAME = "bench"

@@ -42,16 +42,16 @@ sys.path[:0] = [str(ROOT), str(HERE), str(ROOT / "tests")]
 from cryptography.fernet import Fernet  # noqa: E402
 
 from platform_gen import RELAYS, STACK_NAME, Platform, generate, stack_yaml  # noqa: E402
-from providers.smtp.cli.app import tune_gc  # noqa: E402
-from providers.smtp.addresses import Address  # noqa: E402
-from providers.smtp.apply import apply_plan  # noqa: E402
-from providers.smtp.drift import drift_items  # noqa: E402
-from providers.smtp.models import ResolvedSettings  # noqa: E402
-from providers.smtp.planning import make_plan  # noqa: E402
-from providers.smtp.report import markdown, text  # noqa: E402
-from providers.smtp.stackfile import read  # noqa: E402
-from providers.smtp.store import open_store  # noqa: E402
-from providers.smtp.yamlsource import parse_bytes  # noqa: E402
+from smtp_iac.cli.app import tune_gc  # noqa: E402
+from smtp_iac.addresses import Address  # noqa: E402
+from smtp_iac.apply import apply_plan  # noqa: E402
+from smtp_iac.drift import drift_items  # noqa: E402
+from smtp_iac.models import ResolvedSettings  # noqa: E402
+from smtp_iac.planning import make_plan  # noqa: E402
+from smtp_iac.report import markdown, text  # noqa: E402
+from smtp_iac.stackfile import read  # noqa: E402
+from smtp_iac.store import open_store  # noqa: E402
+from smtp_iac.yamlsource import parse_bytes  # noqa: E402
 
 PG_ENV = "SMTP_IAC_TEST_PG_DSN"
 
@@ -192,7 +192,7 @@ def cli_cmd() -> list[str]:
     script = Path(sys.executable).with_name("smtp-iac")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from providers.smtp.cli import main; main()"]
+    return [sys.executable, "-c", "from smtp_iac.cli import main; main()"]
 
 
 def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, str]:
@@ -258,10 +258,10 @@ def bench_backend(backend: Backend, pl: Platform, stack_path: Path, repeat: int,
         loaded = op_validate(stack_path)
         res.parts["make_plan (all of the below but rendering)"], plan = best_of(repeat, lambda: make_plan(loaded, store, stack_file=str(stack_path),
                                                                           environ=env))
-        from providers.smtp.blast import blast_radius
-        from providers.smtp.desired import desired_scopes
-        from providers.smtp.plan import diff, record_content
-        from providers.smtp.planning import planned_contents
+        from smtp_iac.blast import blast_radius
+        from smtp_iac.desired import desired_scopes
+        from smtp_iac.plan import diff, record_content
+        from smtp_iac.planning import planned_contents
 
         snap = store.snapshot()
         res.parts["· snapshot"], _ = best_of(repeat, store.snapshot)

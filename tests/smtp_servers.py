@@ -33,7 +33,7 @@ import pytest
 import trustme
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-from providers.smtp.verify.sink import FreePortController
+from smtp_iac.verify.sink import FreePortController
 
 LOOPBACK = "127.0.0.1"
 TEST_USER = "relay-user"

@@ -1,4 +1,4 @@
-"""Property tests of the seed's override table (``providers.smtp.resolve``).
+"""Property tests of the seed's override table (``smtp_iac.resolve``).
 
 The oracle is the seed's table written out row by row as a truth table over
 (controller record?, partner record?, organization record?, organization SMTP enabled?),
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from providers.smtp.addresses import CONTROLLER, Address, Tier
-from providers.smtp.resolve import NO_RECORD, SMTP_DISABLED, USED, resolve, resolve_all
+from smtp_iac.addresses import CONTROLLER, Address, Tier
+from smtp_iac.resolve import NO_RECORD, SMTP_DISABLED, USED, resolve, resolve_all
 
 PARTNERS = ("acme", "globex", "initech")
 ORGS = ("eu", "us", "hq-1")

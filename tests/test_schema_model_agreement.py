@@ -1,4 +1,4 @@
-"""One source of truth: ``schemas/stack.schema.json`` (via ``providers.smtp.schema.validate``)
+"""One source of truth: ``schemas/stack.schema.json`` (via ``smtp_iac.schema.validate``)
 and the pydantic models accept and refuse the same documents.
 
 Only the schema's verdict is compared here, not the cross-field rules of ``rules`` (those
@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from providers.smtp import schema
-from providers.smtp.models import SmtpSettings, Stack
+from smtp_iac import schema
+from smtp_iac.models import SmtpSettings, Stack
 
 BASE = {"host": "smtp.example.com", "port": 587, "tls": True, "username": "mailer",
         "password": {"env": "SMTP_PASSWORD"}}
@@ -252,8 +252,8 @@ def _schema_patterns(node, path=""):
 def test_schema_patterns_are_the_models_patterns():
     """The model's regexes are the schema's, character for character (no ``\\s``, whose meaning
     differs between Python, Rust and ECMA 262), and every one compiles under ECMA-safe rules."""
-    from providers.smtp import models
-    from providers.smtp.addresses import ID_PATTERN
+    from smtp_iac import models
+    from smtp_iac.addresses import ID_PATTERN
 
     known = {models.HOST_PATTERN, models.EMAIL_PATTERN, models.SAFE_TEXT, models.ENV_NAME_PATTERN,
              models.CONFIG_KEY_PATTERN, ID_PATTERN}

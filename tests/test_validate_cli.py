@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from providers.smtp.cli.app import run
-from providers.smtp.cli.validate import github_annotation
-from providers.smtp.diagnostics import Diagnostic
+from smtp_iac.cli.app import run
+from smtp_iac.cli.validate import github_annotation
+from smtp_iac.diagnostics import Diagnostic
 
 ROOT = Path(__file__).resolve().parents[1]
 SMTP_IAC = Path(sys.executable).parent / "smtp-iac"

@@ -20,7 +20,7 @@ from pulumi_engine import ProviderHost  # noqa: E402
 from pulumi_support import PASSWORD, ROOT, TENANTS, USER, StoreInfo  # noqa: E402
 from smtp_servers import ca_fixture, ca_file_fixture, smtp_server  # noqa: E402,F401 (the ca and ca_file fixtures)
 
-from providers.smtp.store import generate_key  # noqa: E402
+from smtp_iac.store import generate_key  # noqa: E402
 
 
 def _with_tenants(info: StoreInfo) -> StoreInfo:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from providers.smtp.store import open_store
+from smtp_iac.store import open_store
 
 TESTS = Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent

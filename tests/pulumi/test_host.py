@@ -11,10 +11,10 @@ from pulumi.runtime.proto import provider_pb2
 
 from pulumi_support import NEW_PASSWORD, PASSWORD, USER
 from pulumi_engine import UNKNOWN, HostError, ResourceState, SimulatedState, annotate_secrets, urn
-from providers.smtp.addresses import Address
-from providers.smtp.models import ResolvedSettings
-from providers.smtp.pulumi.provider import SmtpInheritanceProvider, SmtpSettingsProvider
-from providers.smtp.pulumi.resources import INHERITANCE_TYPE, SETTINGS_TYPE
+from smtp_iac.addresses import Address
+from smtp_iac.models import ResolvedSettings
+from smtp_iac.pulumi.provider import SmtpInheritanceProvider, SmtpSettingsProvider
+from smtp_iac.pulumi.resources import INHERITANCE_TYPE, SETTINGS_TYPE
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -41,7 +41,7 @@ def test_pickled_provider_holds_no_store_url_or_key(store):
     raw = base64.b64decode(serialize_provider(p))
     assert str(store.path).encode() not in raw and store.marker.encode() not in raw
     assert store.key.encode() not in raw
-    assert b"providers.smtp.pulumi.provider" in raw and b"SmtpSettingsProvider" in raw, "pickled by reference"
+    assert b"smtp_iac.pulumi.provider" in raw and b"SmtpSettingsProvider" in raw, "pickled by reference"
 
 
 def test_full_lifecycle_through_the_real_host(host, any_store, relay, ca_file, tmp_path):

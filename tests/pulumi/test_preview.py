@@ -13,8 +13,8 @@ from pulumi.runtime.proto import provider_pb2
 
 from pulumi_support import NEW_PASSWORD, PASSWORD, USER
 from pulumi_engine import UNKNOWN, urn
-from providers.smtp.pulumi.provider import SmtpInheritanceProvider, SmtpSettingsProvider
-from providers.smtp.pulumi.resources import INHERITANCE_TYPE, SETTINGS_TYPE
+from smtp_iac.pulumi.provider import SmtpInheritanceProvider, SmtpSettingsProvider
+from smtp_iac.pulumi.resources import INHERITANCE_TYPE, SETTINGS_TYPE
 from smtp_servers import silent_server
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]

@@ -17,12 +17,12 @@ from pulumi.runtime.mocks import MockMonitor, Mocks
 
 from pulumi_support import PASSWORD, ROOT, TENANTS, USER
 from pulumi_engine import SECRET_SIG, SIG_KEY, ProviderHost
-from providers.smtp.addresses import Address
-from providers.smtp.models import INHERIT
-from providers.smtp.pulumi import program
-from providers.smtp.pulumi.resources import INHERITANCE_TYPE, SETTINGS_TYPE
-from providers.smtp.stackfile import load
-from providers.smtp.store import generate_key, open_store
+from smtp_iac.addresses import Address
+from smtp_iac.models import INHERIT
+from smtp_iac.pulumi import program
+from smtp_iac.pulumi.resources import INHERITANCE_TYPE, SETTINGS_TYPE
+from smtp_iac.stackfile import load
+from smtp_iac.store import generate_key, open_store
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 from pulumi.output import Unknown
 
-from providers.smtp.models import LiveRecord
-from providers.smtp.pulumi import properties as P
+from smtp_iac.models import LiveRecord
+from smtp_iac.pulumi import properties as P
 
 
 def fp(password: str) -> str:

@@ -8,10 +8,10 @@ from pulumi.dynamic import Config, ConfigureRequest
 from pydantic import SecretStr
 
 from pulumi_support import NEW_PASSWORD, PASSWORD, USER
-from providers.smtp.addresses import Address
-from providers.smtp.errors import ConflictError, OwnershipError, VerifyFailed
-from providers.smtp.models import ResolvedSettings
-from providers.smtp.pulumi.provider import REFRESH_HINT, SmtpInheritanceProvider, SmtpSettingsProvider
+from smtp_iac.addresses import Address
+from smtp_iac.errors import ConflictError, OwnershipError, VerifyFailed
+from smtp_iac.models import ResolvedSettings
+from smtp_iac.pulumi.provider import REFRESH_HINT, SmtpInheritanceProvider, SmtpSettingsProvider
 
 pytestmark = pytest.mark.timeout(120)
 

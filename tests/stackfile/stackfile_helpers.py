@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from providers.smtp.stackfile import read
+from smtp_iac.stackfile import read
 
 SETTINGS_ORDER = ("host", "port", "tls", "username", "password")
 DEFAULTS = {"host": "smtp.example.com", "port": "587", "tls": "true", "username": "mailer",

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from providers.smtp.cli.app import run
-from providers.smtp.stackfile import read_bytes
+from smtp_iac.cli.app import run
+from smtp_iac.stackfile import read_bytes
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 VALID = CORPUS / "valid"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from pg_support import fresh_schema
-from providers.smtp.store import open_store
+from smtp_iac.store import open_store
 from store_helpers import TENANTS
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from providers.smtp.addresses import Address
-from providers.smtp.models import ResolvedSettings
+from smtp_iac.addresses import Address
+from smtp_iac.models import ResolvedSettings
 
 WORKER = Path(__file__).with_name("store_worker.py")
 

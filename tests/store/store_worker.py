@@ -21,10 +21,10 @@ import time
 
 from pydantic import SecretStr
 
-from providers.smtp.addresses import Address
-from providers.smtp.errors import ConflictError
-from providers.smtp.models import ResolvedSettings
-from providers.smtp.store import open_store
+from smtp_iac.addresses import Address
+from smtp_iac.errors import ConflictError
+from smtp_iac.models import ResolvedSettings
+from smtp_iac.store import open_store
 
 
 def _wait_for(path: str, timeout: float = 120.0) -> None:

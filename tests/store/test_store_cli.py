@@ -6,8 +6,8 @@ import json
 
 from cryptography.fernet import Fernet
 
-from providers.smtp.cli.app import run
-from providers.smtp.store import open_store
+from smtp_iac.cli.app import run
+from smtp_iac.store import open_store
 from store_helpers import ACME, TENANTS, settings
 
 PASSWORD = "rotate-me-Pa55word"

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from providers.smtp.addresses import Address
-from providers.smtp.store import open_store
+from smtp_iac.addresses import Address
+from smtp_iac.store import open_store
 from store_helpers import run_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -134,7 +134,7 @@ def test_many_pipelines_opening_a_new_store_at_once(store_url):
     once, nobody fails, everybody sees the same schema (separate connections, in threads)."""
     import threading
 
-    from providers.smtp.store.schema import LATEST
+    from smtp_iac.store.schema import LATEST
 
     barrier = threading.Barrier(6)
     results: list[object] = []

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from providers.smtp.addresses import Tier
-from providers.smtp.errors import ConflictError, FeatureDisabled, OwnershipError, StoreError, UnknownTenant
-from providers.smtp.resolve import NO_RECORD, SMTP_DISABLED, USED
-from providers.smtp.store import open_store
-from providers.smtp.store.schema import LATEST
+from smtp_iac.addresses import Tier
+from smtp_iac.errors import ConflictError, FeatureDisabled, OwnershipError, StoreError, UnknownTenant
+from smtp_iac.resolve import NO_RECORD, SMTP_DISABLED, USED
+from smtp_iac.store import open_store
+from smtp_iac.store.schema import LATEST
 from store_helpers import ACME, BLUE, CONTROLLER, GREEN, HQ, INITECH, RED, settings
 
 

@@ -11,8 +11,8 @@ import subprocess
 import pytest
 from cryptography.fernet import Fernet
 
-from providers.smtp.errors import ConflictError, OwnershipError, StoreKeyError
-from providers.smtp.store import open_store
+from smtp_iac.errors import ConflictError, OwnershipError, StoreKeyError
+from smtp_iac.store import open_store
 from store_helpers import ACME, BLUE, CONTROLLER, TENANTS, settings
 
 PLAIN = "Tr0ub4dor&3-plain-text-password"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from providers.smtp import schema
-from providers.smtp.addresses import ID_PATTERN, Address
-from providers.smtp.cli.app import run
-from providers.smtp.cli.tenants import read_tenants_file
-from providers.smtp.errors import TenantsInvalid, UnknownTenant
-from providers.smtp.store import open_store
+from smtp_iac import schema
+from smtp_iac.addresses import ID_PATTERN, Address
+from smtp_iac.cli.app import run
+from smtp_iac.cli.tenants import read_tenants_file
+from smtp_iac.errors import TenantsInvalid, UnknownTenant
+from smtp_iac.store import open_store
 from store_helpers import BLUE, GREEN, HQ, TENANTS
 
 
@@ -231,7 +231,7 @@ def test_cli_list_of_an_empty_store(store_url, capsys):
 
 def test_snapshot_tenants_equal_validated_models(store):
     """The snapshot builds orgs and addresses without re-validating; they must be the real thing."""
-    from providers.smtp.models import Organization
+    from smtp_iac.models import Organization
 
     store.load_tenants(TENANTS)
     t = store.snapshot().tenants

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from providers.smtp.actor import current_actor
-from providers.smtp.errors import StoreUrlError
-from providers.smtp.store import DEFAULT_URL, open_store, parse_store_url, resolve_store_url
-from providers.smtp.store.url import mask_url
+from smtp_iac.actor import current_actor
+from smtp_iac.errors import StoreUrlError
+from smtp_iac.store import DEFAULT_URL, open_store, parse_store_url, resolve_store_url
+from smtp_iac.store.url import mask_url
 
 
 @pytest.mark.parametrize("url, backend, path", [
@@ -61,7 +61,7 @@ def test_resolution_order(monkeypatch):
 def test_display_url_of_a_postgres_store_is_masked(monkeypatch):
     from cryptography.fernet import Fernet
 
-    from providers.smtp.errors import StoreError
+    from smtp_iac.errors import StoreError
 
     with pytest.raises(StoreError) as e:  # nothing listens on port 1
         open_store("postgresql://user:hunter2@127.0.0.1:1/db", key=Fernet.generate_key().decode())

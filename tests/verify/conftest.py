@@ -16,7 +16,7 @@ if _TESTS not in sys.path:  # tests/smtp_servers.py is shared by several test di
 
 import smtp_servers  # noqa: E402
 from smtp_servers import ca_fixture, ca_file_fixture  # noqa: E402,F401 (the ca and ca_file fixtures)
-from providers.smtp.models import ResolvedSettings, VerifyOptions  # noqa: E402
+from smtp_iac.models import ResolvedSettings, VerifyOptions  # noqa: E402
 
 PASSWORD = smtp_servers.TEST_PASSWORD
 USER = smtp_servers.TEST_USER

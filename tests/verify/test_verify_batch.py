@@ -9,8 +9,8 @@ import pytest
 import smtp_servers
 from smtp_servers import TEST_PASSWORD
 
-from providers.smtp.errors import UsageError
-from providers.smtp.verify import verify_many
+from smtp_iac.errors import UsageError
+from smtp_iac.verify import verify_many
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from smtp_servers import TEST_PASSWORD
 
-from providers.smtp.cli.app import run
+from smtp_iac.cli.app import run
 
 pytestmark = pytest.mark.timeout(60)
 

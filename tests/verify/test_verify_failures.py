@@ -7,7 +7,7 @@ import pytest
 import smtp_servers
 from smtp_servers import TEST_PASSWORD
 
-from providers.smtp.verify import ADVICE, FAILURE_CLASSES, run_check
+from smtp_iac.verify import ADVICE, FAILURE_CLASSES, run_check
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import ValidationError
 
-from providers.smtp.models import VerifyOptions
-from providers.smtp.verify import run_check
-from providers.smtp.verify.message import UnsafeField, build_test_message
+from smtp_iac.models import VerifyOptions
+from smtp_iac.verify import run_check
+from smtp_iac.verify.message import UnsafeField, build_test_message
 
 pytestmark = pytest.mark.timeout(60)
 

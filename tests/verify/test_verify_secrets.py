@@ -11,9 +11,9 @@ import pytest
 import smtp_servers
 from smtp_servers import TEST_PASSWORD, TEST_USER
 
-from providers.smtp.errors import VerifyFailed
-from providers.smtp.verify import run_check, verify_many
-from providers.smtp.verify.redact import MASK
+from smtp_iac.errors import VerifyFailed
+from smtp_iac.verify import run_check, verify_many
+from smtp_iac.verify.redact import MASK
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,10 +13,10 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from providers.smtp.errors import UsageError
-from providers.smtp.models import ResolvedSettings, VerifyOptions
-from providers.smtp.verify import run_check
-from providers.smtp.verify.sink import start_sink
+from smtp_iac.errors import UsageError
+from smtp_iac.models import ResolvedSettings, VerifyOptions
+from smtp_iac.verify import run_check
+from smtp_iac.verify.sink import start_sink
 
 pytestmark = pytest.mark.timeout(60)
 SECRET = "sink-Secret-9x!pw"
@@ -62,7 +62,7 @@ def test_sink_refuses_a_non_loopback_address():
 
 def test_sink_command_prints_envelope_and_headers_and_stops_on_sigterm(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from providers.smtp.cli import main; main()", "sink", "--port", "0"],
+        [sys.executable, "-c", "from smtp_iac.cli import main; main()", "sink", "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:

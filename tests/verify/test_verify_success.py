@@ -8,7 +8,7 @@ import email.utils
 import pytest
 from smtp_servers import TEST_PASSWORD, TEST_SENDER, TEST_TO, TEST_USER
 
-from providers.smtp.verify import run_check
+from smtp_iac.verify import run_check
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -16,7 +16,7 @@ if _HERE not in sys.path:
 from workflow_helpers import (OTHER_ENV, OTHER_PASSWORD, PASSWORD, PW_ENV, USER, USER2, WRONG_ENV,  # noqa: E402
                               WRONG_PASSWORD, Workspace)
 
-from providers.smtp.store import generate_key  # noqa: E402
+from smtp_iac.store import generate_key  # noqa: E402
 
 import smtp_servers  # noqa: E402
 from smtp_servers import ca_fixture, ca_file_fixture  # noqa: E402,F401 (the ca and ca_file fixtures)

@@ -10,8 +10,8 @@ import re
 import pytest
 from workflow_helpers import STACK, partner, schema_validator, settings, stack_doc
 
-from providers.smtp.addresses import Address
-from providers.smtp.models import ResolvedSettings
+from smtp_iac.addresses import Address
+from smtp_iac.models import ResolvedSettings
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from workflow_helpers import (OTHER_ENV, PW_ENV, SECRETS, USER2, WRONG_ENV, partner, settings, stack_doc)
 
-from providers.smtp.addresses import Address
-from providers.smtp.models import ResolvedSettings
+from smtp_iac.addresses import Address
+from smtp_iac.models import ResolvedSettings
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -11,8 +11,8 @@ import pytest
 from workflow_helpers import (OTHER_ENV, OTHER_PASSWORD, PW_ENV, STACK, USER2, partner, schema_validator, settings,
                               stack_doc)
 
-from providers.smtp.addresses import Address
-from providers.smtp.models import ResolvedSettings
+from smtp_iac.addresses import Address
+from smtp_iac.models import ResolvedSettings
 
 pytestmark = pytest.mark.timeout(60)
 

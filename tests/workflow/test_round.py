@@ -10,8 +10,8 @@ import yaml
 from workflow_helpers import (OTHER_ENV, OTHER_PASSWORD, PASSWORD, STACK, USER, USER2, WRONG_ENV,
                               partner, settings, stack_doc)
 
-from providers.smtp.addresses import Address
-from providers.smtp.models import ResolvedSettings
+from smtp_iac.addresses import Address
+from smtp_iac.models import ResolvedSettings
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,8 +10,8 @@ import json
 import pytest
 from workflow_helpers import OTHER_ENV, PW_ENV, STACK, USER, USER2, partner, settings, stack_doc
 
-from providers.smtp.addresses import Address
-from providers.smtp.models import ResolvedSettings
+from smtp_iac.addresses import Address
+from smtp_iac.models import ResolvedSettings
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -157,7 +157,7 @@ def test_saved_plan_with_refusals_or_tampering_is_refused(ws, relay, ca_file):
 @pytest.mark.parametrize("same_key", [True, False])
 def test_saved_plan_applies_only_to_the_store_it_was_planned_against(ws, relay, ca_file, tmp_path, monkeypatch,
                                                                      same_key):
-    from providers.smtp.store import generate_key, open_store
+    from smtp_iac.store import generate_key, open_store
 
     if same_key:  # a shared key: fingerprints agree across stores, only the URL tells them apart
         monkeypatch.setenv("SMTP_IAC_STORE_KEY", generate_key())

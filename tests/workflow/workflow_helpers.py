@@ -1,5 +1,5 @@
 """Helpers for the workflow tests (plan, apply, drift, effective, import, test-email) run
-through the real CLI entry point: in-process with ``providers.smtp.cli.app.run([...])`` and, for a
+through the real CLI entry point: in-process with ``smtp_iac.cli.app.run([...])`` and, for a
 few, as subprocesses of the installed ``smtp-iac`` console script.
 
 Each test gets its own working directory (chdir), its own SQLite store (``SMTP_IAC_STORE``),
@@ -26,9 +26,9 @@ if _TESTS not in sys.path:  # tests/smtp_servers.py is shared by several test di
 
 import smtp_servers  # noqa: E402
 
-from providers.smtp.addresses import Address  # noqa: E402
-from providers.smtp.cli.app import run  # noqa: E402
-from providers.smtp.store import open_store  # noqa: E402
+from smtp_iac.addresses import Address  # noqa: E402
+from smtp_iac.cli.app import run  # noqa: E402
+from smtp_iac.store import open_store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN_SCHEMA = ROOT / "schemas" / "plan.schema.json"

@@ -1,6 +1,6 @@
 """What a read of the whole platform returns: every record and every tenant, taken in one
 consistent read (a constant number of queries, whatever the number of organizations), and
-the effective settings computed from it in memory by ``providers.smtp.resolve``."""
+the effective settings computed from it in memory by ``smtp_iac.resolve``."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ config, then the CRUD methods. So:
 
 - nothing is captured at pickling time: ``__getstate__`` returns an empty dict, and the
   classes live in this importable module, so dill pickles them BY REFERENCE (the host imports
-  ``providers.smtp.pulumi.provider`` by name: from the project root, its working directory, or
+  ``smtp_iac.pulumi.provider`` by name: from the project root, its working directory, or
   from the installed package);
 - the store URL, the store key and the adopt switch are read in ``configure`` from stack
   config (``smtp-iac:store``, secret ``smtp-iac:storeKey``, ``smtp-iac:adopt``), falling back to

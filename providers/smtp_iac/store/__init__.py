@@ -1,6 +1,6 @@
 """The live settings store: records by address, tenants, audit; SQLite or PostgreSQL by URL.
 
-    from providers.smtp.store import open_store, resolve_store_url
+    from smtp_iac.store import open_store, resolve_store_url
     with open_store(resolve_store_url(cli_url, stack.store)) as store:
         snap = store.snapshot()              # every record + tenant, constant number of queries
         snap.effective(Address("acme", "blue"))

@@ -68,7 +68,7 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 class Store(ABC):
-    """A settings store. Open one with ``providers.smtp.store.open_store(url)``.
+    """A settings store. Open one with ``smtp_iac.store.open_store(url)``.
 
     Thread-safe (one lock around the connection); not fork-safe: open a new store in a child
     process."""
