@@ -52,15 +52,27 @@ class Platform:
 
 
 def _settings(rng: random.Random, relay: int, username: str, env: str, sender: str | None) -> dict[str, Any]:
-    s: dict[str, Any] = {"host": relay_host(relay), "port": 587, "tls": True, "username": username,
-                         "password": {"env": env}}
+    s: dict[str, Any] = {
+        "host": relay_host(relay),
+        "port": 587,
+        "tls": True,
+        "username": username,
+        "password": {"env": env},
+    }
     if sender:
         s["sender"] = sender
     return s
 
 
-def generate(*, partners: int = 200, orgs: int = 20_000, override_share: float = 0.10,
-             extra_enabled_share: float = 0.05, differ_share: float = 0.05, seed: int = 6) -> Platform:
+def generate(
+    *,
+    partners: int = 200,
+    orgs: int = 20_000,
+    override_share: float = 0.10,
+    extra_enabled_share: float = 0.05,
+    differ_share: float = 0.05,
+    seed: int = 6,
+) -> Platform:
     rng = random.Random(seed)
     per = max(1, orgs // partners)
     pids = [f"p{i:03d}" for i in range(partners)]
@@ -77,8 +89,9 @@ def generate(*, partners: int = 200, orgs: int = 20_000, override_share: float =
     for i, p in enumerate(pids):
         porgs: dict[str, Any] = {}
         tenants["partners"][p] = {"organizations": porgs}
-        desired[Address(p)] = _settings(rng, i % RELAYS, f"partner-{p}", env_name(i % RELAYS),
-                                        f"no-reply@{p}.example.com")
+        desired[Address(p)] = _settings(
+            rng, i % RELAYS, f"partner-{p}", env_name(i % RELAYS), f"no-reply@{p}.example.com"
+        )
         count = per if i < partners - 1 else orgs - per * (partners - 1)
         for j in range(count):
             o = f"o{i * per + j:05d}"
@@ -87,8 +100,9 @@ def generate(*, partners: int = 200, orgs: int = 20_000, override_share: float =
             r = rng.random()
             if r < override_share:
                 porgs[o] = {"smtp_enabled": True}
-                desired[a] = _settings(rng, rng.randrange(RELAYS), f"org-{o}", env_name(rng.randrange(RELAYS)),
-                                       f"mail@{o}.example.org")
+                desired[a] = _settings(
+                    rng, rng.randrange(RELAYS), f"org-{o}", env_name(rng.randrange(RELAYS)), f"mail@{o}.example.org"
+                )
                 overridden.append(a)
             elif r < override_share + extra_enabled_share:
                 porgs[o] = {"smtp_enabled": True}
@@ -138,15 +152,30 @@ def generate(*, partners: int = 200, orgs: int = 20_000, override_share: float =
         k = rng.randrange(RELAYS)
         desired[a] = _settings(rng, k, f"org-{a.org}", env_name(k), None)
 
-    expected = {"create": len(to_create), "update": n_field + n_pw, "delete": len(to_delete),
-                "no-op": total - len(to_create) - n_field - n_pw - len(to_delete),
-                "differing": len(to_create) + n_field + n_pw + len(to_delete)}
-    return Platform(tenants, live, stack_yaml(desired, partners=pids), secrets, expected,
-                    organizations=len(org_addrs), partners=partners)
+    expected = {
+        "create": len(to_create),
+        "update": n_field + n_pw,
+        "delete": len(to_delete),
+        "no-op": total - len(to_create) - n_field - n_pw - len(to_delete),
+        "differing": len(to_create) + n_field + n_pw + len(to_delete),
+    }
+    return Platform(
+        tenants,
+        live,
+        stack_yaml(desired, partners=pids),
+        secrets,
+        expected,
+        organizations=len(org_addrs),
+        partners=partners,
+    )
 
 
 def _settings_yaml(s: dict[str, Any], indent: str) -> list[str]:
-    out = [f"{indent}host: {s['host']}", f"{indent}port: {s['port']}", f"{indent}tls: {'true' if s['tls'] else 'false'}"]
+    out = [
+        f"{indent}host: {s['host']}",
+        f"{indent}port: {s['port']}",
+        f"{indent}tls: {'true' if s['tls'] else 'false'}",
+    ]
     if s.get("tls_mode"):
         out.append(f"{indent}tls_mode: {s['tls_mode']}")
     out.append(f"{indent}username: {s['username']}")
@@ -162,8 +191,13 @@ def _smtp(s: dict[str, Any] | str, indent: str) -> list[str]:
     return [f"{indent}smtp:"] + _settings_yaml(s, indent + "  ")
 
 
-def stack_yaml(desired: dict[Address, dict[str, Any] | str], *, partners: list[str], name: str = STACK_NAME,
-               verify: dict[str, Any] | None = None) -> str:
+def stack_yaml(
+    desired: dict[Address, dict[str, Any] | str],
+    *,
+    partners: list[str],
+    name: str = STACK_NAME,
+    verify: dict[str, Any] | None = None,
+) -> str:
     """A block-style stack file, as a person (or ``smtp-iac import``) would write it."""
     lines = ["# yaml-language-server: $schema=../schemas/stack.schema.json", "version: 1", f"name: {name}"]
     if verify:

@@ -29,10 +29,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
@@ -40,11 +41,11 @@ ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE), str(ROOT / "tests")]
 
 from cryptography.fernet import Fernet  # noqa: E402
-
 from platform_gen import RELAYS, STACK_NAME, Platform, generate, stack_yaml  # noqa: E402
-from smtp_iac.cli.app import tune_gc  # noqa: E402
+
 from smtp_iac.addresses import Address  # noqa: E402
 from smtp_iac.apply import apply_plan  # noqa: E402
+from smtp_iac.cli.app import tune_gc  # noqa: E402
 from smtp_iac.drift import drift_items  # noqa: E402
 from smtp_iac.models import ResolvedSettings  # noqa: E402
 from smtp_iac.planning import make_plan  # noqa: E402
@@ -113,8 +114,10 @@ def pg_backend(dsn: str, label: str) -> Iterator[Backend]:
         with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
     except psycopg.Error as e:
-        raise SystemExit(f"PostgreSQL at --pg / {PG_ENV} is not usable ({str(e).strip().splitlines()[0]}); "
-                         "fix the DSN, or unset it to run on SQLite only") from None
+        raise SystemExit(
+            f"PostgreSQL at --pg / {PG_ENV} is not usable ({str(e).strip().splitlines()[0]}); "
+            "fix the DSN, or unset it to run on SQLite only"
+        ) from None
     sep = "&" if "?" in dsn else "?"
     url = f"{dsn}{sep}options={quote(f'-csearch_path={schema}', safe='')}"
     try:
@@ -131,8 +134,13 @@ def seed(store, pl: Platform) -> dict[str, float]:
     def put_all():
         for a, s in pl.live.items():
             fields = {k: v for k, v in s.items() if k != "password"}
-            store.put(a, ResolvedSettings(**fields, password=s["password"]), expected_version=None,
-                      stack=STACK_NAME, actor="benchmark")
+            store.put(
+                a,
+                ResolvedSettings(**fields, password=s["password"]),
+                expected_version=None,
+                stack=STACK_NAME,
+                actor="benchmark",
+            )
 
     t_put, _ = once(put_all)
     return {"load_tenants": t_tenants, "put_all": t_put, "records": len(pl.live)}
@@ -213,8 +221,9 @@ def profile_plan(stack_path: Path, store, env: dict[str, str]) -> None:
     log(out.getvalue())
 
 
-def bench_backend(backend: Backend, pl: Platform, stack_path: Path, repeat: int, tmp: Path,
-                  do_cli: bool, profile: bool = False) -> Result:
+def bench_backend(
+    backend: Backend, pl: Platform, stack_path: Path, repeat: int, tmp: Path, do_cli: bool, profile: bool = False
+) -> Result:
     res = Result(backend.name)
     raw = stack_path.read_bytes()
     env = dict(pl.environ)
@@ -223,8 +232,10 @@ def bench_backend(backend: Backend, pl: Platform, stack_path: Path, repeat: int,
     res.setup["open_store"] = t_open
     with store:
         res.setup |= seed(store, pl)
-        log(f"[{backend.name}] seeded: tenants {res.setup['load_tenants']:.2f}s, "
-            f"{len(pl.live)} puts {res.setup['put_all']:.2f}s")
+        log(
+            f"[{backend.name}] seeded: tenants {res.setup['load_tenants']:.2f}s, "
+            f"{len(pl.live)} puts {res.setup['put_all']:.2f}s"
+        )
 
         res.timings["parse_yaml"], doc = best_of(repeat, lambda: parse_bytes(raw))
         assert not doc.problems
@@ -251,13 +262,16 @@ def bench_backend(backend: Backend, pl: Platform, stack_path: Path, repeat: int,
         res.timings["effective_all"], (eff, _) = best_of(repeat, lambda: op_effective_all(store))
         assert len(eff) == pl.organizations
         del eff
-        log(f"[{backend.name}] validate {res.timings['validate']:.3f}s, plan {res.timings['plan']:.3f}s, "
-            f"drift {res.timings['drift']:.3f}s, effective --all {res.timings['effective_all']:.3f}s")
+        log(
+            f"[{backend.name}] validate {res.timings['validate']:.3f}s, plan {res.timings['plan']:.3f}s, "
+            f"drift {res.timings['drift']:.3f}s, effective --all {res.timings['effective_all']:.3f}s"
+        )
 
         # where plan's time goes (each part alone, best of N)
         loaded = op_validate(stack_path)
-        res.parts["make_plan (all of the below but rendering)"], plan = best_of(repeat, lambda: make_plan(loaded, store, stack_file=str(stack_path),
-                                                                          environ=env))
+        res.parts["make_plan (all of the below but rendering)"], plan = best_of(
+            repeat, lambda: make_plan(loaded, store, stack_file=str(stack_path), environ=env)
+        )
         from smtp_iac.blast import blast_radius
         from smtp_iac.desired import desired_scopes
         from smtp_iac.plan import diff, record_content
@@ -265,8 +279,9 @@ def bench_backend(backend: Backend, pl: Platform, stack_path: Path, repeat: int,
 
         snap = store.snapshot()
         res.parts["· snapshot"], _ = best_of(repeat, store.snapshot)
-        res.parts["· desired_scopes"], desired = best_of(repeat, lambda: desired_scopes(loaded, store.fingerprint,
-                                                                                      environ=env))
+        res.parts["· desired_scopes"], desired = best_of(
+            repeat, lambda: desired_scopes(loaded, store.fingerprint, environ=env)
+        )
         res.parts["· diff"], d = best_of(repeat, lambda: diff(loaded.name, desired, snap.records, snap.tenants))
         before = {a: record_content(r) for a, r in snap.records.items()}
         after = planned_contents(d, before)
@@ -285,10 +300,11 @@ def bench_backend(backend: Backend, pl: Platform, stack_path: Path, repeat: int,
         cenv = dict(os.environ) | env | {"SMTP_IAC_STORE_KEY": backend.key}
         cenv.pop("SMTP_IAC_STORE", None)
         for label, args, want in (
-                ("validate", ["validate", str(stack_path)], 0),
-                ("plan", ["plan", str(stack_path), "--store", backend.url, "--detailed-exitcode"], 2),
-                ("drift", ["drift", str(stack_path), "--store", backend.url], 2),
-                ("effective --all", ["effective", "--all", "--store", backend.url], 0)):
+            ("validate", ["validate", str(stack_path)], 0),
+            ("plan", ["plan", str(stack_path), "--store", backend.url, "--detailed-exitcode"], 2),
+            ("drift", ["drift", str(stack_path), "--store", backend.url], 2),
+            ("effective --all", ["effective", "--all", "--store", backend.url], 0),
+        ):
             t, rc, err = run_cli(args, cenv, tmp)
             if rc != want:
                 log(f"[{backend.name}] CLI {label}: exit {rc}, expected {want}: {err.strip()[:500]}")
@@ -308,24 +324,41 @@ def bench_apply(backend: Backend, pl: Platform, tmp: Path, scopes: int) -> dict[
     ca = make_ca()
     ca_file = write_ca_file(ca, tmp, f"ca-{backend.name}.pem")
     passwords = {f"BENCH_RELAY_PW_{k}": f"relay-secret-{k}-{uuid.uuid4().hex}" for k in range(RELAYS)}
-    enabled = sorted(Address(p, o) for p, e in pl.tenants["partners"].items()
-                     for o, v in e["organizations"].items() if v["smtp_enabled"])
+    enabled = sorted(
+        Address(p, o)
+        for p, e in pl.tenants["partners"].items()
+        for o, v in e["organizations"].items()
+        if v["smtp_enabled"]
+    )
     if len(enabled) < scopes:
         raise SystemExit(f"only {len(enabled)} organizations have SMTP enabled; lower --apply-scopes")
     targets = enabled[:scopes]
     out: dict[str, Any] = {}
     with ExitStack() as stack:
-        servers = [stack.enter_context(smtp_server(tls="starttls", ca=ca,
-                                                   users={f"relay{k}": passwords[f"BENCH_RELAY_PW_{k}"]}))
-                   for k in range(RELAYS)]
-        desired = {a: {"host": "127.0.0.1", "port": servers[i % RELAYS].port, "tls": True,
-                       "username": f"relay{i % RELAYS}", "password": {"env": f"BENCH_RELAY_PW_{i % RELAYS}"}}
-                   for i, a in enumerate(targets)}
+        servers = [
+            stack.enter_context(
+                smtp_server(tls="starttls", ca=ca, users={f"relay{k}": passwords[f"BENCH_RELAY_PW_{k}"]})
+            )
+            for k in range(RELAYS)
+        ]
+        desired = {
+            a: {
+                "host": "127.0.0.1",
+                "port": servers[i % RELAYS].port,
+                "tls": True,
+                "username": f"relay{i % RELAYS}",
+                "password": {"env": f"BENCH_RELAY_PW_{i % RELAYS}"},
+            }
+            for i, a in enumerate(targets)
+        }
         partners = sorted({a.partner for a in targets})
         path = tmp / f"apply-{backend.name}.yaml"
-        path.write_text(stack_yaml(desired, partners=partners, verify={"mode": "login", "ca_file": ca_file.name,
-                                                                       "timeout_seconds": 30}),
-                        encoding="utf-8")
+        path.write_text(
+            stack_yaml(
+                desired, partners=partners, verify={"mode": "login", "ca_file": ca_file.name, "timeout_seconds": 30}
+            ),
+            encoding="utf-8",
+        )
         with open_store(backend.url, key=backend.key) as store:
             live_before = sum(1 for a in targets if a in pl.live)
             loaded = op_validate(path)
@@ -333,30 +366,44 @@ def bench_apply(backend: Backend, pl: Platform, tmp: Path, scopes: int) -> dict[
             t_plan, plan = once(lambda: make_plan(loaded, store, stack_file=str(path), environ=passwords))
             counts = plan.diff.counts()
             quiesce()
-            t_apply, report = once(lambda: apply_plan(plan, store, base_dir=path.parent, concurrency=8,
-                                                      environ=passwords, actor="benchmark"))
-            drift_after = drift_items(make_plan(loaded, store, stack_file=str(path), environ=passwords).diff,
-                                      STACK_NAME)
-        out = {"scopes": scopes, "plan_counts": {k: counts[k] for k in ("create", "update")},
-               "live_before": live_before, "plan_s": t_plan, "apply_s": t_apply,
-               "applied": report.counts()["applied"], "not_applied": len(report.results) - report.counts()["applied"],
-               "sessions": sum(s.stats.sessions for s in servers),
-               "sessions_per_server": [s.stats.sessions for s in servers],
-               "auth_attempts": sum(s.stats.auth_attempts for s in servers),
-               "drift_after": len(drift_after)}
-    log(f"[{backend.name}] apply {scopes} scopes: {out['apply_s']:.2f}s, {out['applied']} applied, "
-        f"{out['sessions']} SMTP sessions {out['sessions_per_server']}, drift after: {out['drift_after']}")
+            t_apply, report = once(
+                lambda: apply_plan(
+                    plan, store, base_dir=path.parent, concurrency=8, environ=passwords, actor="benchmark"
+                )
+            )
+            drift_after = drift_items(
+                make_plan(loaded, store, stack_file=str(path), environ=passwords).diff, STACK_NAME
+            )
+        out = {
+            "scopes": scopes,
+            "plan_counts": {k: counts[k] for k in ("create", "update")},
+            "live_before": live_before,
+            "plan_s": t_plan,
+            "apply_s": t_apply,
+            "applied": report.counts()["applied"],
+            "not_applied": len(report.results) - report.counts()["applied"],
+            "sessions": sum(s.stats.sessions for s in servers),
+            "sessions_per_server": [s.stats.sessions for s in servers],
+            "auth_attempts": sum(s.stats.auth_attempts for s in servers),
+            "drift_after": len(drift_after),
+        }
+    log(
+        f"[{backend.name}] apply {scopes} scopes: {out['apply_s']:.2f}s, {out['applied']} applied, "
+        f"{out['sessions']} SMTP sessions {out['sessions_per_server']}, drift after: {out['drift_after']}"
+    )
     return out
 
 
 # ----- report -----------------------------------------------------------------------------
 
-ROWS = [("parse_yaml", "floor: parse the YAML (`yamlsource.parse_bytes`)"),
-        ("snapshot", "floor: read every store row (`store.snapshot()`)"),
-        ("validate", "validate (read + schema + rules + model)"),
-        ("plan", "plan (validate + `make_plan` + text rendering)"),
-        ("drift", "drift (validate + `make_plan` + drift items + text)"),
-        ("effective_all", "`effective --all` (snapshot + resolve 20k + lines)")]
+ROWS = [
+    ("parse_yaml", "floor: parse the YAML (`yamlsource.parse_bytes`)"),
+    ("snapshot", "floor: read every store row (`store.snapshot()`)"),
+    ("validate", "validate (read + schema + rules + model)"),
+    ("plan", "plan (validate + `make_plan` + text rendering)"),
+    ("drift", "drift (validate + `make_plan` + drift items + text)"),
+    ("effective_all", "`effective --all` (snapshot + resolve 20k + lines)"),
+]
 
 
 def machine() -> dict[str, str]:
@@ -368,22 +415,29 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    return {"nproc": str(os.cpu_count()), "cpu": cpu, "python": sys.version.split()[0],
-            "implementation": pyplatform.python_implementation(), "os": pyplatform.platform(),
-            "load": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "python": sys.version.split()[0],
+        "implementation": pyplatform.python_implementation(),
+        "os": pyplatform.platform(),
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
 
 
 def render(results: list[Result], pl: Platform, repeat: int, args: argparse.Namespace) -> str:
     m = machine()
-    lines = [f"Run: `{' '.join(['python', 'benchmarks/run.py'] + sys.argv[1:])}`, "
-             f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
-             f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['implementation']} {m['python']}, {m['os']}; "
-             f"load average at the end {m['load']}",
-             f"Platform: 1 controller, {pl.partners} partners, {pl.organizations:,} organizations; "
-             f"{len(pl.live):,} live records; stack manages all {pl.scopes:,} scopes "
-             f"({len(pl.stack_yaml.encode()):,} bytes), differs in {pl.expected['differing']:,} "
-             f"(create {pl.expected['create']}, update {pl.expected['update']}, delete {pl.expected['delete']})",
-             f"Times: wall clock, best of {repeat}, in-process.", ""]
+    lines = [
+        f"Run: `{' '.join(['python', 'benchmarks/run.py'] + sys.argv[1:])}`, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['implementation']} {m['python']}, {m['os']}; "
+        f"load average at the end {m['load']}",
+        f"Platform: 1 controller, {pl.partners} partners, {pl.organizations:,} organizations; "
+        f"{len(pl.live):,} live records; stack manages all {pl.scopes:,} scopes "
+        f"({len(pl.stack_yaml.encode()):,} bytes), differs in {pl.expected['differing']:,} "
+        f"(create {pl.expected['create']}, update {pl.expected['update']}, delete {pl.expected['delete']})",
+        f"Times: wall clock, best of {repeat}, in-process.",
+        "",
+    ]
     head = "| operation | " + " | ".join(f"{r.backend} s | × floor" for r in results) + " |"
     lines += [head, "|---|" + "---:|---:|" * len(results)]
     for key, label in ROWS + [("floor", "**FLOOR** = parse + snapshot")]:
@@ -397,50 +451,80 @@ def render(results: list[Result], pl: Platform, repeat: int, args: argparse.Name
         for k in ("plan", "drift"):
             t = r.timings[k]
             ok = t < 2.0 and t / r.floor <= 2.0
-            lines.append(f"- {r.backend} {k}: {t:.2f} s, {t / r.floor:.2f}× floor: "
-                         f"{'met' if ok else 'MISSED'} (under 2 s: {'yes' if t < 2 else 'no'}; "
-                         f"within 2×: {'yes' if t / r.floor <= 2 else 'no'})")
-    lines += ["", "Where plan's time goes (each part alone, best of N):", "",
-              "| part | " + " | ".join(f"{r.backend} s" for r in results) + " |",
-              "|---|" + "---:|" * len(results)]
+            lines.append(
+                f"- {r.backend} {k}: {t:.2f} s, {t / r.floor:.2f}× floor: "
+                f"{'met' if ok else 'MISSED'} (under 2 s: {'yes' if t < 2 else 'no'}; "
+                f"within 2×: {'yes' if t / r.floor <= 2 else 'no'})"
+            )
+    lines += [
+        "",
+        "Where plan's time goes (each part alone, best of N):",
+        "",
+        "| part | " + " | ".join(f"{r.backend} s" for r in results) + " |",
+        "|---|" + "---:|" * len(results),
+    ]
     for key in results[0].parts:
         lines.append(f"| {key} | " + " | ".join(f"{r.parts[key]:.3f}" for r in results) + " |")
-    lines += ["", "Facts checked: " + "; ".join(
-        f"{r.backend}: plan {r.facts['plan_counts']}, blast radius {r.facts['affected_orgs']:,} orgs under "
-        f"{r.facts['affected_partners']} partners, {r.facts['drift_items']:,} drift items, markdown "
-        f"{r.facts['markdown_bytes']:,} B, plan JSON {r.facts['plan_json_bytes']:,} B" for r in results), ""]
+    lines += [
+        "",
+        "Facts checked: "
+        + "; ".join(
+            f"{r.backend}: plan {r.facts['plan_counts']}, blast radius {r.facts['affected_orgs']:,} orgs under "
+            f"{r.facts['affected_partners']} partners, {r.facts['drift_items']:,} drift items, markdown "
+            f"{r.facts['markdown_bytes']:,} B, plan JSON {r.facts['plan_json_bytes']:,} B"
+            for r in results
+        ),
+        "",
+    ]
     lines += ["Store set-up (not part of the targets; once):", ""]
     for r in results:
         s = r.setup
-        lines.append(f"- {r.backend}: open {s['open_store']:.2f} s; load_tenants ({pl.organizations:,} orgs) "
-                     f"{s['load_tenants']:.2f} s; {s['records']:,} × put {s['put_all']:.2f} s "
-                     f"({s['put_all'] / s['records'] * 1000:.1f} ms each)")
+        lines.append(
+            f"- {r.backend}: open {s['open_store']:.2f} s; load_tenants ({pl.organizations:,} orgs) "
+            f"{s['load_tenants']:.2f} s; {s['records']:,} × put {s['put_all']:.2f} s "
+            f"({s['put_all'] / s['records'] * 1000:.1f} ms each)"
+        )
     if any(r.cli for r in results):
-        lines += ["", "CLI, one subprocess each (end to end, interpreter start included):", "",
-                  "| command | " + " | ".join(f"{r.backend} s (exit)" for r in results if r.cli) + " |",
-                  "|---|" + "---:|" * len([r for r in results if r.cli])]
+        lines += [
+            "",
+            "CLI, one subprocess each (end to end, interpreter start included):",
+            "",
+            "| command | " + " | ".join(f"{r.backend} s (exit)" for r in results if r.cli) + " |",
+            "|---|" + "---:|" * len([r for r in results if r.cli]),
+        ]
         for key in next(r for r in results if r.cli).cli:
-            lines.append(f"| `{key}` | " + " | ".join(f"{r.cli[key][0]:.2f} ({r.cli[key][1]})"
-                                                      for r in results if r.cli) + " |")
+            lines.append(
+                f"| `{key}` | " + " | ".join(f"{r.cli[key][0]:.2f} ({r.cli[key][1]})" for r in results if r.cli) + " |"
+            )
     if any(r.apply for r in results):
-        lines += ["", f"Apply: {args.apply_scopes:,} changed org scopes sharing {RELAYS} relays (5 real "
-                  "loopback aiosmtpd servers, STARTTLS with a throwaway CA, verify mode login, concurrency 8):", ""]
+        lines += [
+            "",
+            f"Apply: {args.apply_scopes:,} changed org scopes sharing {RELAYS} relays (5 real "
+            "loopback aiosmtpd servers, STARTTLS with a throwaway CA, verify mode login, concurrency 8):",
+            "",
+        ]
         for r in results:
             a = r.apply
             if not a:
                 continue
-            lines.append(f"- {r.backend}: **{a['sessions']} SMTP sessions** (per server {a['sessions_per_server']}, "
-                         f"{a['auth_attempts']} AUTH), {a['applied']:,} applied, {a['not_applied']} not; "
-                         f"plan {a['plan_s']:.2f} s ({a['plan_counts']}), apply {a['apply_s']:.2f} s "
-                         f"({a['apply_s'] / max(1, a['scopes']) * 1000:.1f} ms per scope); drift afterwards: "
-                         f"{a['drift_after']} items")
+            lines.append(
+                f"- {r.backend}: **{a['sessions']} SMTP sessions** (per server {a['sessions_per_server']}, "
+                f"{a['auth_attempts']} AUTH), {a['applied']:,} applied, {a['not_applied']} not; "
+                f"plan {a['plan_s']:.2f} s ({a['plan_counts']}), apply {a['apply_s']:.2f} s "
+                f"({a['apply_s'] / max(1, a['scopes']) * 1000:.1f} ms per scope); drift afterwards: "
+                f"{a['drift_after']} items"
+            )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--pg", metavar="DSN", default=os.environ.get(PG_ENV) or None,
-                    help=f"PostgreSQL DSN (a fresh schema is made and dropped); default ${PG_ENV}")
+    ap.add_argument(
+        "--pg",
+        metavar="DSN",
+        default=os.environ.get(PG_ENV) or None,
+        help=f"PostgreSQL DSN (a fresh schema is made and dropped); default ${PG_ENV}",
+    )
     ap.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     ap.add_argument("--orgs", type=int, default=20_000)
     ap.add_argument("--partners", type=int, default=200)
@@ -450,20 +534,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", metavar="FILE", help="also write the report here")
     ap.add_argument("--json", metavar="FILE", help="raw numbers as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (printed)")
-    ap.add_argument("--profile", action="store_true",
-                    help="also print a cProfile of one plan (top 30 by cumulative time) to stderr")
+    ap.add_argument(
+        "--profile", action="store_true", help="also print a cProfile of one plan (top 30 by cumulative time) to stderr"
+    )
     args = ap.parse_args(argv)
 
     t, pl = once(lambda: generate(partners=args.partners, orgs=args.orgs))
-    log(f"generated {pl.organizations:,} orgs, {len(pl.live):,} records, stack {len(pl.stack_yaml):,} chars "
-        f"in {t:.2f}s; expected {pl.expected}")
+    log(
+        f"generated {pl.organizations:,} orgs, {len(pl.live):,} records, stack {len(pl.stack_yaml):,} chars "
+        f"in {t:.2f}s; expected {pl.expected}"
+    )
     tmp = Path(tempfile.mkdtemp(prefix="smtp-iac-bench-"))
     results: list[Result] = []
     try:
         stack_path = tmp / "bench.yaml"
         stack_path.write_text(pl.stack_yaml, encoding="utf-8")
-        kinds = ([] if args.no_sqlite else [("sqlite", lambda label: sqlite_backend(tmp, label))]) + \
-            ([("postgresql", lambda label: pg_backend(args.pg, label))] if args.pg else [])
+        kinds = ([] if args.no_sqlite else [("sqlite", lambda label: sqlite_backend(tmp, label))]) + (
+            [("postgresql", lambda label: pg_backend(args.pg, label))] if args.pg else []
+        )
         for _name, make in kinds:
             with make("main") as backend:
                 r = bench_backend(backend, pl, stack_path, args.repeat, tmp, not args.no_cli, args.profile)
@@ -480,8 +568,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         Path(args.markdown).write_text(report, encoding="utf-8")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "results": [r.__dict__ for r in results]},
-                                              indent=2, default=str), encoding="utf-8")
+        Path(args.json).write_text(
+            json.dumps({"machine": machine(), "results": [r.__dict__ for r in results]}, indent=2, default=str),
+            encoding="utf-8",
+        )
     return 0
 
 

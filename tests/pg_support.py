@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from urllib.parse import quote
 
 import pytest
 
 PG_ENV = "SMTP_IAC_TEST_PG_DSN"
-HOW_TO_RUN_PG = (f"PostgreSQL store tests need {PG_ENV} pointing at a reachable server, e.g. "
-                 f"{PG_ENV}=postgresql://postgres@127.0.0.1:5432/test .venv/bin/pytest "
-                 "(.ci/run sets it)")
+HOW_TO_RUN_PG = (
+    f"PostgreSQL store tests need {PG_ENV} pointing at a reachable server, e.g. "
+    f"{PG_ENV}=postgresql://postgres@127.0.0.1:5432/test .venv/bin/pytest "
+    "(.ci/run sets it)"
+)
 
 _pg_state: dict[str, str | None] = {}
 

@@ -24,10 +24,10 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import pytest
 import trustme
@@ -67,7 +67,7 @@ def write_ca_file(ca: trustme.CA, directory: Path, name: str = "ca.pem") -> Path
 
 
 # Session fixtures "ca" and "ca_file" for a test dir's conftest.py:
-# ``from smtp_servers import ca_fixture, ca_file_fixture  # noqa: F401 (fixtures)``
+# ``from smtp_servers import ca_fixture, ca_file_fixture
 
 
 @pytest.fixture(scope="session", name="ca")
@@ -148,7 +148,7 @@ class _Controller(FreePortController):
 
 
 class _Handler:
-    def __init__(self, srv: "SmtpServer"):
+    def __init__(self, srv: SmtpServer):
         self.srv = srv
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -180,24 +180,38 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):
         login = getattr(session.auth_data, "login", None)
-        self.srv.messages.append(Received(
-            mail_from=envelope.mail_from, rcpt_tos=list(envelope.rcpt_tos),
-            data=bytes(envelope.content), auth_login=login.decode() if login else None))
+        self.srv.messages.append(
+            Received(
+                mail_from=envelope.mail_from,
+                rcpt_tos=list(envelope.rcpt_tos),
+                data=bytes(envelope.content),
+                auth_login=login.decode() if login else None,
+            )
+        )
         return "250 2.0.0 OK: queued"
 
 
 class SmtpServer:
     """A real aiosmtpd server on a free loopback port. Use ``smtp_server(...)`` or start()/stop()."""
 
-    def __init__(self, *, tls: str = "starttls", ca: trustme.CA | None = None,
-                 users: dict[str, str] | None = None, offer_starttls: bool = True,
-                 offer_auth: bool = True, reject_senders: Sequence[str] = (),
-                 reject_recipients: Sequence[str] = (),
-                 auth_failure_reply: Callable[[str, str], str] | None = None,
-                 gather: int = 0, gather_timeout: float = 5.0, hold_seconds: float = 0.0,
-                 cert_hostnames: Sequence[str] = (LOOPBACK, "localhost"),
-                 exclude_auth: Sequence[str] = (),
-                 host: str = LOOPBACK):
+    def __init__(
+        self,
+        *,
+        tls: str = "starttls",
+        ca: trustme.CA | None = None,
+        users: dict[str, str] | None = None,
+        offer_starttls: bool = True,
+        offer_auth: bool = True,
+        reject_senders: Sequence[str] = (),
+        reject_recipients: Sequence[str] = (),
+        auth_failure_reply: Callable[[str, str], str] | None = None,
+        gather: int = 0,
+        gather_timeout: float = 5.0,
+        hold_seconds: float = 0.0,
+        cert_hostnames: Sequence[str] = (LOOPBACK, "localhost"),
+        exclude_auth: Sequence[str] = (),
+        host: str = LOOPBACK,
+    ):
         if tls not in ("starttls", "implicit", "none"):
             raise ValueError(tls)
         if tls != "none" and ca is None:
@@ -220,7 +234,9 @@ class SmtpServer:
         self._gathered: asyncio.Event | None = None
         tls_ctx = server_tls_context(ca, cert_hostnames) if tls != "none" else None
         kwargs = dict(
-            hostname=host, port=0, server_hostname="smtp.test",
+            hostname=host,
+            port=0,
+            server_hostname="smtp.test",
             authenticator=self._authenticate,
             # Implicit TLS is TLS from the first byte (aiosmtpd only counts STARTTLS as TLS);
             # plain mode allows AUTH in clear on loopback, for the plain-mode tests.
@@ -243,8 +259,7 @@ class SmtpServer:
         if login in self.users and self.users[login] == password:
             return AuthResult(success=True, auth_data=auth_data)
         if self.auth_failure_reply is not None:
-            return AuthResult(success=False, handled=False,
-                              message=self.auth_failure_reply(login, password))
+            return AuthResult(success=False, handled=False, message=self.auth_failure_reply(login, password))
         return AuthResult(success=False, handled=False)
 
     async def _gate(self) -> None:
@@ -260,7 +275,7 @@ class SmtpServer:
         if self.hold_seconds:
             await asyncio.sleep(self.hold_seconds)
 
-    def start(self) -> "SmtpServer":
+    def start(self) -> SmtpServer:
         self._controller.start()
         self.port = self._controller.port
         return self
@@ -287,8 +302,7 @@ def smtp_server(**kwargs) -> Iterator[SmtpServer]:
 class RawServer:
     """Accepts connections and does ``behaviour(conn)`` in a thread; keeps them open until stop."""
 
-    def __init__(self, payload: bytes | None = None, host: str = LOOPBACK,
-                 drip_interval: float = 0.0):
+    def __init__(self, payload: bytes | None = None, host: str = LOOPBACK, drip_interval: float = 0.0):
         self.payload = payload
         self.drip_interval = drip_interval
         self.connections = 0
@@ -321,11 +335,11 @@ class RawServer:
             if self._stop.wait(self.drip_interval):
                 return
             try:
-                conn.sendall(self.payload[i:i + 1])
+                conn.sendall(self.payload[i : i + 1])
             except OSError:
                 return
 
-    def start(self) -> "RawServer":
+    def start(self) -> RawServer:
         self._thread.start()
         return self
 

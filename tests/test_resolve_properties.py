@@ -102,8 +102,9 @@ def test_chain_explains_the_choice(present, org, enabled):
 
 
 @settings(max_examples=200, deadline=None)
-@given(present=present, org=st.sampled_from(ALL_ORGS), enabled=st.booleans(),
-       noise=st.sets(st.sampled_from(ALL_ADDRESSES)))
+@given(
+    present=present, org=st.sampled_from(ALL_ORGS), enabled=st.booleans(), noise=st.sets(st.sampled_from(ALL_ADDRESSES))
+)
 def test_other_partners_and_orgs_do_not_matter(present, org, enabled, noise):
     """Records of other partners and of sibling organizations never change the result."""
     mine = {CONTROLLER, Address(org.partner), org}

@@ -14,8 +14,13 @@ from pydantic import ValidationError
 from smtp_iac import schema
 from smtp_iac.models import SmtpSettings, Stack
 
-BASE = {"host": "smtp.example.com", "port": 587, "tls": True, "username": "mailer",
-        "password": {"env": "SMTP_PASSWORD"}}
+BASE = {
+    "host": "smtp.example.com",
+    "port": 587,
+    "tls": True,
+    "username": "mailer",
+    "password": {"env": "SMTP_PASSWORD"},
+}
 
 
 def s(**changes):
@@ -103,8 +108,13 @@ SETTINGS = [
     ("settings-inherit-word", "inherit", False),  # a scope may say inherit; a settings mapping may not
 ]
 
-VERIFY = {"mode": "send", "to": "ops@example.com", "from": "no-reply@example.com",
-          "timeout_seconds": 15, "ca_file": "certs/ca.pem"}
+VERIFY = {
+    "mode": "send",
+    "to": "ops@example.com",
+    "from": "no-reply@example.com",
+    "timeout_seconds": 15,
+    "ca_file": "certs/ca.pem",
+}
 
 
 def doc(**top):
@@ -140,8 +150,22 @@ STACKS = [
     ("controller-inherit", doc(controller={"smtp": "inherit"}), True),
     ("controller-settings", doc(controller={"smtp": s()}), True),
     ("controller-empty", doc(controller={}), True),
-    ("partners-all-tiers", doc(partners={"acme": {"smtp": s(), "organizations": {
-        "acme-eu": {"smtp": s(port=465, tls_mode="implicit")}, "acme-us": {"smtp": "inherit"}, "x1": {}}}}), True),
+    (
+        "partners-all-tiers",
+        doc(
+            partners={
+                "acme": {
+                    "smtp": s(),
+                    "organizations": {
+                        "acme-eu": {"smtp": s(port=465, tls_mode="implicit")},
+                        "acme-us": {"smtp": "inherit"},
+                        "x1": {},
+                    },
+                }
+            }
+        ),
+        True,
+    ),
     ("partner-empty", doc(partners={"acme": {}}), True),
     ("partner-id-63", doc(partners={"p" * 63: {}}), True),
     ("version-2", doc(version=2), False),
@@ -210,8 +234,22 @@ def _model_ok(model, data) -> bool:
 def test_enough_cases_cover_every_field():
     assert len(SETTINGS) + len(STACKS) >= 40
     text = repr(SETTINGS) + repr(STACKS)
-    for key in (*SmtpSettings.model_fields, "env", "file", "pulumi_config", "timeout_seconds", "ca_file",
-                "'to'", "'from'", "'mode'", "store", "name", "version", "controller", "organizations"):
+    for key in (
+        *SmtpSettings.model_fields,
+        "env",
+        "file",
+        "pulumi_config",
+        "timeout_seconds",
+        "ca_file",
+        "'to'",
+        "'from'",
+        "'mode'",
+        "store",
+        "name",
+        "version",
+        "controller",
+        "organizations",
+    ):
         assert key in text, key
 
 
@@ -255,8 +293,14 @@ def test_schema_patterns_are_the_models_patterns():
     from smtp_iac import models
     from smtp_iac.addresses import ID_PATTERN
 
-    known = {models.HOST_PATTERN, models.EMAIL_PATTERN, models.SAFE_TEXT, models.ENV_NAME_PATTERN,
-             models.CONFIG_KEY_PATTERN, ID_PATTERN}
+    known = {
+        models.HOST_PATTERN,
+        models.EMAIL_PATTERN,
+        models.SAFE_TEXT,
+        models.ENV_NAME_PATTERN,
+        models.CONFIG_KEY_PATTERN,
+        ID_PATTERN,
+    }
     found = dict(_schema_patterns(schema.stack_schema()))
     assert found, "no patterns found in the schema"
     for where, pattern in found.items():

@@ -62,6 +62,7 @@ def cli(capsys, *args):
 
 # ----- exit codes ---------------------------------------------------------------------------
 
+
 def test_valid_with_warnings_exits_0(files, capsys):
     rc, out, _ = cli(capsys, files / "warn.yaml")
     assert rc == 0
@@ -77,7 +78,9 @@ def test_clean_file_exits_0(files, capsys):
 def test_errors_exit_1(files, capsys):
     rc, out, _ = cli(capsys, files / "broken.yaml")
     assert rc == 1
-    assert f"{files / 'broken.yaml'}:6:11: error: port 70000 is out of range 1..65535 [at $.controller.smtp.port]" in out
+    assert (
+        f"{files / 'broken.yaml'}:6:11: error: port 70000 is out of range 1..65535 [at $.controller.smtp.port]" in out
+    )
     assert f"{files / 'broken.yaml'}: invalid (2 error(s), 1 warning(s))" in out
     assert PASSWORD not in out
 
@@ -86,8 +89,11 @@ def test_one_bad_file_among_good_ones_exits_1_and_reports_all(files, capsys):
     rc, out, _ = cli(capsys, files / "clean.yaml", files / "broken.yaml", files / "warn.yaml")
     assert rc == 1
     summaries = re.findall(r"^(\S+): (valid|invalid) ", out, re.M)
-    assert summaries == [(str(files / "clean.yaml"), "valid"), (str(files / "broken.yaml"), "invalid"),
-                         (str(files / "warn.yaml"), "valid")]
+    assert summaries == [
+        (str(files / "clean.yaml"), "valid"),
+        (str(files / "broken.yaml"), "invalid"),
+        (str(files / "warn.yaml"), "valid"),
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "github"])
@@ -122,6 +128,7 @@ def test_usage_errors_exit_1_not_2(capsys, args):
 
 # ----- json ---------------------------------------------------------------------------------
 
+
 def test_json_format_content(files, capsys):
     rc, out, _ = cli(capsys, "--format", "json", files / "broken.yaml", files / "warn.yaml")
     assert rc == 1
@@ -132,8 +139,11 @@ def test_json_format_content(files, capsys):
     assert (warn["file"], warn["valid"]) == (str(files / "warn.yaml"), True)
     assert {"file", "line", "column", "severity", "message", "path"} == set(broken["diagnostics"][0])
     got = [(d["line"], d["column"], d["severity"], d["path"]) for d in broken["diagnostics"]]
-    assert got == [(6, 11, "error", "$.controller.smtp.port"), (7, 10, "warning", "$.controller.smtp.tls"),
-                   (9, 15, "error", "$.controller.smtp.password")]
+    assert got == [
+        (6, 11, "error", "$.controller.smtp.port"),
+        (7, 10, "warning", "$.controller.smtp.tls"),
+        (9, 15, "error", "$.controller.smtp.password"),
+    ]
     assert all(d["file"] == str(files / "broken.yaml") for d in broken["diagnostics"])
     assert [d["severity"] for d in warn["diagnostics"]] == ["warning", "warning"]
     assert PASSWORD not in out
@@ -166,8 +176,14 @@ def test_github_format_content(files, capsys):
     lines = out.splitlines()
     assert len(lines) == 3  # one workflow command per diagnostic, nothing else on stdout
     parsed = [GH.match(line).groups() for line in lines]
-    assert parsed[0] == ("error", str(files / "broken.yaml"), "6", "11", "smtp-iac validate",
-                         "port 70000 is out of range 1..65535 [at $.controller.smtp.port]")
+    assert parsed[0] == (
+        "error",
+        str(files / "broken.yaml"),
+        "6",
+        "11",
+        "smtp-iac validate",
+        "port 70000 is out of range 1..65535 [at $.controller.smtp.port]",
+    )
     assert [p[0] for p in parsed] == ["error", "warning", "error"]
     assert PASSWORD not in out
 
@@ -176,31 +192,41 @@ def test_github_escapes_percent_and_newlines():
     d = Diagnostic("dir/a,b:c.yaml", 3, 7, "error", "100% wrong\r\nsecond line", "$.x")
     line = github_annotation(d)
     assert "\n" not in line and "\r" not in line
-    assert line == ("::error file=dir/a%2Cb%3Ac.yaml,line=3,col=7,title=smtp-iac validate::"
-                    "100%25 wrong%0D%0Asecond line [at $.x]")
+    assert line == (
+        "::error file=dir/a%2Cb%3Ac.yaml,line=3,col=7,title=smtp-iac validate::100%25 wrong%0D%0Asecond line [at $.x]"
+    )
 
 
 def test_github_escaping_end_to_end(tmp_path, capsys):
     """A key with '%' and a file name with ',' reach the annotation escaped."""
     p = tmp_path / "x,y.yaml"  # the stem 'x,y' is no valid id, and no name: is given
-    p.write_text("version: 1\npartners:\n  acme:\n    \"50%off\": {}\n")
+    p.write_text('version: 1\npartners:\n  acme:\n    "50%off": {}\n')
     rc, out, _ = cli(capsys, "--format", "github", p)
     assert rc == 1
     escaped_file = str(p).replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
     lines = out.splitlines()
-    assert f"::error file={escaped_file},line=1,col=1,title=smtp-iac validate::" \
-           "the stack name defaults to the file's stem 'x,y'" in lines[0]
-    assert any(f"::error file={escaped_file},line=4,col=5," in line and "unknown key '50%25off'" in line
-               for line in lines), out
+    assert (
+        f"::error file={escaped_file},line=1,col=1,title=smtp-iac validate::"
+        "the stack name defaults to the file's stem 'x,y'" in lines[0]
+    )
+    assert any(
+        f"::error file={escaped_file},line=4,col=5," in line and "unknown key '50%25off'" in line for line in lines
+    ), out
 
 
 # ----- the real console script --------------------------------------------------------------
 
+
 def test_console_script_exit_codes_and_streams(files):
-    ok = subprocess.run([str(SMTP_IAC), "validate", str(files / "warn.yaml")], capture_output=True, text=True,
-                        timeout=60)
-    bad = subprocess.run([str(SMTP_IAC), "validate", "--format", "json", str(files / "broken.yaml"),
-                          str(files / "missing.yaml")], capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [str(SMTP_IAC), "validate", str(files / "warn.yaml")], capture_output=True, text=True, timeout=60
+    )
+    bad = subprocess.run(
+        [str(SMTP_IAC), "validate", "--format", "json", str(files / "broken.yaml"), str(files / "missing.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0 and "warning:" in ok.stdout
     assert bad.returncode == 1
     doc = json.loads(bad.stdout)

@@ -50,7 +50,7 @@ class Address:
         return Tier.CONTROLLER
 
     @property
-    def parent(self) -> "Address | None":
+    def parent(self) -> Address | None:
         if self.org:
             return Address(self.partner)
         if self.partner:
@@ -65,7 +65,7 @@ class Address:
         return "controller"
 
     @classmethod
-    def parse(cls, text: str) -> "Address":
+    def parse(cls, text: str) -> Address:
         """Parse an address. Raises ValueError with a message fit for the user."""
         parts = text.strip().strip("/").split("/")
         if parts == ["controller"]:
@@ -78,7 +78,6 @@ class Address:
             f"invalid address {text!r}: expected controller, partners/<partner> "
             "or partners/<partner>/organizations/<org>"
         )
-
 
 
 CONTROLLER = Address()

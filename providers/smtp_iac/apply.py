@@ -5,9 +5,9 @@ attempt is audited by the store."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 from .errors import SmtpIacError, StalePlan
 from .models import ResolvedSettings, SmtpSettings
@@ -36,8 +36,14 @@ class ScopeResult:
         return self.outcome == APPLIED
 
     def to_dict(self) -> dict:
-        d = {"address": self.address, "action": self.action, "outcome": self.outcome, "message": self.message,
-             "hint": self.hint, "version": self.version}
+        d = {
+            "address": self.address,
+            "action": self.action,
+            "outcome": self.outcome,
+            "message": self.message,
+            "hint": self.hint,
+            "version": self.version,
+        }
         d["verify"] = self.verify.to_dict() if self.verify else None
         return d
 
@@ -67,13 +73,17 @@ def _settings_of(scope: ScopePlan) -> SmtpSettings:
     data = {k: v for k, v in data.items() if v is not None}
     problems = [p for p in validate_settings(data) if p.severity == "error"]
     if problems:
-        raise SmtpIacError(f"the plan's settings are invalid: {problems[0].message}", address=str(scope.address),
-                           hint="make a new plan; plan files are not meant to be edited")
+        raise SmtpIacError(
+            f"the plan's settings are invalid: {problems[0].message}",
+            address=str(scope.address),
+            hint="make a new plan; plan files are not meant to be edited",
+        )
     return SmtpSettings.model_validate(data)
 
 
-def resolve_planned(plan: Plan, fingerprint: Callable[[str], str], base_dir: Path,
-                    environ: Mapping[str, str] | None = None) -> tuple[dict[str, ResolvedSettings], list[tuple[str, str]]]:
+def resolve_planned(
+    plan: Plan, fingerprint: Callable[[str], str], base_dir: Path, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, ResolvedSettings], list[tuple[str, str]]]:
     """Resolve the passwords of every scope to write; a reference that now resolves to another
     secret than the one planned makes the plan stale."""
     resolved: dict[str, ResolvedSettings] = {}
@@ -84,8 +94,12 @@ def resolve_planned(plan: Plan, fingerprint: Callable[[str], str], base_dir: Pat
         settings = _settings_of(scope)
         r = resolve_settings(settings, base_dir=base_dir, environ=environ, address=str(scope.address))
         if fingerprint(r.password.get_secret_value()) != scope.desired.fingerprint:
-            stale.append((str(scope.address), f"password reference {settings.password.describe()} "
-                                              "now resolves to another secret"))
+            stale.append(
+                (
+                    str(scope.address),
+                    f"password reference {settings.password.describe()} now resolves to another secret",
+                )
+            )
         resolved[str(scope.address)] = r
     return resolved, stale
 
@@ -102,17 +116,30 @@ def stale_scopes(plan: Plan, live_versions: Mapping[str, int | None]) -> list[tu
     return out
 
 
-def apply_plan(plan: Plan, store, *, base_dir: Path, concurrency: int = 8, environ: Mapping[str, str] | None = None,
-               on_event: Event | None = None, actor: str | None = None) -> ApplyReport:
+def apply_plan(
+    plan: Plan,
+    store,
+    *,
+    base_dir: Path,
+    concurrency: int = 8,
+    environ: Mapping[str, str] | None = None,
+    on_event: Event | None = None,
+    actor: str | None = None,
+) -> ApplyReport:
     """Apply exactly what ``plan`` shows, or nothing if it is stale (``StalePlan``)."""
     emit = on_event or (lambda _a, _w: None)
     if plan.has_errors:
         first = plan.diff.refused[0]
-        raise SmtpIacError(f"the plan has {len(plan.diff.refused)} refused scope(s); nothing applied",
-                           address=str(first.address), hint=first.refusal.hint)
+        raise SmtpIacError(
+            f"the plan has {len(plan.diff.refused)} refused scope(s); nothing applied",
+            address=str(first.address),
+            hint=first.refusal.hint,
+        )
     if plan.source is not None and not plan.unaltered(store.fingerprint):
-        raise SmtpIacError("the saved plan was changed after it was made (its digest does not match); nothing applied",
-                           hint="make a new plan; plan files are not meant to be edited")
+        raise SmtpIacError(
+            "the saved plan was changed after it was made (its digest does not match); nothing applied",
+            hint="make a new plan; plan files are not meant to be edited",
+        )
     changes = plan.diff.changes
     snap = store.snapshot()
     versions = {str(a): r.version for a, r in snap.records.items()}
@@ -124,36 +151,66 @@ def apply_plan(plan: Plan, store, *, base_dir: Path, concurrency: int = 8, envir
     to_verify = [(str(s.address), resolved[str(s.address)]) for s in changes if s.action in (CREATE, UPDATE)]
     for address, _ in to_verify:
         emit(address, "verifying")
-    checks = verify_many(to_verify, plan.verify, concurrency=concurrency, base_dir=base_dir,
-                         on_result=lambda r: emit(r.address, "verified" if r.ok else f"verify failed ({r.failure})")) \
-        if to_verify else {}
+    checks = (
+        verify_many(
+            to_verify,
+            plan.verify,
+            concurrency=concurrency,
+            base_dir=base_dir,
+            on_result=lambda r: emit(r.address, "verified" if r.ok else f"verify failed ({r.failure})"),
+        )
+        if to_verify
+        else {}
+    )
 
     results: list[ScopeResult] = []
     for scope in changes:
         address = str(scope.address)
         check = checks.get(address)
         if check is not None and not check.ok:
-            store.record_attempt(scope.address, stack=plan.stack, action=scope.action, outcome=VERIFY_FAILED,
-                                 detail=f"{check.failure}: {check.detail}", actor=actor,
-                                 new_fingerprint=scope.desired.fingerprint)
-            results.append(ScopeResult(address, scope.action, VERIFY_FAILED,
-                                       f"verify failed ({check.failure}) at {check.stage}: {check.detail}",
-                                       check.advice, scope.live_version, check))
+            store.record_attempt(
+                scope.address,
+                stack=plan.stack,
+                action=scope.action,
+                outcome=VERIFY_FAILED,
+                detail=f"{check.failure}: {check.detail}",
+                actor=actor,
+                new_fingerprint=scope.desired.fingerprint,
+            )
+            results.append(
+                ScopeResult(
+                    address,
+                    scope.action,
+                    VERIFY_FAILED,
+                    f"verify failed ({check.failure}) at {check.stage}: {check.detail}",
+                    check.advice,
+                    scope.live_version,
+                    check,
+                )
+            )
             emit(address, "left as it was")
             continue
         try:
             if scope.action == DELETE:
-                store.delete(scope.address, expected_version=scope.live_version, stack=plan.stack,
-                             actor=actor, adopt=scope.adopt)
+                store.delete(
+                    scope.address, expected_version=scope.live_version, stack=plan.stack, actor=actor, adopt=scope.adopt
+                )
                 version = None
             else:
-                rec = store.put(scope.address, resolved[address], expected_version=scope.live_version,
-                                stack=plan.stack, actor=actor, adopt=scope.adopt)
+                rec = store.put(
+                    scope.address,
+                    resolved[address],
+                    expected_version=scope.live_version,
+                    stack=plan.stack,
+                    actor=actor,
+                    adopt=scope.adopt,
+                )
                 version = rec.version
         except SmtpIacError as err:  # conflict, ownership, feature off, unknown tenant, store down
             outcome = REFUSED if err.kind in REFUSAL_KINDS else FAILED
-            results.append(ScopeResult(address, scope.action, outcome, err.message, err.hint,
-                                       scope.live_version, check))
+            results.append(
+                ScopeResult(address, scope.action, outcome, err.message, err.hint, scope.live_version, check)
+            )
             emit(address, outcome)
             continue
         results.append(ScopeResult(address, scope.action, APPLIED, "", None, version, check))

@@ -6,8 +6,9 @@ password's fingerprint), so an update of a partner record moves all its inheriti
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterable, Mapping
+from typing import Any
 
 from .addresses import CONTROLLER, Address
 from .resolve import resolve
@@ -36,9 +37,14 @@ class PartnerImpact:
     transitions: Counter = field(default_factory=Counter)  # (before tier, after tier, kind) -> count
 
     def to_dict(self) -> dict[str, Any]:
-        return {"partner": self.partner, "organizations": self.organizations, "affected": self.affected,
-                "transitions": [{"from": f, "to": t, "kind": k, "count": n}
-                                for (f, t, k), n in sorted(self.transitions.items())]}
+        return {
+            "partner": self.partner,
+            "organizations": self.organizations,
+            "affected": self.affected,
+            "transitions": [
+                {"from": f, "to": t, "kind": k, "count": n} for (f, t, k), n in sorted(self.transitions.items())
+            ],
+        }
 
 
 @dataclass
@@ -52,16 +58,27 @@ class BlastRadius:
         return len(self.impacts)
 
     def to_dict(self, *, details: bool = True) -> dict[str, Any]:
-        d: dict[str, Any] = {"organizations": self.organizations, "affected": self.affected,
-                             "partners": [p.to_dict() for p in self.partners]}
+        d: dict[str, Any] = {
+            "organizations": self.organizations,
+            "affected": self.affected,
+            "partners": [p.to_dict() for p in self.partners],
+        }
         if details:
-            d["impacts"] = [{"org": str(i.org), "before": str(i.before) if i.before else None,
-                             "after": str(i.after) if i.after else None, "kind": i.kind} for i in self.impacts]
+            d["impacts"] = [
+                {
+                    "org": str(i.org),
+                    "before": str(i.before) if i.before else None,
+                    "after": str(i.after) if i.after else None,
+                    "kind": i.kind,
+                }
+                for i in self.impacts
+            ]
         return d
 
 
-def blast_radius(orgs: Iterable[tuple[Address, bool]], before: Mapping[Address, Hashable],
-                 after: Mapping[Address, Hashable]) -> BlastRadius:
+def blast_radius(
+    orgs: Iterable[tuple[Address, bool]], before: Mapping[Address, Hashable], after: Mapping[Address, Hashable]
+) -> BlastRadius:
     """``orgs``: every organization with its SMTP switch. ``before``/``after``: address ->
     record content (hashable) of the live and the planned store.
 
@@ -86,8 +103,11 @@ def blast_radius(orgs: Iterable[tuple[Address, bool]], before: Mapping[Address, 
             pi = per_partner[org.partner] = PartnerImpact(org.partner, 0)
             partner_shields[org.partner] = Address(org.partner) in before and org.partner not in touched_partner_records
         pi.organizations += 1
-        if org not in touched_orgs and org.partner not in touched_partner_records and \
-                (not controller_touched or partner_shields[org.partner]):
+        if (
+            org not in touched_orgs
+            and org.partner not in touched_partner_records
+            and (not controller_touched or partner_shields[org.partner])
+        ):
             continue  # none of the records this org resolves through changed
         b = resolve(org, enabled, before)
         a = resolve(org, enabled, after)

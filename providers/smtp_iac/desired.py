@@ -3,7 +3,7 @@ reduced at once to the store's keyed fingerprint (the plain text goes no further
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from .errors import SecretUnavailable
 from .models import SmtpSettings
@@ -12,9 +12,13 @@ from .secrets import PulumiConfigGetter, check_password_chars, resolve_password
 from .stackfile import LoadedStack
 
 
-def desired_scopes(loaded: LoadedStack, fingerprint: Callable[[str], str], *,
-                   environ: Mapping[str, str] | None = None,
-                   pulumi_config: PulumiConfigGetter | None = None) -> list[DesiredScope]:
+def desired_scopes(
+    loaded: LoadedStack,
+    fingerprint: Callable[[str], str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    pulumi_config: PulumiConfigGetter | None = None,
+) -> list[DesiredScope]:
     """Every managed scope, in address order. All unresolvable password references are
     reported together (one error naming each reference and the scopes using it).
 
@@ -33,8 +37,13 @@ def desired_scopes(loaded: LoadedStack, fingerprint: Callable[[str], str], *,
         hit = by_ref.get(ref)
         if hit is None:
             try:
-                secret = resolve_password(want.password, base_dir=loaded.base_dir, environ=environ,
-                                          pulumi_config=pulumi_config, address=str(addr))
+                secret = resolve_password(
+                    want.password,
+                    base_dir=loaded.base_dir,
+                    environ=environ,
+                    pulumi_config=pulumi_config,
+                    address=str(addr),
+                )
                 check_password_chars(secret, ref=want.password, address=str(addr))
                 hit = (fingerprint(secret.get_secret_value()), None)
             except SecretUnavailable as e:
@@ -45,10 +54,15 @@ def desired_scopes(loaded: LoadedStack, fingerprint: Callable[[str], str], *,
             missing.setdefault(err.message, []).append(str(addr))
             hints[err.message] = err.hint
             continue
-        fields = {"host": want.host, "port": want.port, "tls": want.tls, "tls_mode": want.tls_mode,
-                  "username": want.username, "sender": want.sender}
-        out.append(DesiredScope(addr, SETTINGS, fields=fields, password_ref=want.password.model_dump(),
-                                fingerprint=fp))
+        fields = {
+            "host": want.host,
+            "port": want.port,
+            "tls": want.tls,
+            "tls_mode": want.tls_mode,
+            "username": want.username,
+            "sender": want.sender,
+        }
+        out.append(DesiredScope(addr, SETTINGS, fields=fields, password_ref=want.password.model_dump(), fingerprint=fp))
     if missing:
         lines = [f"{msg} (used by {', '.join(a[:3])}{' and more' if len(a) > 3 else ''})" for msg, a in missing.items()]
         hint = next((h for h in hints.values() if h), None)

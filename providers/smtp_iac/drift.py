@@ -22,8 +22,12 @@ class DriftItem:
     changes: tuple[FieldChange, ...] = ()
 
     def to_dict(self) -> dict:
-        return {"address": self.address, "kind": self.kind, "message": self.message,
-                "changes": [{"field": c.field, "live": c.old, "desired": c.new} for c in self.changes]}
+        return {
+            "address": self.address,
+            "kind": self.kind,
+            "message": self.message,
+            "changes": [{"field": c.field, "live": c.old, "desired": c.new} for c in self.changes],
+        }
 
 
 def drift_items(diff: Diff, stack: str) -> list[DriftItem]:
@@ -32,9 +36,14 @@ def drift_items(diff: Diff, stack: str) -> list[DriftItem]:
         addr = str(s.address)
         if s.action == CREATE:
             if s.refusal is not None:  # e.g. the org's SMTP switch is off: it was never written, or cannot be again
-                out.append(DriftItem(addr, MISSING, "managed override is missing from the store and cannot be "
-                                     f"written: {s.refusal.message}"
-                                     + (f" ({s.refusal.hint})" if s.refusal.hint else "")))
+                out.append(
+                    DriftItem(
+                        addr,
+                        MISSING,
+                        "managed override is missing from the store and cannot be "
+                        f"written: {s.refusal.message}" + (f" ({s.refusal.hint})" if s.refusal.hint else ""),
+                    )
+                )
             else:
                 out.append(DriftItem(addr, MISSING, "managed override is missing from the store (deleted out of band)"))
         elif s.action == UPDATE:
@@ -42,8 +51,14 @@ def drift_items(diff: Diff, stack: str) -> list[DriftItem]:
             # In a drift report the live value is "old" and the desired is "new".
             out.append(DriftItem(addr, CHANGED, "live settings differ: " + ", ".join(c.field for c in fields), fields))
         elif s.action == DELETE and s.desired.kind == INHERIT:
-            out.append(DriftItem(addr, APPEARED, "an override appeared where this stack manages inherit"
-                                 + (f" (managed by '{s.live_owner}')" if s.live_owner else "")))
+            out.append(
+                DriftItem(
+                    addr,
+                    APPEARED,
+                    "an override appeared where this stack manages inherit"
+                    + (f" (managed by '{s.live_owner}')" if s.live_owner else ""),
+                )
+            )
         if s.action in (UPDATE, NOOP) and s.desired.kind != INHERIT and s.live_owner != stack:
             owner = f"stack '{s.live_owner}'" if s.live_owner else "nobody"
             out.append(DriftItem(addr, OWNER, f"the record is now owned by {owner}, not '{stack}'"))

@@ -70,13 +70,18 @@ class ConflictError(StoreError):
 
     kind = "conflict"
 
-    def __init__(self, address: str, expected: int | None, actual: int | None,
-                 last_writer: str | None = None, last_written: str | None = None):
+    def __init__(
+        self,
+        address: str,
+        expected: int | None,
+        actual: int | None,
+        last_writer: str | None = None,
+        last_written: str | None = None,
+    ):
         who = f" by {last_writer}" if last_writer else ""
         when = f" at {last_written}" if last_written else ""
         super().__init__(
-            f"version conflict: expected version {_v(expected)}, store has {_v(actual)}"
-            f" (last written{who}{when})",
+            f"version conflict: expected version {_v(expected)}, store has {_v(actual)} (last written{who}{when})",
             address=address,
             hint="someone else changed this scope; re-run plan (or `pulumi refresh`) and retry",
         )
@@ -112,9 +117,11 @@ class FeatureDisabled(SmtpIacError):
 
     kind = "feature_disabled"
 
-    ADVICE = ("The SMTP Configuration feature is not enabled for this organization; "
-              "contact your partner admin or system administrator to enable it "
-              "(smtp-iac tenants enable-smtp ORG)")
+    ADVICE = (
+        "The SMTP Configuration feature is not enabled for this organization; "
+        "contact your partner admin or system administrator to enable it "
+        "(smtp-iac tenants enable-smtp ORG)"
+    )
 
     def __init__(self, address: str):
         super().__init__("organization-level SMTP is disabled", address=address, hint=self.ADVICE)
@@ -127,8 +134,9 @@ class StalePlan(SmtpIacError):
 
     def __init__(self, stale: list[tuple[str, str]]):
         lines = "; ".join(f"{a}: {why}" for a, why in stale)
-        super().__init__(f"saved plan is stale, nothing applied: {lines}",
-                         hint="run plan again and review the new plan")
+        super().__init__(
+            f"saved plan is stale, nothing applied: {lines}", hint="run plan again and review the new plan"
+        )
         self.stale = stale
 
 
@@ -138,8 +146,7 @@ class VerifyFailed(SmtpIacError):
     kind = "verify_failed"
 
     def __init__(self, address: str, result):
-        super().__init__(f"verify failed ({result.failure}): {result.detail}",
-                         address=address, hint=result.advice)
+        super().__init__(f"verify failed ({result.failure}): {result.detail}", address=address, hint=result.advice)
         self.result = result
 
 

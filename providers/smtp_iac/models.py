@@ -111,7 +111,7 @@ class VerifyOptions(BaseModel):
     ca_file: Annotated[str, Field(min_length=1, pattern=SAFE_TEXT)] | None = None
 
     @model_validator(mode="after")
-    def _send_needs_to(self) -> "VerifyOptions":
+    def _send_needs_to(self) -> VerifyOptions:
         if self.mode == "send" and self.to is None:
             raise ValueError("verify.to is required when mode is send")
         return self
@@ -202,8 +202,14 @@ class ResolvedSettings(BaseModel):
 
     def public_fields(self) -> dict[str, Any]:
         """Every field but the password."""
-        return {"host": self.host, "port": self.port, "tls": self.tls, "tls_mode": self.tls_mode,
-                "username": self.username, "sender": self.sender}
+        return {
+            "host": self.host,
+            "port": self.port,
+            "tls": self.tls,
+            "tls_mode": self.tls_mode,
+            "username": self.username,
+            "sender": self.sender,
+        }
 
 
 class LiveRecord(BaseModel):
@@ -224,8 +230,14 @@ class LiveRecord(BaseModel):
     updated_by: str | None = None
 
     def public_fields(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port, "tls": self.tls, "tls_mode": self.tls_mode,
-                "username": self.username, "sender": self.sender}
+        return {
+            "host": self.host,
+            "port": self.port,
+            "tls": self.tls,
+            "tls_mode": self.tls_mode,
+            "username": self.username,
+            "sender": self.sender,
+        }
 
 
 class Organization(BaseModel):

@@ -8,8 +8,9 @@ fingerprint) and a snapshot of the store, and touches neither.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .addresses import Address
 from .errors import FeatureDisabled, SmtpIacError
@@ -60,7 +61,7 @@ class Refusal:
     hint: str | None = None
 
     @classmethod
-    def of(cls, err: SmtpIacError) -> "Refusal":
+    def of(cls, err: SmtpIacError) -> Refusal:
         return cls(err.kind, err.message, err.hint)
 
 
@@ -123,8 +124,9 @@ def field_changes(desired: DesiredScope, live: LiveRecord | None) -> tuple[Field
     return tuple(out)
 
 
-def diff(stack: str, desired: Iterable[DesiredScope], records: Mapping[Address, LiveRecord], tenants,
-         *, adopt: bool = False) -> Diff:
+def diff(
+    stack: str, desired: Iterable[DesiredScope], records: Mapping[Address, LiveRecord], tenants, *, adopt: bool = False
+) -> Diff:
     """``tenants`` answers ``known(address)``, ``check(address)`` (raises UnknownTenant) and
     ``smtp_enabled(address)`` (``store.snapshot.Tenants``)."""
     scopes: list[ScopePlan] = []
@@ -151,14 +153,16 @@ def diff(stack: str, desired: Iterable[DesiredScope], records: Mapping[Address, 
         refusal = _refusal(addr, want, action, owner, stack, tenants, adopt)
         if addr.org and live is not None and not tenants.smtp_enabled(addr) and tenants.known(addr):
             notes.append("organization SMTP is switched off: this override is ignored")
-        scopes.append(ScopePlan(want, action, version, owner, changes, refusal,
-                                adopt=taking_over and adopt, notes=tuple(notes)))
+        scopes.append(
+            ScopePlan(want, action, version, owner, changes, refusal, adopt=taking_over and adopt, notes=tuple(notes))
+        )
     unmanaged = sorted(a for a in records if a not in managed)
     return Diff(scopes, unmanaged)
 
 
-def _refusal(addr: Address, want: DesiredScope, action: str, owner: str | None, stack: str, tenants,
-             adopt: bool) -> Refusal | None:
+def _refusal(
+    addr: Address, want: DesiredScope, action: str, owner: str | None, stack: str, tenants, adopt: bool
+) -> Refusal | None:
     if not tenants.known(addr):
         try:
             tenants.check(addr)
@@ -167,8 +171,9 @@ def _refusal(addr: Address, want: DesiredScope, action: str, owner: str | None, 
     if action == NOOP:
         return None
     if owner is not None and owner != stack and not adopt:
-        return Refusal("ownership", f"managed by stack '{owner}', not '{stack}'",
-                       "to take it over, re-run with --adopt")
+        return Refusal(
+            "ownership", f"managed by stack '{owner}', not '{stack}'", "to take it over, re-run with --adopt"
+        )
     if want.kind == SETTINGS and addr.org and not tenants.smtp_enabled(addr):
         return Refusal.of(FeatureDisabled(str(addr)))
     return None

@@ -6,8 +6,9 @@ version each scope was planned against), and no password."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,6 @@ from typing import Any
 import jsonschema
 
 from .addresses import Address
-from collections import Counter
-
 from .blast import BlastRadius, OrgImpact, PartnerImpact
 from .errors import UsageError
 from .models import VerifyOptions
@@ -38,7 +37,7 @@ class Plan:
     diff: Diff
     blast: BlastRadius | None
     adopt: bool = False
-    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     created_by: str = ""
     digest: str | None = None  # keyed digest of the document (``seal``); checked by apply
     source: dict | None = field(default=None, repr=False)  # the document as read from a file
@@ -84,18 +83,32 @@ class Plan:
 
 def canonical(doc: dict[str, Any]) -> str:
     """The document without its digest, in one canonical JSON spelling."""
-    return json.dumps({k: v for k, v in doc.items() if k != "digest"}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=True)
+    return json.dumps(
+        {k: v for k, v in doc.items() if k != "digest"}, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    )
 
 
 def _blast_from(d: dict | None) -> BlastRadius | None:
     if d is None:
         return None
-    partners = [PartnerImpact(p["partner"], p["organizations"], p["affected"],
-                              Counter({(t["from"], t["to"], t["kind"]): t["count"] for t in p["transitions"]}))
-                for p in d["partners"]]
-    impacts = [OrgImpact(Address.parse(i["org"]), Address.parse(i["before"]) if i["before"] else None,
-                         Address.parse(i["after"]) if i["after"] else None, i["kind"]) for i in d.get("impacts", [])]
+    partners = [
+        PartnerImpact(
+            p["partner"],
+            p["organizations"],
+            p["affected"],
+            Counter({(t["from"], t["to"], t["kind"]): t["count"] for t in p["transitions"]}),
+        )
+        for p in d["partners"]
+    ]
+    impacts = [
+        OrgImpact(
+            Address.parse(i["org"]),
+            Address.parse(i["before"]) if i["before"] else None,
+            Address.parse(i["after"]) if i["after"] else None,
+            i["kind"],
+        )
+        for i in d.get("impacts", [])
+    ]
     return BlastRadius(d["organizations"], impacts, partners)
 
 
@@ -113,8 +126,9 @@ def _scope_dict(s: ScopePlan) -> dict[str, Any]:
         "live_owner": s.live_owner,
         "adopt": s.adopt,
         "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in s.changes],
-        "refusal": ({"kind": s.refusal.kind, "message": s.refusal.message, "hint": s.refusal.hint}
-                    if s.refusal else None),
+        "refusal": (
+            {"kind": s.refusal.kind, "message": s.refusal.message, "hint": s.refusal.hint} if s.refusal else None
+        ),
         "notes": list(s.notes),
     }
 
@@ -142,22 +156,49 @@ def read_plan(path: str) -> Plan:
     if errors:
         e = errors[0]
         loc = "$" + "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in e.absolute_path)
-        raise UsageError(f"{path}: not a valid smtp-iac plan ({e.validator} at {loc})",
-                         hint="make it with: smtp-iac plan STACK.yaml --out PLAN.json")
+        raise UsageError(
+            f"{path}: not a valid smtp-iac plan ({e.validator} at {loc})",
+            hint="make it with: smtp-iac plan STACK.yaml --out PLAN.json",
+        )
     scopes = []
     for s in doc["scopes"]:
         addr = Address.parse(s["address"])
-        desired = DesiredScope(addr, s["desired"], fields=s["fields"], password_ref=s["password_ref"],
-                               fingerprint=s["password_fingerprint"])
+        desired = DesiredScope(
+            addr,
+            s["desired"],
+            fields=s["fields"],
+            password_ref=s["password_ref"],
+            fingerprint=s["password_fingerprint"],
+        )
         refusal = Refusal(**s["refusal"]) if s["refusal"] else None
         changes = tuple(FieldChange(c["field"], c["old"], c["new"]) for c in s["changes"])
-        scopes.append(ScopePlan(desired, s["action"], s["live_version"], s["live_owner"], changes, refusal,
-                                adopt=s["adopt"], notes=tuple(s["notes"])))
+        scopes.append(
+            ScopePlan(
+                desired,
+                s["action"],
+                s["live_version"],
+                s["live_owner"],
+                changes,
+                refusal,
+                adopt=s["adopt"],
+                notes=tuple(s["notes"]),
+            )
+        )
     diff = Diff(scopes, [Address.parse(a) for a in doc["unmanaged"]])
     try:
         verify = VerifyOptions.model_validate(doc["verify"])
     except Exception:  # noqa: BLE001 - pydantic's message may echo values; keep ours
         raise UsageError(f"{path}: the plan's verify options are invalid") from None
-    return Plan(doc["stack"], doc["stack_file"], doc["store"], verify, diff, _blast_from(doc["blast_radius"]),
-                adopt=doc["adopt"], created_at=doc["created_at"], created_by=doc["created_by"],
-                digest=doc["digest"], source=doc)
+    return Plan(
+        doc["stack"],
+        doc["stack_file"],
+        doc["store"],
+        verify,
+        diff,
+        _blast_from(doc["blast_radius"]),
+        adopt=doc["adopt"],
+        created_at=doc["created_at"],
+        created_by=doc["created_by"],
+        digest=doc["digest"],
+        source=doc,
+    )

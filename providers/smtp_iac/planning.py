@@ -3,7 +3,7 @@ desired scopes, the pure diff, and the blast radius over every organization."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from .actor import current_actor
 from .blast import blast_radius
@@ -26,8 +26,15 @@ def planned_contents(d: Diff, before: dict) -> dict:
     return after
 
 
-def make_plan(loaded: LoadedStack, store, *, stack_file: str, adopt: bool = False,
-              environ: Mapping[str, str] | None = None, blast: bool = True) -> Plan:
+def make_plan(
+    loaded: LoadedStack,
+    store,
+    *,
+    stack_file: str,
+    adopt: bool = False,
+    environ: Mapping[str, str] | None = None,
+    blast: bool = True,
+) -> Plan:
     """``blast=False`` (drift) skips the blast radius, which only a plan shows."""
     snap = store.snapshot()
     desired = desired_scopes(loaded, store.fingerprint, environ=environ)
@@ -38,5 +45,13 @@ def make_plan(loaded: LoadedStack, store, *, stack_file: str, adopt: bool = Fals
         after = planned_contents(d, before)
         orgs = [(a, o.smtp_enabled) for a, o in snap.tenants.orgs.items()]
         radius = blast_radius(orgs, before, after)
-    return Plan(stack=loaded.name, stack_file=stack_file, store=store.url_for_display, verify=loaded.stack.verify,
-                diff=d, blast=radius, adopt=adopt, created_by=current_actor())
+    return Plan(
+        stack=loaded.name,
+        stack_file=stack_file,
+        store=store.url_for_display,
+        verify=loaded.stack.verify,
+        diff=d,
+        blast=radius,
+        adopt=adopt,
+        created_by=current_actor(),
+    )

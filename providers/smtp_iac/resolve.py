@@ -7,8 +7,9 @@ A record overrides whole, never field by field.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Generic, Iterable, Mapping, TypeVar
+from typing import Generic, TypeVar
 
 from .addresses import CONTROLLER, Address
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .schema import Problem
 
@@ -64,25 +65,43 @@ def check_settings(s: Any, path: tuple = (), skip: frozenset = frozenset()) -> l
     if isinstance(env, str) and env.upper().startswith(OWN_ENV_PREFIX) and path + ("password", "env") not in skip:
         # Verify logs in to the stack's host with this value: a stack file in a pull request
         # must not be able to send smtp-iac's own store URL or key to a host it chooses.
-        out.append(Problem(path + ("password", "env"),
-                           f"env {env} is one of smtp-iac's own settings ({OWN_ENV_PREFIX}*), not an SMTP password"))
+        out.append(
+            Problem(
+                path + ("password", "env"),
+                f"env {env} is one of smtp-iac's own settings ({OWN_ENV_PREFIX}*), not an SMTP password",
+            )
+        )
     if port_ok and tls_ok and port == 465 and tls is False:
         out.append(Problem(path + ("port",), "port 465 is implicit TLS: set tls: true (or use 587 with STARTTLS)"))
     if tls_ok and tls is False:
         if isinstance(mode, str):
             out.append(Problem(path + ("tls_mode",), "tls_mode is only allowed with tls: true"))
-        out.append(Problem(path + ("tls",), "tls: false sends the SMTP password in clear text; enable TLS",
-                           severity="warning"))
+        out.append(
+            Problem(path + ("tls",), "tls: false sends the SMTP password in clear text; enable TLS", severity="warning")
+        )
     if port_ok and port == 25:
-        out.append(Problem(path + ("port",), "port 25 is not recommended and often blocked by ISPs; use 587",
-                           severity="warning"))
+        out.append(
+            Problem(
+                path + ("port",), "port 25 is not recommended and often blocked by ISPs; use 587", severity="warning"
+            )
+        )
     if port_ok and tls_ok and tls and isinstance(mode, str):
         if mode == "implicit" and port == 587:
-            out.append(Problem(path + ("tls_mode",), "tls_mode implicit on port 587, which normally speaks STARTTLS",
-                               severity="warning"))
+            out.append(
+                Problem(
+                    path + ("tls_mode",),
+                    "tls_mode implicit on port 587, which normally speaks STARTTLS",
+                    severity="warning",
+                )
+            )
         if mode == "starttls" and port == 465:
-            out.append(Problem(path + ("tls_mode",), "tls_mode starttls on port 465, which normally speaks implicit TLS",
-                               severity="warning"))
+            out.append(
+                Problem(
+                    path + ("tls_mode",),
+                    "tls_mode starttls on port 465, which normally speaks implicit TLS",
+                    severity="warning",
+                )
+            )
     return out
 
 
@@ -114,6 +133,9 @@ def check_document(data: Any, skip: frozenset = frozenset()) -> list[Problem]:
         out.extend(check_settings(settings, path, skip))
     verify = data.get("verify") if isinstance(data, dict) else None
     if isinstance(verify, dict) and verify.get("mode") == "off":
-        out.append(Problem(("verify", "mode"), "verify mode off: changes are written without an SMTP check",
-                           severity="warning"))
+        out.append(
+            Problem(
+                ("verify", "mode"), "verify mode off: changes are written without an SMTP check", severity="warning"
+            )
+        )
     return out

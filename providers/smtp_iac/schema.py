@@ -12,10 +12,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 from jsonschema import Draft202012Validator
@@ -49,7 +50,7 @@ def _ecma_pattern(validator, pattern, instance, schema):
         yield ValidationError(f"does not match {pattern!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(pattern: str) -> re.Pattern:
     return re.compile(_DOLLAR.sub(r"\\Z", pattern))
 
@@ -61,11 +62,13 @@ def _strict_integer(checker, instance) -> bool:
 
 
 _Validator = jsonschema.validators.extend(
-    Draft202012Validator, {"pattern": _ecma_pattern},
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer))
+    Draft202012Validator,
+    {"pattern": _ecma_pattern},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer),
+)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(schema_name: str = "stack") -> dict:
     """``schemas/<schema_name>.schema.json`` as data."""
     if schema_name not in SCHEMAS:
@@ -160,8 +163,13 @@ def _explain(error: ValidationError, schema_name: str) -> list[Problem]:
         what = schema.get("title", "id") if isinstance(schema, dict) else "id"
         return [Problem(path + (inst,), f"invalid {what} '{_printable(inst)}': {why}", at_key=True)]
     if schema_name == "stack" and _secret_path(path) and path[-1] == "password" and isinstance(inst, str):
-        return [Problem(path, "a plain password is not allowed in a stack file; "
-                              "use {env: NAME}, {file: PATH} or {pulumi_config: KEY}")]
+        return [
+            Problem(
+                path,
+                "a plain password is not allowed in a stack file; "
+                "use {env: NAME}, {file: PATH} or {pulumi_config: KEY}",
+            )
+        ]
 
     if kw in ("oneOf", "anyOf"):
         branch = _matching_branch(error, schema_name)
@@ -222,8 +230,12 @@ def _matching_branch(error: ValidationError, schema_name: str) -> list[Validatio
         shallow = [e for e in errs if not e.relative_path]
         if any(e.validator in ("type", "const", "enum") for e in shallow):
             continue
-        if any(e.validator in ("required", "additionalProperties") for e in shallow) and len(branches) > 1 \
-                and isinstance(error.instance, dict) and not _keys_overlap(error, idx, schema_name):
+        if (
+            any(e.validator in ("required", "additionalProperties") for e in shallow)
+            and len(branches) > 1
+            and isinstance(error.instance, dict)
+            and not _keys_overlap(error, idx, schema_name)
+        ):
             continue
         fitting.append(errs)
     return fitting[0] if len(fitting) == 1 else None
@@ -245,8 +257,15 @@ def _resolve_local(ref: str, schema_name: str) -> dict:
 
 
 def _a(t: Any) -> str:
-    names = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
-             "boolean": "true or false", "number": "a number", "null": "empty"}
+    names = {
+        "object": "a mapping",
+        "array": "a list",
+        "string": "a string",
+        "integer": "an integer",
+        "boolean": "true or false",
+        "number": "a number",
+        "null": "empty",
+    }
     if isinstance(t, list):
         return " or ".join(names.get(x, x) for x in t)
     return names.get(t, t)

@@ -5,8 +5,8 @@ Errors name the reference (``env:SENDGRID_API_KEY``), never a value."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 from pydantic import SecretStr
 
@@ -18,14 +18,23 @@ MAX_SECRET_FILE = 64 * 1024
 PulumiConfigGetter = Callable[[str], "str | None"]
 
 
-def resolve_password(ref: SecretRef, *, base_dir: Path, pulumi_config: PulumiConfigGetter | None = None,
-                     environ: Mapping[str, str] | None = None, address: str | None = None) -> SecretStr:
+def resolve_password(
+    ref: SecretRef,
+    *,
+    base_dir: Path,
+    pulumi_config: PulumiConfigGetter | None = None,
+    environ: Mapping[str, str] | None = None,
+    address: str | None = None,
+) -> SecretStr:
     env = os.environ if environ is None else environ
     if isinstance(ref, EnvRef):
         value = env.get(ref.env)
         if value is None or value == "":
-            raise SecretUnavailable(f"password reference env:{ref.env}: the variable is not set",
-                                    address=address, hint=f"export {ref.env}=... before running")
+            raise SecretUnavailable(
+                f"password reference env:{ref.env}: the variable is not set",
+                address=address,
+                hint=f"export {ref.env}=... before running",
+            )
         return SecretStr(value)
     if isinstance(ref, FileRef):
         path = Path(ref.file)
@@ -35,11 +44,13 @@ def resolve_password(ref: SecretRef, *, base_dir: Path, pulumi_config: PulumiCon
             with open(path, "rb") as fh:
                 raw = fh.read(MAX_SECRET_FILE + 1)
         except OSError as e:
-            raise SecretUnavailable(f"password reference file:{ref.file}: {e.strerror or 'unreadable'}",
-                                    address=address) from None
+            raise SecretUnavailable(
+                f"password reference file:{ref.file}: {e.strerror or 'unreadable'}", address=address
+            ) from None
         if len(raw) > MAX_SECRET_FILE:
-            raise SecretUnavailable(f"password reference file:{ref.file}: file is larger than {MAX_SECRET_FILE} bytes",
-                                    address=address)
+            raise SecretUnavailable(
+                f"password reference file:{ref.file}: file is larger than {MAX_SECRET_FILE} bytes", address=address
+            )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -52,10 +63,14 @@ def resolve_password(ref: SecretRef, *, base_dir: Path, pulumi_config: PulumiCon
     if isinstance(ref, PulumiConfigRef):
         value = pulumi_config(ref.pulumi_config) if pulumi_config else None
         if value is None:
-            hint = (f"pulumi config set --secret {ref.pulumi_config} ..." if pulumi_config else
-                    "pulumi_config references resolve only under Pulumi; use {env: NAME} for smtp-iac plan/apply")
-            raise SecretUnavailable(f"password reference pulumi_config:{ref.pulumi_config}: not available",
-                                    address=address, hint=hint)
+            hint = (
+                f"pulumi config set --secret {ref.pulumi_config} ..."
+                if pulumi_config
+                else "pulumi_config references resolve only under Pulumi; use {env: NAME} for smtp-iac plan/apply"
+            )
+            raise SecretUnavailable(
+                f"password reference pulumi_config:{ref.pulumi_config}: not available", address=address, hint=hint
+            )
         return SecretStr(value)
     raise SecretUnavailable(f"unsupported password reference {type(ref).__name__}", address=address)
 
@@ -65,10 +80,24 @@ def check_password_chars(password: SecretStr, *, ref: SecretRef, address: str | 
         raise SecretUnavailable(f"password from {ref.describe()} contains CR, LF or NUL", address=address)
 
 
-def resolve_settings(settings: SmtpSettings, *, base_dir: Path, pulumi_config: PulumiConfigGetter | None = None,
-                     environ: Mapping[str, str] | None = None, address: str | None = None) -> ResolvedSettings:
-    password = resolve_password(settings.password, base_dir=base_dir, pulumi_config=pulumi_config,
-                                environ=environ, address=address)
+def resolve_settings(
+    settings: SmtpSettings,
+    *,
+    base_dir: Path,
+    pulumi_config: PulumiConfigGetter | None = None,
+    environ: Mapping[str, str] | None = None,
+    address: str | None = None,
+) -> ResolvedSettings:
+    password = resolve_password(
+        settings.password, base_dir=base_dir, pulumi_config=pulumi_config, environ=environ, address=address
+    )
     check_password_chars(password, ref=settings.password, address=address)
-    return ResolvedSettings(host=settings.host, port=settings.port, tls=settings.tls, tls_mode=settings.tls_mode,
-                            username=settings.username, password=password, sender=settings.sender)
+    return ResolvedSettings(
+        host=settings.host,
+        port=settings.port,
+        tls=settings.tls,
+        tls_mode=settings.tls_mode,
+        username=settings.username,
+        password=password,
+        sender=settings.sender,
+    )

@@ -10,7 +10,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from .addresses import valid_id
 from .diagnostics import Diagnostic, has_errors
 from .errors import StackInvalid
@@ -81,9 +80,16 @@ def read_bytes(raw: bytes, shown: str, path: Path | None = None) -> tuple[Loaded
         # not a mapping, already has its own error.
         if isinstance(doc.data, dict) and "name" not in doc.data and not valid_id(name):
             stem = name.encode("unicode_escape").decode("ascii")
-            diags.append(Diagnostic(shown, 1, 1, "error",
-                                    f"the stack name defaults to the file's stem '{stem}', which is not a valid id; "
-                                    "add a name: key (lowercase letters, digits and '-')"))
+            diags.append(
+                Diagnostic(
+                    shown,
+                    1,
+                    1,
+                    "error",
+                    f"the stack name defaults to the file's stem '{stem}', which is not a valid id; "
+                    "add a name: key (lowercase letters, digits and '-')",
+                )
+            )
     diags.sort()
     if has_errors(diags):
         return None, diags

@@ -41,8 +41,9 @@ def _decide(model_cls: type[M], data: Any, definition: str | None) -> tuple[list
         found = schema.validate(data, definition)
         if not found:  # the model refused what the schema accepts: a bug, said plainly
             first = e.errors()[0]
-            found = [Problem(tuple(first["loc"]), f"internal: the model refused what the schema accepted "
-                                                 f"({first['type']})")]
+            found = [
+                Problem(tuple(first["loc"]), f"internal: the model refused what the schema accepted ({first['type']})")
+            ]
         return found, None
 
 

@@ -34,7 +34,9 @@ _T = "tag:yaml.org,2002:"
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _INT = re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+|0o[0-7]+)$")
 # A float needs a dot or an exponent; a leading-zero number like 0755 stays a string.
-_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9]*)\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?(?:0|[1-9][0-9]*)[eE][-+]?[0-9]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9]*)\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?(?:0|[1-9][0-9]*)[eE][-+]?[0-9]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 
 
@@ -225,7 +227,11 @@ def parse_text(text: str) -> Document:
 
 def _reader_reason(e: yaml.YAMLError) -> str:
     if isinstance(e, yaml.reader.ReaderError):
-        return f"special character #x{e.character:04x} is not allowed" if isinstance(e.character, int) else "unreadable character"
+        return (
+            f"special character #x{e.character:04x} is not allowed"
+            if isinstance(e.character, int)
+            else "unreadable character"
+        )
     return type(e).__name__
 
 
@@ -252,8 +258,13 @@ def _build(node: Node, path: Path, doc: Document) -> Any:
                 continue
             key = key_node.value
             if key in first_seen:
-                doc.problems.append(Problem(*_pos(key_node.start_mark),
-                                            f"duplicate key '{_printable(key)}' (first at line {first_seen[key]})", path + (key,)))
+                doc.problems.append(
+                    Problem(
+                        *_pos(key_node.start_mark),
+                        f"duplicate key '{_printable(key)}' (first at line {first_seen[key]})",
+                        path + (key,),
+                    )
+                )
                 continue
             first_seen[key] = key_node.start_mark.line + 1
             doc.keys[path + (key,)] = _pos(key_node.start_mark)

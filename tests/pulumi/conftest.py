@@ -18,7 +18,7 @@ for p in (str(_HERE.parent), str(_HERE)):
 from pg_support import fresh_schema  # noqa: E402
 from pulumi_engine import ProviderHost  # noqa: E402
 from pulumi_support import PASSWORD, ROOT, TENANTS, USER, StoreInfo  # noqa: E402
-from smtp_servers import ca_fixture, ca_file_fixture, smtp_server  # noqa: E402,F401 (the ca and ca_file fixtures)
+from smtp_servers import ca_file_fixture, ca_fixture, smtp_server  # noqa: E402,F401 (the ca and ca_file fixtures)
 
 from smtp_iac.store import generate_key  # noqa: E402
 

@@ -25,9 +25,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import grpc
 from cryptography.fernet import Fernet
@@ -78,8 +79,12 @@ class ProviderHost:
         self.stderr_path = stderr_path
         self._stderr = open(stderr_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pulumi.dynamic"], cwd=str(cwd), env=full_env,
-            stdout=subprocess.PIPE, stderr=self._stderr)
+            [sys.executable, "-m", "pulumi.dynamic"],
+            cwd=str(cwd),
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+        )
         line = self.proc.stdout.readline().decode().strip()
         if not line.isdigit():
             self.close()
@@ -122,38 +127,56 @@ class ProviderHost:
     def configure(self, config: dict[str, str], secret_keys: Iterable[str] = ()) -> provider_pb2.ConfigureResponse:
         req = provider_pb2.ConfigureRequest(
             args=to_struct(config, secret_keys, wrap_secrets=True),  # Configure always gets secrets wrapped
-            acceptSecrets=True, acceptResources=True)
+            acceptSecrets=True,
+            acceptResources=True,
+        )
         resp = self._call("Configure", req)
         self.accept_secrets = resp.acceptSecrets
         return resp
 
     def check(self, urn_: str, olds: dict, news: dict, secret_keys: Iterable[str] = ()):
-        resp = self._call("Check", provider_pb2.CheckRequest(
-            urn=urn_, olds=self._props(olds, secret_keys), news=self._props(news, secret_keys)))
+        resp = self._call(
+            "Check",
+            provider_pb2.CheckRequest(
+                urn=urn_, olds=self._props(olds, secret_keys), news=self._props(news, secret_keys)
+            ),
+        )
         return from_struct(resp.inputs), [(f.property, f.reason) for f in resp.failures]
 
     def diff(self, urn_: str, id_: str, olds: dict, news: dict, secret_keys: Iterable[str] = ()):
-        return self._call("Diff", provider_pb2.DiffRequest(
-            id=id_, urn=urn_, olds=self._props(olds, secret_keys), news=self._props(news, secret_keys)))
+        return self._call(
+            "Diff",
+            provider_pb2.DiffRequest(
+                id=id_, urn=urn_, olds=self._props(olds, secret_keys), news=self._props(news, secret_keys)
+            ),
+        )
 
     def create(self, urn_: str, props: dict, secret_keys: Iterable[str] = (), preview: bool = False):
-        resp = self._call("Create", provider_pb2.CreateRequest(
-            urn=urn_, properties=self._props(props, secret_keys), preview=preview))
+        resp = self._call(
+            "Create", provider_pb2.CreateRequest(urn=urn_, properties=self._props(props, secret_keys), preview=preview)
+        )
         return resp.id, from_struct(resp.properties)
 
     def read(self, urn_: str, id_: str, props: dict, inputs: dict, secret_keys: Iterable[str] = ()):
-        resp = self._call("Read", provider_pb2.ReadRequest(
-            id=id_, urn=urn_, properties=self._props(props, secret_keys), inputs=self._props(inputs, secret_keys)))
+        resp = self._call(
+            "Read",
+            provider_pb2.ReadRequest(
+                id=id_, urn=urn_, properties=self._props(props, secret_keys), inputs=self._props(inputs, secret_keys)
+            ),
+        )
         return resp.id, from_struct(resp.properties), from_struct(resp.inputs)
 
     def update(self, urn_: str, id_: str, olds: dict, news: dict, secret_keys: Iterable[str] = ()):
-        resp = self._call("Update", provider_pb2.UpdateRequest(
-            id=id_, urn=urn_, olds=self._props(olds, secret_keys), news=self._props(news, secret_keys)))
+        resp = self._call(
+            "Update",
+            provider_pb2.UpdateRequest(
+                id=id_, urn=urn_, olds=self._props(olds, secret_keys), news=self._props(news, secret_keys)
+            ),
+        )
         return from_struct(resp.properties)
 
     def delete(self, urn_: str, id_: str, props: dict, secret_keys: Iterable[str] = ()) -> None:
-        self._call("Delete", provider_pb2.DeleteRequest(
-            id=id_, urn=urn_, properties=self._props(props, secret_keys)))
+        self._call("Delete", provider_pb2.DeleteRequest(id=id_, urn=urn_, properties=self._props(props, secret_keys)))
 
 
 # ----- the engine's bookkeeping ---------------------------------------------------------------
@@ -199,11 +222,22 @@ class SimulatedState:
         return {SIG_KEY: SECRET_SIG, "ciphertext": self._fernet.encrypt(json.dumps(value).encode()).decode()}
 
     def write(self) -> None:
-        doc = {"version": 3, "deployment": {"resources": [
-            {"urn": r.urn, "type": r.type, "id": r.id, "custom": True,
-             "inputs": {k: self._value(v, k in r.secret_inputs) for k, v in r.inputs.items()},
-             "outputs": {k: self._value(v, k in r.secret_outputs) for k, v in r.outputs.items()}}
-            for r in self.resources.values()]}}
+        doc = {
+            "version": 3,
+            "deployment": {
+                "resources": [
+                    {
+                        "urn": r.urn,
+                        "type": r.type,
+                        "id": r.id,
+                        "custom": True,
+                        "inputs": {k: self._value(v, k in r.secret_inputs) for k, v in r.inputs.items()},
+                        "outputs": {k: self._value(v, k in r.secret_outputs) for k, v in r.outputs.items()},
+                    }
+                    for r in self.resources.values()
+                ]
+            },
+        }
         text = json.dumps(doc, indent=2, sort_keys=True)
         self.path.write_text(text)
         self.history.append(text)

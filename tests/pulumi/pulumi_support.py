@@ -14,10 +14,12 @@ ROOT = TESTS.parent
 PASSWORD = "pw-Plain-3f9a1c-NEVER-IN-STATE"
 NEW_PASSWORD = "pw-Rotated-77b2e4-NEVER-IN-STATE"
 USER = "mailer"
-TENANTS = {"partners": {
-    "acme": {"organizations": {"acme-eu": {"smtp_enabled": True}, "acme-us": {"smtp_enabled": True}}},
-    "globex": {"organizations": {}},
-}}
+TENANTS = {
+    "partners": {
+        "acme": {"organizations": {"acme-eu": {"smtp_enabled": True}, "acme-us": {"smtp_enabled": True}}},
+        "globex": {"organizations": {}},
+    }
+}
 
 
 @dataclass

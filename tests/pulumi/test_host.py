@@ -8,9 +8,9 @@ import base64
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.proto import provider_pb2
-
-from pulumi_support import NEW_PASSWORD, PASSWORD, USER
 from pulumi_engine import UNKNOWN, HostError, ResourceState, SimulatedState, annotate_secrets, urn
+from pulumi_support import NEW_PASSWORD, PASSWORD, USER
+
 from smtp_iac.addresses import Address
 from smtp_iac.models import ResolvedSettings
 from smtp_iac.pulumi.provider import SmtpInheritanceProvider, SmtpSettingsProvider
@@ -25,10 +25,18 @@ ADDITIONAL_SECRET_OUTPUTS = {"password"}
 
 
 def program_inputs(relay, ca_file, provider_str, **over):
-    d = {"address": ADDRESS, "stack": "prod", "host": "127.0.0.1", "port": relay.port, "tls": True,
-         "username": USER, "password": PASSWORD, "sender": "no-reply@acme.example",
-         "verify": {"mode": "login", "timeout_seconds": 10, "ca_file": str(ca_file)},
-         "__provider": provider_str}
+    d = {
+        "address": ADDRESS,
+        "stack": "prod",
+        "host": "127.0.0.1",
+        "port": relay.port,
+        "tls": True,
+        "username": USER,
+        "password": PASSWORD,
+        "sender": "no-reply@acme.example",
+        "verify": {"mode": "login", "timeout_seconds": 10, "ca_file": str(ca_file)},
+        "__provider": provider_str,
+    }
     d.update(over)
     return d
 
@@ -50,8 +58,9 @@ def test_full_lifecycle_through_the_real_host(host, any_store, relay, ca_file, t
     provider_str = serialize_provider(SmtpSettingsProvider())
 
     # Configure: the whole stack config, the key as a secret; the host declines secrets
-    resp = host.configure(store.config(**{"smtp-iac:adopt": "false", "aws:region": "eu-west-1"}),
-                          secret_keys={"smtp-iac:storeKey"})
+    resp = host.configure(
+        store.config(**{"smtp-iac:adopt": "false", "aws:region": "eu-west-1"}), secret_keys={"smtp-iac:storeKey"}
+    )
     assert resp.acceptSecrets is False and host.accept_secrets is False
 
     news = program_inputs(relay, ca_file, provider_str)
@@ -83,8 +92,13 @@ def test_full_lifecycle_through_the_real_host(host, any_store, relay, ca_file, t
 
     # an out-of-band change (someone edits the scope in the UI)
     with store.open() as s:
-        s.put(Address("acme"), ResolvedSettings(host="localhost", port=relay.port, tls=True, username=USER,
-                                               password=NEW_PASSWORD), expected_version=1, stack="prod", actor="ui")
+        s.put(
+            Address("acme"),
+            ResolvedSettings(host="localhost", port=relay.port, tls=True, username=USER, password=NEW_PASSWORD),
+            expected_version=1,
+            stack="prod",
+            actor="ui",
+        )
         fp_new = s.fingerprint(NEW_PASSWORD)
 
     # Read (refresh) shows it: every field, the password by fingerprint
@@ -92,8 +106,17 @@ def test_full_lifecycle_through_the_real_host(host, any_store, relay, ca_file, t
     assert rid == id_
     assert (routs["host"], routs["password_fingerprint"], routs["version"]) == ("localhost", fp_new, 2)
     assert rinputs["host"] == "localhost"
-    state.record(ResourceState(URN, SETTINGS_TYPE, rid, rinputs, routs, set(SECRET_INPUTS),
-                               annotate_secrets(routs, SECRET_INPUTS | ADDITIONAL_SECRET_OUTPUTS)))
+    state.record(
+        ResourceState(
+            URN,
+            SETTINGS_TYPE,
+            rid,
+            rinputs,
+            routs,
+            set(SECRET_INPUTS),
+            annotate_secrets(routs, SECRET_INPUTS | ADDITIONAL_SECRET_OUTPUTS),
+        )
+    )
 
     # Diff: some (host and password differ from the program's)
     diff = host.diff(URN, id_, routs, checked, SECRET_INPUTS)
@@ -102,8 +125,17 @@ def test_full_lifecycle_through_the_real_host(host, any_store, relay, ca_file, t
     # Update: verify, then CAS with the refreshed version
     uouts = host.update(URN, id_, routs, checked, SECRET_INPUTS)
     assert (uouts["host"], uouts["version"]) == ("127.0.0.1", 3)
-    state.record(ResourceState(URN, SETTINGS_TYPE, id_, checked, uouts, set(SECRET_INPUTS),
-                               annotate_secrets(uouts, SECRET_INPUTS | ADDITIONAL_SECRET_OUTPUTS)))
+    state.record(
+        ResourceState(
+            URN,
+            SETTINGS_TYPE,
+            id_,
+            checked,
+            uouts,
+            set(SECRET_INPUTS),
+            annotate_secrets(uouts, SECRET_INPUTS | ADDITIONAL_SECRET_OUTPUTS),
+        )
+    )
 
     # a stale update fails with the refresh advice, no password in what the engine shows
     with pytest.raises(HostError) as exc:
@@ -131,8 +163,13 @@ def test_full_lifecycle_through_the_real_host(host, any_store, relay, ca_file, t
 def test_inheritance_through_the_real_host(host, store, relay):
     globex = Address("globex")
     with store.open() as s:
-        s.put(globex, ResolvedSettings(host="127.0.0.1", port=relay.port, tls=True, username=USER,
-                                       password=PASSWORD), expected_version=None, stack="prod", actor="ui")
+        s.put(
+            globex,
+            ResolvedSettings(host="127.0.0.1", port=relay.port, tls=True, username=USER, password=PASSWORD),
+            expected_version=None,
+            stack="prod",
+            actor="ui",
+        )
     host.configure(store.config(), secret_keys={"smtp-iac:storeKey"})
     u = urn("prod", INHERITANCE_TYPE, "partners/globex")
     news = {"address": "partners/globex", "stack": "prod", "__provider": serialize_provider(SmtpInheritanceProvider())}
@@ -142,8 +179,13 @@ def test_inheritance_through_the_real_host(host, store, relay):
     assert outs["override_present"] is False
     with store.open() as s:
         assert s.get(globex) is None
-        s.put(globex, ResolvedSettings(host="localhost", port=relay.port, tls=True, username=USER,
-                                       password=PASSWORD), expected_version=None, stack="other", actor="ui")
+        s.put(
+            globex,
+            ResolvedSettings(host="localhost", port=relay.port, tls=True, username=USER, password=PASSWORD),
+            expected_version=None,
+            stack="other",
+            actor="ui",
+        )
     rid, routs, _ = host.read(u, id_, outs, checked, {"__provider"})
     assert rid == id_ and routs["override_present"] is True and routs["managed_by"] == "other"
     assert host.diff(u, id_, routs, checked).changes == provider_pb2.DiffResponse.DIFF_SOME

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.proto import provider_pb2
-
-from pulumi_support import NEW_PASSWORD, PASSWORD, USER
 from pulumi_engine import UNKNOWN, urn
+from pulumi_support import NEW_PASSWORD, PASSWORD, USER
+from smtp_servers import silent_server
+
 from smtp_iac.pulumi.provider import SmtpInheritanceProvider, SmtpSettingsProvider
 from smtp_iac.pulumi.resources import INHERITANCE_TYPE, SETTINGS_TYPE
-from smtp_servers import silent_server
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -30,11 +30,22 @@ def test_preview_opens_no_smtp_connection_and_writes_nothing(host, store, relay,
     assert resp.supportsPreview is False, "so the engine previews with Check and Diff only"
 
     def props(address, **over):
-        d = {"address": address, "stack": "prod", "host": "127.0.0.1", "port": relay.port, "tls": True,
-             "username": USER, "password": PASSWORD,
-             "verify": {"mode": "send", "to": "ops@example.com", "from": "smtp-iac@example.com",
-                        "ca_file": str(ca_file)},
-             "__provider": settings_provider}
+        d = {
+            "address": address,
+            "stack": "prod",
+            "host": "127.0.0.1",
+            "port": relay.port,
+            "tls": True,
+            "username": USER,
+            "password": PASSWORD,
+            "verify": {
+                "mode": "send",
+                "to": "ops@example.com",
+                "from": "smtp-iac@example.com",
+                "ca_file": str(ca_file),
+            },
+            "__provider": settings_provider,
+        }
         d.update(over)
         return d
 
@@ -58,8 +69,9 @@ def test_preview_opens_no_smtp_connection_and_writes_nothing(host, store, relay,
         assert host.diff(acme, "partners/acme", outs, checked).changes == provider_pb2.DiffResponse.DIFF_SOME
 
         eu = urn("prod", SETTINGS_TYPE, "partners/acme/organizations/acme-eu")
-        checked_eu, failures = host.check(eu, {}, props("partners/acme/organizations/acme-eu",
-                                                        host="127.0.0.1", port=raw.port))
+        checked_eu, failures = host.check(
+            eu, {}, props("partners/acme/organizations/acme-eu", host="127.0.0.1", port=raw.port)
+        )
         assert failures == []
 
         unknown, failures = host.check(acme, outs, props("partners/acme", host=UNKNOWN))
@@ -70,8 +82,11 @@ def test_preview_opens_no_smtp_connection_and_writes_nothing(host, store, relay,
         assert host.diff(acme, "partners/acme", outs, same).changes == provider_pb2.DiffResponse.DIFF_NONE
 
         globex = urn("prod", INHERITANCE_TYPE, "partners/globex")
-        inh = {"address": "partners/globex", "stack": "prod",
-               "__provider": serialize_provider(SmtpInheritanceProvider())}
+        inh = {
+            "address": "partners/globex",
+            "stack": "prod",
+            "__provider": serialize_provider(SmtpInheritanceProvider()),
+        }
         assert host.check(globex, {}, inh)[1] == []
         assert raw.connections == 0, "no TCP connection to the new scope's host"
 

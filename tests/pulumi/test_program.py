@@ -14,9 +14,9 @@ import pulumi
 import pytest
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor, Mocks
-
-from pulumi_support import PASSWORD, ROOT, TENANTS, USER
 from pulumi_engine import SECRET_SIG, SIG_KEY, ProviderHost
+from pulumi_support import PASSWORD, ROOT, TENANTS, USER
+
 from smtp_iac.addresses import Address
 from smtp_iac.models import INHERIT
 from smtp_iac.pulumi import program
@@ -54,6 +54,7 @@ def run_program(stack: str, root: Path, config: dict[str, str], secret_keys: lis
     pulumi.runtime.set_mocks(EchoMocks(), project="smtp-iac", stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config, secret_keys)
     try:
+
         @pulumi.runtime.test
         def declare():
             resources = program.build(root=root)
@@ -100,8 +101,9 @@ def example_env(monkeypatch, tmp_path):
                 secret_values[("file", str(f))] = value
             else:
                 secret_values[("pulumi_config", ref.pulumi_config)] = value
-    config = {(k[1] if ":" in k[1] else f"smtp-iac:{k[1]}"): v for k, v in secret_values.items()
-              if k[0] == "pulumi_config"}
+    config = {
+        (k[1] if ":" in k[1] else f"smtp-iac:{k[1]}"): v for k, v in secret_values.items() if k[0] == "pulumi_config"
+    }
     return root, config, secret_values
 
 
@@ -157,15 +159,23 @@ def test_a_bad_stack_file_fails_with_the_validate_messages(tmp_path):
     (root / "stacks").mkdir(parents=True)
     (root / "stacks" / "bad.yaml").write_text(
         "version: 1\ncontroller:\n  smtp:\n    hots: smtp.example.com\n    port: 465\n    tls: false\n"
-        "    username: u\n    password: plain-text\n")
+        "    username: u\n    password: plain-text\n"
+    )
     with pytest.raises(pulumi.RunError) as exc:
         run_program("bad", root, {}, [])
     lines = str(exc.value).splitlines()
-    validate = subprocess.run([str(Path(sys.executable).with_name("smtp-iac")), "validate", "stacks/bad.yaml"],
-                              cwd=root, capture_output=True, text=True)
+    validate = subprocess.run(
+        [str(Path(sys.executable).with_name("smtp-iac")), "validate", "stacks/bad.yaml"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert validate.returncode == 1
-    expected = [ln for ln in validate.stdout.splitlines() if ln.startswith("stacks/bad.yaml:")
-                and not ln.startswith("stacks/bad.yaml: ")]
+    expected = [
+        ln
+        for ln in validate.stdout.splitlines()
+        if ln.startswith("stacks/bad.yaml:") and not ln.startswith("stacks/bad.yaml: ")
+    ]
     assert lines == expected and any(": error: " in ln and "hots" in ln for ln in lines)
     assert "Traceback" not in str(exc.value)
 
@@ -180,7 +190,8 @@ def test_an_unset_env_reference_fails_cleanly(tmp_path, monkeypatch):
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "s.yaml").write_text(
         "version: 1\ncontroller:\n  smtp: {host: h.example, port: 587, tls: true, username: u, "
-        "password: {env: SMTPIAC_TEST_UNSET_VAR}}\n")
+        "password: {env: SMTPIAC_TEST_UNSET_VAR}}\n"
+    )
     monkeypatch.delenv("SMTPIAC_TEST_UNSET_VAR", raising=False)
     with pytest.raises(pulumi.RunError, match="controller: password reference env:SMTPIAC_TEST_UNSET_VAR"):
         run_program("s", tmp_path, {}, [])
@@ -226,8 +237,10 @@ partners:
 
     host = ProviderHost(root, tmp_path / "stderr.log")
     try:
-        host.configure({"smtp-iac:storeKey": key, "smtp-iac:relayPassword": PASSWORD},
-                       secret_keys={"smtp-iac:storeKey", "smtp-iac:relayPassword"})
+        host.configure(
+            {"smtp-iac:storeKey": key, "smtp-iac:relayPassword": PASSWORD},
+            secret_keys={"smtp-iac:storeKey", "smtp-iac:relayPassword"},
+        )
         for name, req in requests.items():
             news = unwrap(raw(req))
             urn_ = f"urn:pulumi:ci::smtp-iac::{req.type}::{name}"
@@ -267,6 +280,7 @@ def test_the_project_entry_point_runs_the_program(example_env, monkeypatch):
     pulumi.runtime.set_all_config(config, list(config))
     monkeypatch.chdir(root)
     try:
+
         @pulumi.runtime.test
         def run():
             runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")

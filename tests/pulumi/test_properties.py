@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pulumi.output import Unknown
 
@@ -14,8 +14,17 @@ def fp(password: str) -> str:
     return f"fp({len(password)}:{password[::-1]})"
 
 
-OLD = {"address": "controller", "stack": "prod", "host": "smtp.example.com", "port": 587, "tls": True,
-       "username": "u", "password": "secret-1", "password_fingerprint": fp("secret-1"), "version": 3}
+OLD = {
+    "address": "controller",
+    "stack": "prod",
+    "host": "smtp.example.com",
+    "port": 587,
+    "tls": True,
+    "username": "u",
+    "password": "secret-1",
+    "password_fingerprint": fp("secret-1"),
+    "version": 3,
+}
 
 
 def test_normalize_turns_whole_floats_back_into_ints():
@@ -44,21 +53,36 @@ def test_changes_name_each_field_and_the_password_by_fingerprint():
 
 def test_unknown_values_count_as_changes_without_fingerprinting():
     called = []
-    changes = P.settings_changes(OLD, dict(OLD, password=Unknown(), port=Unknown()),
-                                 lambda p: called.append(p) or "x")
+    changes = P.settings_changes(OLD, dict(OLD, password=Unknown(), port=Unknown()), lambda p: called.append(p) or "x")
     assert {"password", "port", "tls_mode"} <= set(changes) and called == []
 
 
 def test_check_skips_unknown_fields_but_checks_the_rest():
-    news = {"address": "controller", "stack": "prod", "host": Unknown(), "port": 465, "tls": False,
-            "username": "u", "password": Unknown()}
+    news = {
+        "address": "controller",
+        "stack": "prod",
+        "host": Unknown(),
+        "port": 465,
+        "tls": False,
+        "username": "u",
+        "password": Unknown(),
+    }
     assert [f for f, _ in P.check_identity(news) + P.check_settings(news)] == ["port"]
 
 
 def test_outputs_echo_every_input_and_add_the_record_facts():
-    record = LiveRecord(address="controller", host="live.example.com", port=2525, tls=False, username="u",
-                        password_fingerprint="hmac-sha256:ab", version=4, managed_by="prod",
-                        updated_at=datetime(2024, 1, 2, tzinfo=timezone.utc), updated_by="ci")
+    record = LiveRecord(
+        address="controller",
+        host="live.example.com",
+        port=2525,
+        tls=False,
+        username="u",
+        password_fingerprint="hmac-sha256:ab",
+        version=4,
+        managed_by="prod",
+        updated_at=datetime(2024, 1, 2, tzinfo=UTC),
+        updated_by="ci",
+    )
     inputs = {k: v for k, v in OLD.items() if k not in P.RECORD_KEYS}
     outs = P.settings_outputs(inputs, record)
     assert set(inputs) <= set(outs)
@@ -72,5 +96,6 @@ def test_outputs_echo_every_input_and_add_the_record_facts():
 def test_inheritance_changes_after_an_override_was_seen():
     olds = {"address": "partners/a", "stack": "prod", "override_present": False}
     assert P.inheritance_changes(olds, {"address": "partners/a", "stack": "prod"}) == []
-    assert P.inheritance_changes(dict(olds, override_present=True),
-                                 {"address": "partners/a", "stack": "prod"}) == ["override_present"]
+    assert P.inheritance_changes(dict(olds, override_present=True), {"address": "partners/a", "stack": "prod"}) == [
+        "override_present"
+    ]

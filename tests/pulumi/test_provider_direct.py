@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
+from pulumi_support import NEW_PASSWORD, PASSWORD, USER
 from pydantic import SecretStr
 
-from pulumi_support import NEW_PASSWORD, PASSWORD, USER
 from smtp_iac.addresses import Address
 from smtp_iac.errors import ConflictError, OwnershipError, VerifyFailed
 from smtp_iac.models import ResolvedSettings
@@ -32,16 +32,23 @@ def configured(cls, store, **extra):
 
 def inputs(relay, ca_file, **over):
     """Inputs as the engine hands them to a dynamic provider: numbers as floats."""
-    d = {"address": "partners/acme", "stack": "prod", "host": "127.0.0.1", "port": float(relay.port),
-         "tls": True, "username": USER, "password": PASSWORD, "sender": "no-reply@acme.example",
-         "verify": {"mode": "login", "timeout_seconds": 10.0, "ca_file": str(ca_file)}}
+    d = {
+        "address": "partners/acme",
+        "stack": "prod",
+        "host": "127.0.0.1",
+        "port": float(relay.port),
+        "tls": True,
+        "username": USER,
+        "password": PASSWORD,
+        "sender": "no-reply@acme.example",
+        "verify": {"mode": "login", "timeout_seconds": 10.0, "ca_file": str(ca_file)},
+    }
     d.update(over)
     return d
 
 
 def resolved(relay, password=PASSWORD, host="127.0.0.1") -> ResolvedSettings:
-    return ResolvedSettings(host=host, port=relay.port, tls=True, username=USER,
-                            password=SecretStr(password))
+    return ResolvedSettings(host=host, port=relay.port, tls=True, username=USER, password=SecretStr(password))
 
 
 def audit_outcomes(store, address=ACME):
@@ -171,8 +178,13 @@ def test_out_of_band_change_shows_in_read_with_the_password_by_fingerprint(store
     news = p.check({}, inputs(relay, ca_file)).inputs
     outs = p.create(news).outs
     with store.open() as s:
-        s.put(ACME, resolved(relay, password="someone-else", host="localhost"), expected_version=1,
-              stack="prod", actor="ui")
+        s.put(
+            ACME,
+            resolved(relay, password="someone-else", host="localhost"),
+            expected_version=1,
+            stack="prod",
+            actor="ui",
+        )
         fp_other = s.fingerprint("someone-else")
     read = p.read("partners/acme", outs)
     assert read.outs["host"] == "localhost" and read.inputs["host"] == "localhost"
@@ -213,8 +225,16 @@ def test_a_scope_another_stack_took_over_shows_as_a_change_and_is_left_on_delete
 
 def test_check_reports_one_failure_per_field_and_never_the_password(store, relay, ca_file):
     p = configured(SmtpSettingsProvider, store)
-    bad = inputs(relay, ca_file, host="smtp://bad host", port=465.0, tls=False, sender="not-an-email",
-                 password="line\nbreak" + PASSWORD, address="partners/Acme")
+    bad = inputs(
+        relay,
+        ca_file,
+        host="smtp://bad host",
+        port=465.0,
+        tls=False,
+        sender="not-an-email",
+        password="line\nbreak" + PASSWORD,
+        address="partners/Acme",
+    )
     failures = p.check({}, bad).failures
     by_prop = {f.property: f.reason for f in failures}
     assert sorted(by_prop) == ["address", "host", "password", "port", "sender"]

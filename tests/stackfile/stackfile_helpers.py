@@ -10,8 +10,13 @@ import pytest
 from smtp_iac.stackfile import read
 
 SETTINGS_ORDER = ("host", "port", "tls", "username", "password")
-DEFAULTS = {"host": "smtp.example.com", "port": "587", "tls": "true", "username": "mailer",
-            "password": "{env: SMTP_PASSWORD}"}
+DEFAULTS = {
+    "host": "smtp.example.com",
+    "port": "587",
+    "tls": "true",
+    "username": "mailer",
+    "password": "{env: SMTP_PASSWORD}",
+}
 
 
 def settings_yaml(**fields) -> str:
@@ -54,8 +59,11 @@ class Checked:
     def has(self, line: int, col: int, severity: str, fragment: str, path: str | None = None) -> str:
         """The one formatted diagnostic at LINE:COL with SEVERITY, holding FRAGMENT (and PATH)."""
         prefix = f"{self.file}:{line}:{col}: {severity}: "
-        found = [s for s in self.lines if s.startswith(prefix) and fragment in s
-                 and (path is None or s.endswith(f" [at {path}]"))]
+        found = [
+            s
+            for s in self.lines
+            if s.startswith(prefix) and fragment in s and (path is None or s.endswith(f" [at {path}]"))
+        ]
         assert found, f"no {prefix}...{fragment}... [at {path}] in:\n" + "\n".join(self.lines)
         return found[0]
 

@@ -157,7 +157,9 @@ def test_each_generated_file_in_process(generated, name, capsys):
     out, err = capsys.readouterr()
     assert rc == 1
     line, col, fragment = GENERATED[name]
-    assert re.search(rf"^{re.escape(str(generated[name]))}:{line}:{col}: error: .*{re.escape(fragment)}", out, re.M), out
+    assert re.search(rf"^{re.escape(str(generated[name]))}:{line}:{col}: error: .*{re.escape(fragment)}", out, re.M), (
+        out
+    )
 
 
 @pytest.mark.parametrize("path", sorted(VALID.glob("*.yaml")), ids=lambda p: p.name)
@@ -175,4 +177,5 @@ def test_bom_does_not_shift_columns():
     bad = path.read_text(encoding="utf-8-sig").replace("port: 587", "port: 0")
     _, diags = read_bytes(("\ufeff" + bad).encode("utf-8"), "bom.yaml")
     assert [d.format() for d in diags] == [
-        "bom.yaml:7:11: error: port 0 is out of range 1..65535 [at $.controller.smtp.port]"]
+        "bom.yaml:7:11: error: port 0 is out of range 1..65535 [at $.controller.smtp.port]"
+    ]

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from stackfile_helpers import settings_yaml
 
 SMTP = "$.controller.smtp"
@@ -26,6 +25,7 @@ def test_a_complete_record_is_clean(check):
 
 # ----- unknown keys -------------------------------------------------------------------------
 
+
 def test_unknown_key_typo_hots_is_an_error_at_the_key(check):
     c = check(settings_yaml(host=None, hots="smtp.example.com"))
     c.invalid()
@@ -34,12 +34,15 @@ def test_unknown_key_typo_hots_is_an_error_at_the_key(check):
     c.has(5, 5, "error", "missing required key 'host' in smtp", SMTP)
 
 
-@pytest.mark.parametrize("text,line,col,key,path", [
-    ("version: 1\nname: t\npartner: {}\n", 3, 1, "partner", "$.partner"),
-    ("version: 1\nname: t\nverify:\n  mode: login\n  timeout: 5\n", 5, 3, "timeout", "$.verify.timeout"),
-    ("version: 1\nname: t\npartners:\n  acme:\n    orgs: {}\n", 5, 5, "orgs", "$.partners.acme.orgs"),
-    ("version: 1\nname: t\ncontroller:\n  smpt: inherit\n", 4, 3, "smpt", "$.controller.smpt"),
-])
+@pytest.mark.parametrize(
+    "text,line,col,key,path",
+    [
+        ("version: 1\nname: t\npartner: {}\n", 3, 1, "partner", "$.partner"),
+        ("version: 1\nname: t\nverify:\n  mode: login\n  timeout: 5\n", 5, 3, "timeout", "$.verify.timeout"),
+        ("version: 1\nname: t\npartners:\n  acme:\n    orgs: {}\n", 5, 5, "orgs", "$.partners.acme.orgs"),
+        ("version: 1\nname: t\ncontroller:\n  smpt: inherit\n", 4, 3, "smpt", "$.controller.smpt"),
+    ],
+)
 def test_unknown_keys_everywhere(check, text, line, col, key, path):
     c = check(text)
     c.invalid()
@@ -47,13 +50,16 @@ def test_unknown_keys_everywhere(check, text, line, col, key, path):
 
 
 def test_known_keys_everywhere_are_accepted(check):
-    c = check("version: 1\nname: t\nstore: sqlite:///x.db\nverify:\n  mode: login\n  timeout_seconds: 5\n"
-              "controller:\n  smtp: inherit\npartners:\n  acme:\n    smtp: inherit\n    organizations:\n"
-              "      eu:\n        smtp: inherit\n")
+    c = check(
+        "version: 1\nname: t\nstore: sqlite:///x.db\nverify:\n  mode: login\n  timeout_seconds: 5\n"
+        "controller:\n  smtp: inherit\npartners:\n  acme:\n    smtp: inherit\n    organizations:\n"
+        "      eu:\n        smtp: inherit\n"
+    )
     c.clean()
 
 
 # ----- anchors and aliases ------------------------------------------------------------------
+
 
 def test_anchor_is_refused_at_its_position(check):
     c = check("version: 1\nname: t\ncontroller:\n  smtp: &common\n    host: h\n")
@@ -74,6 +80,7 @@ def test_ampersand_and_star_inside_strings_are_fine(check):
 
 
 # ----- TLS and ports ------------------------------------------------------------------------
+
 
 def test_port_465_without_tls_is_an_error(check):
     c = check(settings_yaml(port="465", tls="false"))
@@ -101,10 +108,13 @@ def test_port_25_warns_but_is_valid(check):
     assert len(c.diags) == 1
 
 
-@pytest.mark.parametrize("port,mode,fragment", [
-    ("587", "implicit", "tls_mode implicit on port 587"),
-    ("465", "starttls", "tls_mode starttls on port 465"),
-])
+@pytest.mark.parametrize(
+    "port,mode,fragment",
+    [
+        ("587", "implicit", "tls_mode implicit on port 587"),
+        ("465", "starttls", "tls_mode starttls on port 465"),
+    ],
+)
 def test_tls_mode_against_the_port_warns(check, port, mode, fragment):
     c = check(settings_yaml(port=port, tls_mode=mode))
     c.valid()
@@ -112,8 +122,9 @@ def test_tls_mode_against_the_port_warns(check, port, mode, fragment):
     assert len(c.diags) == 1
 
 
-@pytest.mark.parametrize("port,mode", [("587", "starttls"), ("465", "implicit"), ("2525", "implicit"),
-                                       ("2525", "starttls")])
+@pytest.mark.parametrize(
+    "port,mode", [("587", "starttls"), ("465", "implicit"), ("2525", "implicit"), ("2525", "starttls")]
+)
 def test_tls_mode_matching_the_port_is_clean(check, port, mode):
     c = check(settings_yaml(port=port, tls_mode=mode))
     c.clean()
@@ -127,14 +138,17 @@ def test_tls_mode_with_tls_false_is_an_error(check, mode):
     c.has(10, 15, "error", "tls_mode is only allowed with tls: true", f"{SMTP}.tls_mode")
 
 
-@pytest.mark.parametrize("port,line_col,fragment", [
-    ("0", (6, 11), "port 0 is out of range 1..65535"),
-    ("70000", (6, 11), "port 70000 is out of range 1..65535"),
-    ('"587"', (6, 11), "port must be an integer, not string"),
-    ("587.5", (6, 11), "port must be an integer, not number"),
-    ("587.0", (6, 11), "port must be an integer, not number"),
-    ("true", (6, 11), "port must be an integer, not boolean"),
-])
+@pytest.mark.parametrize(
+    "port,line_col,fragment",
+    [
+        ("0", (6, 11), "port 0 is out of range 1..65535"),
+        ("70000", (6, 11), "port 70000 is out of range 1..65535"),
+        ('"587"', (6, 11), "port must be an integer, not string"),
+        ("587.5", (6, 11), "port must be an integer, not number"),
+        ("587.0", (6, 11), "port must be an integer, not number"),
+        ("true", (6, 11), "port must be an integer, not boolean"),
+    ],
+)
 def test_port_must_be_an_integer_in_range(check, port, line_col, fragment):
     c = check(settings_yaml(port=port))
     c.invalid()
@@ -167,15 +181,26 @@ CTRL_CASES = [
     ("sender", settings_yaml(sender='"a@example.com\\r\\nBcc: x@evil.example"'), 10, 13, f"{SMTP}.sender", "sender"),
     ("password-env", settings_yaml(password='{env: "SMTP\\nPASSWORD"}'), 9, 21, f"{SMTP}.password.env", "env"),
     ("password-file", settings_yaml(password='{file: "secret.txt\\n"}'), 9, 22, f"{SMTP}.password.file", "file"),
-    ("password-config", settings_yaml(password='{pulumi_config: "key\\r"}'), 9, 31,
-     f"{SMTP}.password.pulumi_config", "pulumi_config"),
+    (
+        "password-config",
+        settings_yaml(password='{pulumi_config: "key\\r"}'),
+        9,
+        31,
+        f"{SMTP}.password.pulumi_config",
+        "pulumi_config",
+    ),
     ("name", 'version: 1\nname: "prod\\n"\n', 2, 7, "$.name", "name"),
     ("store", 'version: 1\nname: t\nstore: "sqlite:///x.db\\n"\n', 3, 8, "$.store", "store"),
-    ("verify-to", 'version: 1\nname: t\nverify:\n  mode: send\n  to: "ops@example.com\\n"\n', 5, 7,
-     "$.verify.to", "to"),
+    (
+        "verify-to",
+        'version: 1\nname: t\nverify:\n  mode: send\n  to: "ops@example.com\\n"\n',
+        5,
+        7,
+        "$.verify.to",
+        "to",
+    ),
     ("verify-from", 'version: 1\nname: t\nverify:\n  from: "a\\r@example.com"\n', 4, 9, "$.verify.from", "from"),
-    ("verify-ca_file", 'version: 1\nname: t\nverify:\n  ca_file: "ca.pem\\0"\n', 4, 12,
-     "$.verify.ca_file", "ca_file"),
+    ("verify-ca_file", 'version: 1\nname: t\nverify:\n  ca_file: "ca.pem\\0"\n', 4, 12, "$.verify.ca_file", "ca_file"),
 ]
 
 
@@ -189,12 +214,20 @@ def test_cr_lf_nul_in_any_field_is_an_error(check, text, line, col, path, field)
     assert "\n" not in msg and "\r" not in msg  # the message stays on its line
 
 
-@pytest.mark.parametrize("text,line,col,path", [
-    ('version: 1\nname: t\npartners:\n  "ac\\nme": {}\n', 4, 3, "$.partners['ac\\nme']"),
-    ('version: 1\nname: t\npartners:\n  acme:\n    organizations:\n      "eu\\r": {}\n', 6, 7,
-     "$.partners.acme.organizations['eu\\r']"),
-    ('version: 1\nname: t\npartners:\n  "acme\\0": {}\n', 4, 3, "$.partners['acme\\x00']"),
-], ids=["partner-id", "org-id", "partner-id-nul"])
+@pytest.mark.parametrize(
+    "text,line,col,path",
+    [
+        ('version: 1\nname: t\npartners:\n  "ac\\nme": {}\n', 4, 3, "$.partners['ac\\nme']"),
+        (
+            'version: 1\nname: t\npartners:\n  acme:\n    organizations:\n      "eu\\r": {}\n',
+            6,
+            7,
+            "$.partners.acme.organizations['eu\\r']",
+        ),
+        ('version: 1\nname: t\npartners:\n  "acme\\0": {}\n', 4, 3, "$.partners['acme\\x00']"),
+    ],
+    ids=["partner-id", "org-id", "partner-id-nul"],
+)
 def test_cr_lf_nul_in_ids_is_an_error_at_the_key(check, text, line, col, path):
     c = check(text)
     c.invalid()
@@ -226,18 +259,29 @@ def test_plain_password_is_an_error(check):
     c.has(9, 15, "error", "a plain password is not allowed in a stack file", f"{SMTP}.password")
 
 
-PASSWORD_SHAPES = [SECRET, f'"{SECRET}"', f"{{value: {SECRET}}}", f"{{env: {SECRET}!}}", f"[{SECRET}]",
-                   f"{{env: A, file: {SECRET}}}", f"|\n      {SECRET}", f"{{{SECRET}: x}}",
-                   f"{{env: A, {SECRET}}}", f"{{file: a.txt, {SECRET}: 1}}"]
+PASSWORD_SHAPES = [
+    SECRET,
+    f'"{SECRET}"',
+    f"{{value: {SECRET}}}",
+    f"{{env: {SECRET}!}}",
+    f"[{SECRET}]",
+    f"{{env: A, file: {SECRET}}}",
+    f"|\n      {SECRET}",
+    f"{{{SECRET}: x}}",
+    f"{{env: A, {SECRET}}}",
+    f"{{file: a.txt, {SECRET}: 1}}",
+]
 
 
 def _leaky_files(tmp_path) -> list[str]:
     files = []
     for i, password in enumerate(PASSWORD_SHAPES):
         p = tmp_path / f"leak-{i}.yaml"
-        p.write_text(settings_yaml(password=password) +
-                     "partners:\n  acme:\n    organizations:\n      eu:\n        smtp:\n          host: h\n"
-                     f"          port: 70000\n          tls: true\n          username: u\n          password: {SECRET}\n")
+        p.write_text(
+            settings_yaml(password=password)
+            + "partners:\n  acme:\n    organizations:\n      eu:\n        smtp:\n          host: h\n"
+            f"          port: 70000\n          tls: true\n          username: u\n          password: {SECRET}\n"
+        )
         files.append(str(p))
     return files
 
@@ -247,8 +291,9 @@ def test_password_value_never_appears_in_any_output(tmp_path, fmt):
     """Through the real CLI: whatever shape the wrong password has, its value is not echoed."""
     smtp_iac = Path(sys.executable).parent / "smtp-iac"
     files = _leaky_files(tmp_path)
-    r = subprocess.run([str(smtp_iac), "validate", "--format", fmt, *files], capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [str(smtp_iac), "validate", "--format", fmt, *files], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 1
     out = r.stdout + r.stderr
     for f in files:
@@ -275,23 +320,33 @@ def test_password_that_is_a_number_is_an_error_without_the_number(check):
 
 # ----- secret references --------------------------------------------------------------------
 
-@pytest.mark.parametrize("ref,kind", [("{env: SMTP_PASSWORD}", "EnvRef"), ("{file: secrets/smtp.txt}", "FileRef"),
-                                      ("{pulumi_config: acmeSmtpPassword}", "PulumiConfigRef")])
+
+@pytest.mark.parametrize(
+    "ref,kind",
+    [
+        ("{env: SMTP_PASSWORD}", "EnvRef"),
+        ("{file: secrets/smtp.txt}", "FileRef"),
+        ("{pulumi_config: acmeSmtpPassword}", "PulumiConfigRef"),
+    ],
+)
 def test_each_kind_of_secret_reference_is_accepted(check, ref, kind):
     c = check(settings_yaml(password=ref))
     c.clean()
     assert type(c.loaded.stack.controller.smtp.password).__name__ == kind
 
 
-@pytest.mark.parametrize("ref,line,col,fragment,path", [
-    ("{env: A, file: b}", 9, 15, "password must be exactly one reference", f"{SMTP}.password"),
-    ("{env: A, pulumi_config: b}", 9, 15, "password must be exactly one reference", f"{SMTP}.password"),
-    ("{}", 9, 15, "password must be exactly one reference", f"{SMTP}.password"),
-    ("{vault: x}", 9, 15, "password must be exactly one reference", f"{SMTP}.password"),
-    ("{env: 1ABC}", 9, 21, "env must be an environment variable name", f"{SMTP}.password.env"),
-    ("{file: ''}", 9, 22, "file must not be empty", f"{SMTP}.password.file"),
-    ("{pulumi_config: a b}", 9, 31, "pulumi_config must be a config key", f"{SMTP}.password.pulumi_config"),
-])
+@pytest.mark.parametrize(
+    "ref,line,col,fragment,path",
+    [
+        ("{env: A, file: b}", 9, 15, "password must be exactly one reference", f"{SMTP}.password"),
+        ("{env: A, pulumi_config: b}", 9, 15, "password must be exactly one reference", f"{SMTP}.password"),
+        ("{}", 9, 15, "password must be exactly one reference", f"{SMTP}.password"),
+        ("{vault: x}", 9, 15, "password must be exactly one reference", f"{SMTP}.password"),
+        ("{env: 1ABC}", 9, 21, "env must be an environment variable name", f"{SMTP}.password.env"),
+        ("{file: ''}", 9, 22, "file must not be empty", f"{SMTP}.password.file"),
+        ("{pulumi_config: a b}", 9, 31, "pulumi_config must be a config key", f"{SMTP}.password.pulumi_config"),
+    ],
+)
 def test_secret_reference_must_be_exactly_one_well_formed_ref(check, ref, line, col, fragment, path):
     c = check(settings_yaml(password=ref))
     c.invalid()
@@ -312,6 +367,7 @@ def test_env_reference_with_a_similar_name_is_fine(check):
 
 
 # ----- verify -------------------------------------------------------------------------------
+
 
 def test_verify_send_requires_to(check):
     c = check("version: 1\nname: t\nverify:\n  mode: send\n  timeout_seconds: 5\n")
@@ -336,10 +392,15 @@ def test_verify_off_warns(check):
     c.has(4, 9, "warning", "verify mode off", "$.verify.mode")
 
 
-@pytest.mark.parametrize("value,fragment", [("0", "timeout_seconds 0 is out of range 1..120"),
-                                            ("121", "timeout_seconds 121 is out of range 1..120"),
-                                            ('"15"', "timeout_seconds must be an integer, not string"),
-                                            ("15.5", "timeout_seconds must be an integer, not number")])
+@pytest.mark.parametrize(
+    "value,fragment",
+    [
+        ("0", "timeout_seconds 0 is out of range 1..120"),
+        ("121", "timeout_seconds 121 is out of range 1..120"),
+        ('"15"', "timeout_seconds must be an integer, not string"),
+        ("15.5", "timeout_seconds must be an integer, not number"),
+    ],
+)
 def test_verify_timeout_outside_1_to_120_is_an_error(check, value, fragment):
     c = check(f"version: 1\nname: t\nverify:\n  timeout_seconds: {value}\n")
     c.invalid()
@@ -359,6 +420,7 @@ def test_verify_defaults(check):
 
 
 # ----- ids ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("pid", ["Acme", "acme_eu", "-acme", "acme-", "a" * 64, "acmé", "ac.me"])
 def test_partner_id_must_be_dns_label_like(check, pid):
@@ -398,6 +460,7 @@ def test_stack_name_must_be_dns_label_like(check, name):
 
 # ----- inherit ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("word", ["Inherit", "INHERIT", "inherited", '"inherit "', "~", "true", "[]"])
 def test_inherit_only_as_the_word(check, word):
     c = check(f"version: 1\nname: t\ncontroller:\n  smtp: {word}\n")
@@ -407,43 +470,63 @@ def test_inherit_only_as_the_word(check, word):
 
 @pytest.mark.parametrize("word", ["inherit", '"inherit"', "'inherit'"])
 def test_inherit_word_is_accepted_at_every_tier(check, word):
-    c = check(f"version: 1\nname: t\ncontroller:\n  smtp: {word}\npartners:\n  acme:\n    smtp: {word}\n"
-              f"    organizations:\n      eu:\n        smtp: {word}\n")
+    c = check(
+        f"version: 1\nname: t\ncontroller:\n  smtp: {word}\npartners:\n  acme:\n    smtp: {word}\n"
+        f"    organizations:\n      eu:\n        smtp: {word}\n"
+    )
     c.clean()
     assert set(c.loaded.stack.scopes().values()) == {"inherit"}
 
 
 # ----- hosts --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("host", ["smtp.example.com", "smtp.bücher.example", "SMTP.Example.COM", "localhost",
-                                  "smtp.example.com.", "192.0.2.25", "127.0.0.1", "2001:db8::25", "::1",
-                                  "fe80::1%eth0", "xn--bcher-kva.example", "a" * 63 + ".example"])
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "smtp.example.com",
+        "smtp.bücher.example",
+        "SMTP.Example.COM",
+        "localhost",
+        "smtp.example.com.",
+        "192.0.2.25",
+        "127.0.0.1",
+        "2001:db8::25",
+        "::1",
+        "fe80::1%eth0",
+        "xn--bcher-kva.example",
+        "a" * 63 + ".example",
+    ],
+)
 def test_host_forms_that_are_accepted(check, host):
     c = check(settings_yaml(host=f'"{host}"'))
     c.clean()
     assert c.loaded.stack.controller.smtp.host == host
 
 
-@pytest.mark.parametrize("host,fragment", [
-    ("smtp://smtp.example.com", "without scheme, port, path or spaces"),
-    ("smtp.example.com:587", "without scheme, port, path or spaces"),
-    ("smtp.example.com/relay", "without scheme, port, path or spaces"),
-    ("smtp example.com", "without scheme, port, path or spaces"),
-    (" smtp.example.com", "without scheme, port, path or spaces"),
-    ("[::1]", "without scheme, port, path or spaces"),
-    ("[2001:db8::1]:587", "without scheme, port, path or spaces"),
-    ("user@smtp.example.com", "without scheme, port, path or spaces"),
-    ("999.1.1.1", "looks like an IPv4 address but is not a valid one"),
-    ("1.2.3", "looks like an IPv4 address but is not a valid one"),
-    ("256.256.256.256", "looks like an IPv4 address but is not a valid one"),
-    ("dead:587", "neither a DNS name nor a valid IPv6 address (a port goes in port:"),
-    ("2001:db8::zz", "neither a DNS name nor a valid IPv6 address"),
-    ("-smtp.example.com", "is not a valid DNS label"),
-    ("smtp..example.com", "is not a valid DNS label"),
-    ("smtp_relay.example.com", "is not a valid DNS label"),
-    ("a" * 64 + ".example", "is not a valid DNS label"),
-    ("", "host must not be empty"),
-])
+@pytest.mark.parametrize(
+    "host,fragment",
+    [
+        ("smtp://smtp.example.com", "without scheme, port, path or spaces"),
+        ("smtp.example.com:587", "without scheme, port, path or spaces"),
+        ("smtp.example.com/relay", "without scheme, port, path or spaces"),
+        ("smtp example.com", "without scheme, port, path or spaces"),
+        (" smtp.example.com", "without scheme, port, path or spaces"),
+        ("[::1]", "without scheme, port, path or spaces"),
+        ("[2001:db8::1]:587", "without scheme, port, path or spaces"),
+        ("user@smtp.example.com", "without scheme, port, path or spaces"),
+        ("999.1.1.1", "looks like an IPv4 address but is not a valid one"),
+        ("1.2.3", "looks like an IPv4 address but is not a valid one"),
+        ("256.256.256.256", "looks like an IPv4 address but is not a valid one"),
+        ("dead:587", "neither a DNS name nor a valid IPv6 address (a port goes in port:"),
+        ("2001:db8::zz", "neither a DNS name nor a valid IPv6 address"),
+        ("-smtp.example.com", "is not a valid DNS label"),
+        ("smtp..example.com", "is not a valid DNS label"),
+        ("smtp_relay.example.com", "is not a valid DNS label"),
+        ("a" * 64 + ".example", "is not a valid DNS label"),
+        ("", "host must not be empty"),
+    ],
+)
 def test_host_forms_that_are_refused(check, host, fragment):
     c = check(settings_yaml(host=f'"{host}"'))
     c.invalid()
@@ -451,6 +534,7 @@ def test_host_forms_that_are_refused(check, host, fragment):
 
 
 # ----- name and its default -----------------------------------------------------------------
+
 
 def test_name_defaults_to_the_file_stem(check):
     c = check("version: 1\ncontroller:\n  smtp: inherit\n", name="prod-eu.yaml")
@@ -473,6 +557,7 @@ def test_bad_stem_without_a_name_is_an_error(check):
 
 # ----- duplicates, version, required fields -------------------------------------------------
 
+
 def test_duplicate_key_is_an_error_at_the_second(check):
     c = check(settings_yaml(extra="x").replace("    extra: x\n", "    port: 2525\n"))
     c.invalid()
@@ -485,11 +570,14 @@ def test_duplicate_partner_is_an_error(check):
     c.has(7, 3, "error", "duplicate key 'acme' (first at line 4)", "$.partners.acme")
 
 
-@pytest.mark.parametrize("text,line,col,fragment", [
-    ("version: 2\nname: t\n", 1, 10, "version must be 1"),
-    ('version: "1"\nname: t\n', 1, 10, "version must be 1"),
-    ("name: t\n", 1, 1, "missing required key 'version'"),
-])
+@pytest.mark.parametrize(
+    "text,line,col,fragment",
+    [
+        ("version: 2\nname: t\n", 1, 10, "version must be 1"),
+        ('version: "1"\nname: t\n', 1, 10, "version must be 1"),
+        ("name: t\n", 1, 1, "missing required key 'version'"),
+    ],
+)
 def test_version_must_be_1(check, text, line, col, fragment):
     c = check(text)
     c.invalid()

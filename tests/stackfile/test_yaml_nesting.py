@@ -24,16 +24,20 @@ def block(levels: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("text, where", [
-    (flow(100), (3, 76)),         # under libyaml's own limit: the project's check sees level 65 first
-    (flow(5_000), (3, 76)),       # over it: libyaml would report its own limit at its own place
-    (block(200), (66, 129)),
-    (block(1_500), (66, 129)),
-])
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        (flow(100), (3, 76)),  # under libyaml's own limit: the project's check sees level 65 first
+        (flow(5_000), (3, 76)),  # over it: libyaml would report its own limit at its own place
+        (block(200), (66, 129)),
+        (block(1_500), (66, 129)),
+    ],
+)
 def test_the_limit_and_its_place_are_ours(text, where):
     doc = yamlsource.parse_text(text)
     assert [(p.line, p.column, p.message) for p in doc.problems] == [
-        (*where, f"YAML nesting is too deep (more than {yamlsource.MAX_DEPTH} levels)")]
+        (*where, f"YAML nesting is too deep (more than {yamlsource.MAX_DEPTH} levels)")
+    ]
 
 
 @pytest.mark.parametrize("text", [flow(100), flow(5_000), block(200), block(1_500)])
@@ -41,7 +45,10 @@ def test_the_python_fallback_refuses_at_the_same_place_as_the_fast_path(text):
     with pytest.raises(yamlsource._Refused) as fallback:
         yamlsource._prescan_in_python(text)
     doc = yamlsource.parse_text(text)
-    assert (fallback.value.mark.line + 1, fallback.value.mark.column + 1) == (doc.problems[0].line, doc.problems[0].column)
+    assert (fallback.value.mark.line + 1, fallback.value.mark.column + 1) == (
+        doc.problems[0].line,
+        doc.problems[0].column,
+    )
 
 
 def test_sixty_four_levels_are_still_read():

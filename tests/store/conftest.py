@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from pg_support import fresh_schema
-from smtp_iac.store import open_store
 from store_helpers import TENANTS
+
+from smtp_iac.store import open_store
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ class Backend:
     @property
     def sqlite_path(self) -> Path:
         assert self.name == "sqlite"
-        return Path(self.url[len("sqlite:///"):])
+        return Path(self.url[len("sqlite:///") :])
 
     def __repr__(self) -> str:
         return f"Backend({self.name})"
@@ -74,5 +75,3 @@ def store(store_url):
 def loaded(store):
     store.load_tenants(TENANTS)
     return store
-
-

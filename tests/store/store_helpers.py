@@ -13,11 +13,18 @@ from smtp_iac.models import ResolvedSettings
 
 WORKER = Path(__file__).with_name("store_worker.py")
 
-TENANTS = {"partners": {
-    "acme": {"organizations": {"blue": {"smtp_enabled": True}, "red": {"smtp_enabled": True},
-                               "green": {"smtp_enabled": False}}},
-    "initech": {"organizations": {"hq": {"smtp_enabled": True}}},
-}}
+TENANTS = {
+    "partners": {
+        "acme": {
+            "organizations": {
+                "blue": {"smtp_enabled": True},
+                "red": {"smtp_enabled": True},
+                "green": {"smtp_enabled": False},
+            }
+        },
+        "initech": {"organizations": {"hq": {"smtp_enabled": True}}},
+    }
+}
 
 CONTROLLER = Address()
 ACME = Address("acme")
@@ -35,5 +42,6 @@ def settings(host: str = "smtp.example.com", password: str = "s3cret-pw", **kw) 
 
 
 def run_worker(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(WORKER), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+    )

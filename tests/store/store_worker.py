@@ -1,15 +1,15 @@
 """A separate process that writes to a store, for the race and crash tests (run by path).
 
-    store_worker.py race URL DIR TAG ROUNDS
-        Opens the store, writes DIR/ready-TAG, then for each round r waits for DIR/go-r and
-        puts partners/acme with expected_version None (r = 0) or r, password "pw-TAG-r";
-        writes the outcome to DIR/res-r-TAG as JSON ({"ok": version} or {"conflict": [expected, actual]}).
+store_worker.py race URL DIR TAG ROUNDS
+    Opens the store, writes DIR/ready-TAG, then for each round r waits for DIR/go-r and
+    puts partners/acme with expected_version None (r = 0) or r, password "pw-TAG-r";
+    writes the outcome to DIR/res-r-TAG as JSON ({"ok": version} or {"conflict": [expected, actual]}).
 
-    store_worker.py bulk URL N ORGS
-        Rewrites ORGS organizations of partner "bulk" N times each, every record's fields
-        derived from one generation number g (host h<g>..., username u<g>, port 1000+g,
-        password pw-<g>), printing "done <count>" after each put. The parent kills it with
-        SIGKILL part-way.
+store_worker.py bulk URL N ORGS
+    Rewrites ORGS organizations of partner "bulk" N times each, every record's fields
+    derived from one generation number g (host h<g>..., username u<g>, port 1000+g,
+    password pw-<g>), printing "done <count>" after each put. The parent kills it with
+    SIGKILL part-way.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ def _wait_for(path: str, timeout: float = 120.0) -> None:
 
 
 def gen_settings(g: int) -> ResolvedSettings:
-    return ResolvedSettings(host=f"h{g}.example.com", port=1000 + g, tls=True, username=f"u{g}",
-                            password=SecretStr(f"pw-{g}"))
+    return ResolvedSettings(
+        host=f"h{g}.example.com", port=1000 + g, tls=True, username=f"u{g}", password=SecretStr(f"pw-{g}")
+    )
 
 
 def race(url: str, directory: str, tag: str, rounds: int) -> None:
@@ -46,8 +47,9 @@ def race(url: str, directory: str, tag: str, rounds: int) -> None:
         open(os.path.join(directory, f"ready-{tag}"), "w").close()
         for r in range(rounds):
             _wait_for(os.path.join(directory, f"go-{r}"))
-            s = ResolvedSettings(host=f"{tag}-{r}.example.com", port=587, tls=True, username=tag,
-                                 password=SecretStr(f"pw-{tag}-{r}"))
+            s = ResolvedSettings(
+                host=f"{tag}-{r}.example.com", port=587, tls=True, username=tag, password=SecretStr(f"pw-{tag}-{r}")
+            )
             try:
                 rec = store.put(address, s, expected_version=None if r == 0 else r, stack="race", actor=tag)
                 out = {"ok": rec.version}

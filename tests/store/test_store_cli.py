@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from cryptography.fernet import Fernet
+from store_helpers import ACME, TENANTS, settings
 
 from smtp_iac.cli.app import run
 from smtp_iac.store import open_store
-from store_helpers import ACME, TENANTS, settings
 
 PASSWORD = "rotate-me-Pa55word"
 

@@ -9,10 +9,10 @@ import signal
 import time
 
 import pytest
+from store_helpers import run_worker
 
 from smtp_iac.addresses import Address
 from smtp_iac.store import open_store
-from store_helpers import run_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -69,8 +69,9 @@ def test_two_processes_racing_for_one_address(store_url, tmp_path):
         assert len(audit) == 2 * ROUNDS and len(oks) == ROUNDS and len(conflicts) == ROUNDS
         winners_in_order = [next(t for t in tags if "ok" in res[t]) for res in results]
         assert [a.actor for a in oks] == winners_in_order
-        assert sorted(a.actor for a in conflicts) == sorted(next(t for t in tags if "conflict" in res[t])
-                                                            for res in results)
+        assert sorted(a.actor for a in conflicts) == sorted(
+            next(t for t in tags if "conflict" in res[t]) for res in results
+        )
         # nothing lost: the record is the last winner's write, whole
         last = winners_in_order[-1]
         assert (final.version, final.host, final.updated_by) == (ROUNDS, f"{last}-{ROUNDS - 1}.example.com", last)
@@ -81,8 +82,9 @@ def test_two_processes_racing_for_one_address(store_url, tmp_path):
 def test_sigkill_during_bulk_write_leaves_every_record_whole(store_url):
     orgs = 12
     with open_store(store_url) as store:
-        store.load_tenants({"partners": {"bulk": {"organizations": {
-            f"o{i}": {"smtp_enabled": True} for i in range(orgs)}}}})
+        store.load_tenants(
+            {"partners": {"bulk": {"organizations": {f"o{i}": {"smtp_enabled": True} for i in range(orgs)}}}}
+        )
     proc = run_worker("bulk", store_url, "100000", str(orgs))
     try:
         done = 0
@@ -119,8 +121,9 @@ def test_sigkill_during_bulk_write_leaves_every_record_whole(store_url):
         assert done <= total_versions <= done + 1
         # the killed writer holds no lock: the store takes a new write at once
         any_org = Address("bulk", "o0")
-        store.put(any_org, _settings_of(records[any_org].version), expected_version=records[any_org].version,
-                  stack="bulk")
+        store.put(
+            any_org, _settings_of(records[any_org].version), expected_version=records[any_org].version, stack="bulk"
+        )
 
 
 def _settings_of(g: int):
@@ -167,11 +170,18 @@ def test_one_store_shared_by_threads(store_url):
     with open_store(store_url) as s:
         s.load_tenants({"partners": {f"p{i}": {} for i in range(8)}})
         with ThreadPoolExecutor(4) as pool:
-            recs = list(pool.map(lambda i: s.put(Address(f"p{i}"), settings(host=f"h{i}.example.com"),
-                                                 expected_version=None, stack="t"), range(8)))
+            recs = list(
+                pool.map(
+                    lambda i: s.put(
+                        Address(f"p{i}"), settings(host=f"h{i}.example.com"), expected_version=None, stack="t"
+                    ),
+                    range(8),
+                )
+            )
         assert [r.version for r in recs] == [1] * 8
-        assert {str(a): r.host for a, r in s.snapshot().records.items()} == \
-            {f"partners/p{i}": f"h{i}.example.com" for i in range(8)}
+        assert {str(a): r.host for a, r in s.snapshot().records.items()} == {
+            f"partners/p{i}": f"h{i}.example.com" for i in range(8)
+        }
         assert len([a for a in s.audit_log() if a.action == "create"]) == 8
 
 

@@ -4,13 +4,13 @@ switch, deletion falling back, compare-and-swap, ownership, audit of writes and 
 from __future__ import annotations
 
 import pytest
+from store_helpers import ACME, BLUE, CONTROLLER, GREEN, HQ, INITECH, RED, settings
 
 from smtp_iac.addresses import Tier
 from smtp_iac.errors import ConflictError, FeatureDisabled, OwnershipError, StoreError, UnknownTenant
 from smtp_iac.resolve import NO_RECORD, SMTP_DISABLED, USED
 from smtp_iac.store import open_store
 from smtp_iac.store.schema import LATEST
-from store_helpers import ACME, BLUE, CONTROLLER, GREEN, HQ, INITECH, RED, settings
 
 
 def put(store, address, host, *, stack="prod", expected=None, **kw):
@@ -23,6 +23,7 @@ def source(snap, org):
 
 
 # ----- the seed's four scenarios ---------------------------------------------------------
+
 
 def test_only_controller_configured(loaded):
     put(loaded, CONTROLLER, "ctl.example.com")
@@ -79,6 +80,7 @@ def test_effective_of_unknown_org_is_refused(loaded):
 
 # ----- the feature switch -----------------------------------------------------------------
 
+
 def test_org_record_ignored_while_switch_off_and_writes_refused_with_advice(loaded):
     put(loaded, ACME, "acme.example.com")
     put(loaded, BLUE, "blue.example.com")
@@ -132,14 +134,32 @@ def test_delete_allowed_while_switch_off(loaded):
 
 # ----- record contents --------------------------------------------------------------------
 
+
 def test_put_returns_what_get_reads(loaded):
-    rec = loaded.put(ACME, settings(host="relay.example.com", port=465, tls=True, tls_mode="implicit",
-                                    username="u@example.com", sender="no-reply@example.com"),
-                     expected_version=None, stack="prod", actor="alice")
+    rec = loaded.put(
+        ACME,
+        settings(
+            host="relay.example.com",
+            port=465,
+            tls=True,
+            tls_mode="implicit",
+            username="u@example.com",
+            sender="no-reply@example.com",
+        ),
+        expected_version=None,
+        stack="prod",
+        actor="alice",
+    )
     got = loaded.get(ACME)
     assert rec == got
-    assert (got.host, got.port, got.tls, got.tls_mode, got.username, got.sender) == \
-        ("relay.example.com", 465, True, "implicit", "u@example.com", "no-reply@example.com")
+    assert (got.host, got.port, got.tls, got.tls_mode, got.username, got.sender) == (
+        "relay.example.com",
+        465,
+        True,
+        "implicit",
+        "u@example.com",
+        "no-reply@example.com",
+    )
     assert (got.version, got.managed_by, got.updated_by, got.address) == (1, "prod", "alice", "partners/acme")
     assert got.updated_at is not None and got.updated_at.utcoffset().total_seconds() == 0
     assert got.password_fingerprint == loaded.fingerprint("s3cret-pw")
@@ -163,16 +183,21 @@ def test_update_bumps_version_and_audits_changed_fields(loaded):
 def test_list_records_by_tier_and_partner(loaded):
     for a, h in ((CONTROLLER, "c"), (ACME, "a"), (BLUE, "b"), (RED, "r"), (INITECH, "i"), (HQ, "h")):
         put(loaded, a, f"{h}.example.com")
-    assert [r.address for r in loaded.list_records()] == \
-        ["controller", "partners/acme", "partners/acme/organizations/blue",
-         "partners/acme/organizations/red", "partners/initech", "partners/initech/organizations/hq"]
+    assert [r.address for r in loaded.list_records()] == [
+        "controller",
+        "partners/acme",
+        "partners/acme/organizations/blue",
+        "partners/acme/organizations/red",
+        "partners/initech",
+        "partners/initech/organizations/hq",
+    ]
     assert [r.address for r in loaded.list_records(tier=Tier.PARTNER)] == ["partners/acme", "partners/initech"]
-    assert [r.address for r in loaded.list_records(tier=Tier.ORGANIZATION, partner="acme")] == \
-        [str(BLUE), str(RED)]
+    assert [r.address for r in loaded.list_records(tier=Tier.ORGANIZATION, partner="acme")] == [str(BLUE), str(RED)]
     assert [r.address for r in loaded.list_records(tier=Tier.CONTROLLER)] == ["controller"]
 
 
 # ----- compare-and-swap -------------------------------------------------------------------
+
 
 def test_stale_version_is_refused_with_both_versions_writer_and_time(loaded):
     put(loaded, ACME, "a.example.com")
@@ -202,12 +227,17 @@ def test_create_over_existing_and_update_of_absent_conflict(loaded):
         loaded.delete(INITECH, expected_version=1, stack="prod")
     assert loaded.get(ACME).version == 1 and loaded.get(INITECH) is None
     outcomes = [(a.address, a.action, a.outcome) for a in loaded.audit_log() if a.address]
-    assert outcomes == [("partners/acme", "create", "ok"), ("partners/acme", "create", "conflict"),
-                        ("partners/initech", "update", "conflict"), ("partners/acme", "delete", "conflict"),
-                        ("partners/initech", "delete", "conflict")]
+    assert outcomes == [
+        ("partners/acme", "create", "ok"),
+        ("partners/acme", "create", "conflict"),
+        ("partners/initech", "update", "conflict"),
+        ("partners/acme", "delete", "conflict"),
+        ("partners/initech", "delete", "conflict"),
+    ]
 
 
 # ----- ownership --------------------------------------------------------------------------
+
 
 def test_other_stacks_scope_is_refused_unless_adopted(loaded):
     put(loaded, ACME, "a.example.com", stack="team-a")
@@ -232,11 +262,15 @@ def test_other_stacks_scope_is_refused_unless_adopted(loaded):
 
 # ----- tenants checked on write -----------------------------------------------------------
 
-@pytest.mark.parametrize("address, expect", [
-    (type(ACME)("acmee"), "partner 'acmee' is not known"),
-    (type(ACME)("acme", "purple"), "organization 'purple' is not known"),
-    (type(ACME)("initech", "blue"), "organization 'blue' is not under partner 'initech'"),
-])
+
+@pytest.mark.parametrize(
+    "address, expect",
+    [
+        (type(ACME)("acmee"), "partner 'acmee' is not known"),
+        (type(ACME)("acme", "purple"), "organization 'purple' is not known"),
+        (type(ACME)("initech", "blue"), "organization 'blue' is not under partner 'initech'"),
+    ],
+)
 def test_unknown_tenants_are_refused_and_audited(loaded, address, expect):
     with pytest.raises(UnknownTenant) as e:
         put(loaded, address, "x.example.com")
@@ -254,9 +288,15 @@ def test_unknown_partner_hint_suggests_the_near_one(loaded):
 
 def test_record_attempt_audits_a_failed_verify(loaded):
     put(loaded, ACME, "a.example.com", password="old")
-    loaded.record_attempt(ACME, stack="prod", action="update", outcome="verify_failed",
-                          detail="auth_failed: 535 authentication failed", actor="ci",
-                          new_fingerprint=loaded.fingerprint("new"))
+    loaded.record_attempt(
+        ACME,
+        stack="prod",
+        action="update",
+        outcome="verify_failed",
+        detail="auth_failed: 535 authentication failed",
+        actor="ci",
+        new_fingerprint=loaded.fingerprint("new"),
+    )
     last = loaded.audit_log(address=ACME, limit=1)
     assert len(last) == 1
     e = last[0]
@@ -283,6 +323,7 @@ def test_invalid_stack_name_is_refused(loaded):
 
 # ----- schema -----------------------------------------------------------------------------
 
+
 def test_reopen_keeps_data_and_schema_version(store_url, loaded):
     put(loaded, ACME, "a.example.com")
     loaded.close()
@@ -294,8 +335,11 @@ def test_reopen_keeps_data_and_schema_version(store_url, loaded):
 
 def test_a_newer_schema_is_refused(store_url, loaded):
     with loaded._write_tx() as cur:
-        loaded._x(cur, "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
-                  (LATEST + 1, "from the future", "2099-01-01T00:00:00+00:00"))
+        loaded._x(
+            cur,
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+            (LATEST + 1, "from the future", "2099-01-01T00:00:00+00:00"),
+        )
     loaded.close()
     with pytest.raises(StoreError) as e:
         open_store(store_url)
@@ -304,6 +348,7 @@ def test_a_newer_schema_is_refused(store_url, loaded):
 
 def test_snapshot_is_a_constant_number_of_queries(loaded):
     """Reading the platform must not cost one query per organization."""
+
     def count_queries(store):
         calls = []
         real = store._x
@@ -322,8 +367,11 @@ def test_snapshot_is_a_constant_number_of_queries(loaded):
 
     put(loaded, ACME, "a.example.com")
     small, n_small = count_queries(loaded)
-    many = {"partners": {f"p{i}": {"organizations": {f"o{j}": {"smtp_enabled": j % 2 == 0} for j in range(30)}}
-                         for i in range(20)}}
+    many = {
+        "partners": {
+            f"p{i}": {"organizations": {f"o{j}": {"smtp_enabled": j % 2 == 0} for j in range(30)}} for i in range(20)
+        }
+    }
     loaded.load_tenants(many)
     for i in range(20):
         put(loaded, type(ACME)(f"p{i}"), f"p{i}.example.com")

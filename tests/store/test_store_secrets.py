@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 from cryptography.fernet import Fernet
+from store_helpers import ACME, BLUE, CONTROLLER, TENANTS, settings
 
 from smtp_iac.errors import ConflictError, OwnershipError, StoreKeyError
 from smtp_iac.store import open_store
-from store_helpers import ACME, BLUE, CONTROLLER, TENANTS, settings
 
 PLAIN = "Tr0ub4dor&3-plain-text-password"
 
@@ -24,13 +24,21 @@ def _write_everything(store) -> None:
     store.put(ACME, settings(password=PLAIN + "-acme"), expected_version=None, stack="prod")
     store.put(BLUE, settings(password="first"), expected_version=None, stack="prod")
     store.put(BLUE, settings(password=PLAIN), expected_version=1, stack="prod")  # old value moves to history
-    for attempt in (lambda: store.put(ACME, settings(password=PLAIN), expected_version=None, stack="prod"),
-                    lambda: store.put(ACME, settings(password=PLAIN), expected_version=1, stack="other")):
+    for attempt in (
+        lambda: store.put(ACME, settings(password=PLAIN), expected_version=None, stack="prod"),
+        lambda: store.put(ACME, settings(password=PLAIN), expected_version=1, stack="other"),
+    ):
         with pytest.raises((ConflictError, OwnershipError)) as e:
             attempt()
         assert PLAIN not in str(e.value) and PLAIN not in repr(e.value)
-    store.record_attempt(ACME, stack="prod", action="update", outcome="verify_failed",
-                         detail="auth_failed", new_fingerprint=store.fingerprint(PLAIN))
+    store.record_attempt(
+        ACME,
+        stack="prod",
+        action="update",
+        outcome="verify_failed",
+        detail="auth_failed",
+        new_fingerprint=store.fingerprint(PLAIN),
+    )
 
 
 def _assert_reads_hide(store) -> None:
@@ -81,23 +89,32 @@ def test_plain_password_absent_from_pg_dump(pg_backend):
     with open_store(backend.url) as store:
         _write_everything(store)
     if shutil.which("pg_dump"):
-        dump = subprocess.run(["pg_dump", "--no-owner", "--schema", backend.schema, "--dbname", backend.dsn],
-                              capture_output=True, text=True, timeout=120, check=True).stdout
+        dump = subprocess.run(
+            ["pg_dump", "--no-owner", "--schema", backend.schema, "--dbname", backend.dsn],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
     else:  # dump every table as text with SQL
         import psycopg
 
         with psycopg.connect(backend.url) as conn:
-            dump = "\n".join(str(conn.execute(f"SELECT * FROM {t}").fetchall())
-                             for t in ("partners", "organizations", "records", "audit", "meta", "schema_migrations"))
+            dump = "\n".join(
+                str(conn.execute(f"SELECT * FROM {t}").fetchall())
+                for t in ("partners", "organizations", "records", "audit", "meta", "schema_migrations")
+            )
     assert "smtp.example.com" in dump and "hmac-sha256:" in dump  # the dump has the records
     assert PLAIN not in dump
 
 
 def test_fingerprint_is_keyed_and_stable(tmp_path, monkeypatch):
     k1, k2 = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    with open_store(f"sqlite:///{tmp_path}/a.db", key=k1) as a, \
-            open_store(f"sqlite:///{tmp_path}/b.db", key=k1) as b, \
-            open_store(f"sqlite:///{tmp_path}/c.db", key=k2) as c:
+    with (
+        open_store(f"sqlite:///{tmp_path}/a.db", key=k1) as a,
+        open_store(f"sqlite:///{tmp_path}/b.db", key=k1) as b,
+        open_store(f"sqlite:///{tmp_path}/c.db", key=k2) as c,
+    ):
         assert a.fingerprint(PLAIN) == b.fingerprint(PLAIN)  # same key, same password
         assert a.fingerprint(PLAIN) != c.fingerprint(PLAIN)  # another key: no offline guessing
         assert a.fingerprint(PLAIN) != a.fingerprint(PLAIN + "x")
@@ -158,6 +175,7 @@ def test_malformed_key_is_refused_without_echoing_it(backend):
 
 
 # ----- sqlite key file --------------------------------------------------------------------
+
 
 def test_sqlite_key_file_made_on_first_use_with_mode_0600(tmp_path, monkeypatch):
     monkeypatch.delenv("SMTP_IAC_STORE_KEY", raising=False)

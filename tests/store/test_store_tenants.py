@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from store_helpers import BLUE, GREEN, HQ, TENANTS
 
 from smtp_iac import schema
 from smtp_iac.addresses import ID_PATTERN, Address
@@ -13,7 +14,6 @@ from smtp_iac.cli.app import run
 from smtp_iac.cli.tenants import read_tenants_file
 from smtp_iac.errors import TenantsInvalid, UnknownTenant
 from smtp_iac.store import open_store
-from store_helpers import BLUE, GREEN, HQ, TENANTS
 
 
 def test_load_is_an_idempotent_upsert(store):
@@ -26,16 +26,31 @@ def test_load_is_an_idempotent_upsert(store):
     assert t.partners == {"acme": ["blue", "green", "red"], "initech": ["hq"]}
     assert t.org(BLUE).smtp_enabled and not t.org(GREEN).smtp_enabled
     assert t.has_partner("initech") and not t.has_partner("nope")
-    assert t.to_doc() == {"partners": {p: {"organizations": {o: v for o, v in sorted(d["organizations"].items())}}
-                                       for p, d in TENANTS["partners"].items()}}
+    assert t.to_doc() == {
+        "partners": {
+            p: {"organizations": {o: v for o, v in sorted(d["organizations"].items())}}
+            for p, d in TENANTS["partners"].items()
+        }
+    }
 
 
 def test_load_flips_switches_adds_and_never_removes(store):
     store.load_tenants(TENANTS)
-    change = store.load_tenants({"partners": {
-        "acme": {"organizations": {"green": {"smtp_enabled": True}, "blue": {"smtp_enabled": False},
-                                   "red": None, "new": {}}},
-        "globex": None}})
+    change = store.load_tenants(
+        {
+            "partners": {
+                "acme": {
+                    "organizations": {
+                        "green": {"smtp_enabled": True},
+                        "blue": {"smtp_enabled": False},
+                        "red": None,
+                        "new": {},
+                    }
+                },
+                "globex": None,
+            }
+        }
+    )
     assert change.partners_added == ["globex"]
     assert change.orgs_added == [Address("acme", "new")]
     assert change.enabled == [GREEN] and change.disabled == [BLUE]
@@ -51,20 +66,28 @@ def test_load_flips_switches_adds_and_never_removes(store):
 
 def test_invalid_document_is_refused_whole(store):
     with pytest.raises(TenantsInvalid) as e:
-        store.load_tenants({"partners": {"good": {}, "Bad_Id": {}, "acme": {"organizations": {"x": {"smtp_enabled": "yes"}}}}})
+        store.load_tenants(
+            {"partners": {"good": {}, "Bad_Id": {}, "acme": {"organizations": {"x": {"smtp_enabled": "yes"}}}}}
+        )
     paths = sorted(d.path for d in e.value.diagnostics)
     assert paths == ["$.partners.Bad_Id", "$.partners.acme.organizations.x.smtp_enabled"]
     assert store.tenants().partners == {}  # nothing half-loaded
 
 
-@pytest.mark.parametrize("doc, path, message", [
-    ({"partners": {7: {}}}, "$.partners[7]", "invalid partner id '7'"),  # a Python caller's non-string id
-    ({"partners": {"acme": {"organizations": {"x": {"smtp_enabled": None}}}}},
-     "$.partners.acme.organizations.x.smtp_enabled", "smtp_enabled must be true or false, not null"),
-    ({"partners": ["acme"]}, "$.partners", "partners must be a mapping or empty, not list"),
-    ({}, "$", "missing key 'partners'"),
-    (None, "$", "a tenants file must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "doc, path, message",
+    [
+        ({"partners": {7: {}}}, "$.partners[7]", "invalid partner id '7'"),  # a Python caller's non-string id
+        (
+            {"partners": {"acme": {"organizations": {"x": {"smtp_enabled": None}}}}},
+            "$.partners.acme.organizations.x.smtp_enabled",
+            "smtp_enabled must be true or false, not null",
+        ),
+        ({"partners": ["acme"]}, "$.partners", "partners must be a mapping or empty, not list"),
+        ({}, "$", "missing key 'partners'"),
+        (None, "$", "a tenants file must be a mapping"),
+    ],
+)
 def test_documents_the_schema_refuses(store, doc, path, message):
     with pytest.raises(TenantsInvalid) as e:
         store.load_tenants(doc)
@@ -82,7 +105,10 @@ def test_find_org_by_every_form(store):
     with pytest.raises(UnknownTenant) as e:
         store.find_org("blue")
     assert "ambiguous" in e.value.message
-    assert "partners/acme/organizations/blue" in e.value.message and "partners/initech/organizations/blue" in e.value.message
+    assert (
+        "partners/acme/organizations/blue" in e.value.message
+        and "partners/initech/organizations/blue" in e.value.message
+    )
     with pytest.raises(UnknownTenant) as e:
         store.find_org("hqq")
     assert "did you mean hq" in e.value.hint
@@ -138,8 +164,12 @@ def test_cli_load_list_enable_disable(store_url, tmp_path, capsys):
     capsys.readouterr()
     assert run(["tenants", "list", "--format", "json", "--store", store_url]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc == {"partners": {"acme": {"organizations": {"blue": {"smtp_enabled": True}, "red": {"smtp_enabled": True}}},
-                                "initech": {"organizations": {"hq": {"smtp_enabled": False}}}}}
+    assert doc == {
+        "partners": {
+            "acme": {"organizations": {"blue": {"smtp_enabled": True}, "red": {"smtp_enabled": True}}},
+            "initech": {"organizations": {"hq": {"smtp_enabled": False}}},
+        }
+    }
     with open_store(store_url) as store:
         assert [a.action for a in store.audit_log()][-2:] == ["enable-smtp", "disable-smtp"]
         assert store.audit_log()[-1].actor == "tester"
@@ -155,27 +185,42 @@ def test_cli_store_from_environment(backend, tmp_path, capsys, monkeypatch):
         assert store.tenants().has_partner("acme")
 
 
-@pytest.mark.parametrize("text, located", [
-    ("partners:\n  acme:\n    organizations:\n      Blue: {smtp_enabled: true}\n", "t.yaml:4:7: error: invalid organization id 'Blue'"),
-    ("partners:\n  acme:\n    organizations:\n      blue: {smtp_enabled: yes}\n", "t.yaml:4:28: error: smtp_enabled must be true or false"),
-    ("partners:\n  acme:\n    orgs: {}\n", "t.yaml:3:5: error: unknown key 'orgs'"),
-    ("partners:\n  acme: {}\n  acme: {}\n", "t.yaml:3:3: error: duplicate key 'acme'"),
-    ("- acme\n", "t.yaml:1:1: error: a tenants file must be a mapping"),
-    ("partners: {a: &x {}, b: *x}\n", "t.yaml:1:15: error: YAML anchors are not allowed in tenants files"),
-    ("partners: [\n", "t.yaml:2:1: error: YAML syntax error"),
-    ("", "t.yaml:1:1: error: file is empty"),
-    ("'just a string'\n", "t.yaml:1:1: error: a tenants file must be a mapping"),
-    ("# top\npartners: {}\nextra: 1\n", "t.yaml:3:1: error: unknown key 'extra' (allowed: partners)"),
-    ("partners:\n  acme:\n    organizations:\n      blue:\n        smtp_enabeld: true\n",  # a typo must not pass
-     "t.yaml:5:9: error: unknown key 'smtp_enabeld' in blue (did you mean 'smtp_enabled'?) "
-     "[at $.partners.acme.organizations.blue.smtp_enabeld]"),
-    ("partners:\n  -acme: {}\n", "t.yaml:2:3: error: invalid partner id '-acme': ids are DNS-label-like"),
-    ("partners:\n  acme:\n    organizations:\n      blue: {smtp_enabled: ~}\n",
-     "t.yaml:4:28: error: smtp_enabled must be true or false, not null [at $.partners.acme.organizations.blue.smtp_enabled]"),
-    ("partners:\n  acme:\n    organizations: [blue]\n",
-     "t.yaml:3:20: error: organizations must be a mapping or empty, not list"),
-    ("tenants: {}\n", "t.yaml:1:1: error: missing key 'partners'"),
-])
+@pytest.mark.parametrize(
+    "text, located",
+    [
+        (
+            "partners:\n  acme:\n    organizations:\n      Blue: {smtp_enabled: true}\n",
+            "t.yaml:4:7: error: invalid organization id 'Blue'",
+        ),
+        (
+            "partners:\n  acme:\n    organizations:\n      blue: {smtp_enabled: yes}\n",
+            "t.yaml:4:28: error: smtp_enabled must be true or false",
+        ),
+        ("partners:\n  acme:\n    orgs: {}\n", "t.yaml:3:5: error: unknown key 'orgs'"),
+        ("partners:\n  acme: {}\n  acme: {}\n", "t.yaml:3:3: error: duplicate key 'acme'"),
+        ("- acme\n", "t.yaml:1:1: error: a tenants file must be a mapping"),
+        ("partners: {a: &x {}, b: *x}\n", "t.yaml:1:15: error: YAML anchors are not allowed in tenants files"),
+        ("partners: [\n", "t.yaml:2:1: error: YAML syntax error"),
+        ("", "t.yaml:1:1: error: file is empty"),
+        ("'just a string'\n", "t.yaml:1:1: error: a tenants file must be a mapping"),
+        ("# top\npartners: {}\nextra: 1\n", "t.yaml:3:1: error: unknown key 'extra' (allowed: partners)"),
+        (
+            "partners:\n  acme:\n    organizations:\n      blue:\n        smtp_enabeld: true\n",  # a typo must not pass
+            "t.yaml:5:9: error: unknown key 'smtp_enabeld' in blue (did you mean 'smtp_enabled'?) "
+            "[at $.partners.acme.organizations.blue.smtp_enabeld]",
+        ),
+        ("partners:\n  -acme: {}\n", "t.yaml:2:3: error: invalid partner id '-acme': ids are DNS-label-like"),
+        (
+            "partners:\n  acme:\n    organizations:\n      blue: {smtp_enabled: ~}\n",
+            "t.yaml:4:28: error: smtp_enabled must be true or false, not null [at $.partners.acme.organizations.blue.smtp_enabled]",
+        ),
+        (
+            "partners:\n  acme:\n    organizations: [blue]\n",
+            "t.yaml:3:20: error: organizations must be a mapping or empty, not list",
+        ),
+        ("tenants: {}\n", "t.yaml:1:1: error: missing key 'partners'"),
+    ],
+)
 def test_cli_bad_tenants_file_is_located_and_writes_nothing(store_url, tmp_path, capsys, monkeypatch, text, located):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "t.yaml").write_text(text)
@@ -206,9 +251,12 @@ def test_tenants_schema_ids_are_the_stack_schemas_ids():
     stack_partners = schema.load_schema("stack")["properties"]["partners"]
     tenants_partners = schema.load_schema("tenants")["properties"]["partners"]
     for stack_names, tenants_names in (
-            (stack_partners["propertyNames"], tenants_partners["propertyNames"]),
-            (stack_partners["additionalProperties"]["properties"]["organizations"]["propertyNames"],
-             tenants_partners["additionalProperties"]["properties"]["organizations"]["propertyNames"])):
+        (stack_partners["propertyNames"], tenants_partners["propertyNames"]),
+        (
+            stack_partners["additionalProperties"]["properties"]["organizations"]["propertyNames"],
+            tenants_partners["additionalProperties"]["properties"]["organizations"]["propertyNames"],
+        ),
+    ):
         assert tenants_names["pattern"] == stack_names["pattern"] == ID_PATTERN
         assert tenants_names["x-message"] == stack_names["x-message"]
 
@@ -235,8 +283,11 @@ def test_snapshot_tenants_equal_validated_models(store):
 
     store.load_tenants(TENANTS)
     t = store.snapshot().tenants
-    expected = {Address(p, o): Organization(partner=p, name=o, smtp_enabled=v["smtp_enabled"])
-                for p, d in TENANTS["partners"].items() for o, v in d["organizations"].items()}
+    expected = {
+        Address(p, o): Organization(partner=p, name=o, smtp_enabled=v["smtp_enabled"])
+        for p, d in TENANTS["partners"].items()
+        for o, v in d["organizations"].items()
+    }
     assert t.orgs == expected
     assert list(t.orgs) == sorted(expected)  # address order
     for a, org in t.orgs.items():

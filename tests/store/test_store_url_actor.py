@@ -10,24 +10,39 @@ from smtp_iac.store import DEFAULT_URL, open_store, parse_store_url, resolve_sto
 from smtp_iac.store.url import mask_url
 
 
-@pytest.mark.parametrize("url, backend, path", [
-    ("sqlite:///relative.db", "sqlite", "relative.db"),
-    ("sqlite:///.smtp-iac/store.db", "sqlite", ".smtp-iac/store.db"),
-    ("sqlite:////abs/dir/store.db", "sqlite", "/abs/dir/store.db"),
-    ("postgresql://user:pw@db.example.com:5433/smtp", "postgresql", None),
-    ("postgresql://postgres@127.0.0.1/test?options=-csearch_path%3Dx", "postgresql", None),
-    ("postgres://u@h/db", "postgresql", None),
-])
+@pytest.mark.parametrize(
+    "url, backend, path",
+    [
+        ("sqlite:///relative.db", "sqlite", "relative.db"),
+        ("sqlite:///.smtp-iac/store.db", "sqlite", ".smtp-iac/store.db"),
+        ("sqlite:////abs/dir/store.db", "sqlite", "/abs/dir/store.db"),
+        ("postgresql://user:pw@db.example.com:5433/smtp", "postgresql", None),
+        ("postgresql://postgres@127.0.0.1/test?options=-csearch_path%3Dx", "postgresql", None),
+        ("postgres://u@h/db", "postgresql", None),
+    ],
+)
 def test_accepted_urls(url, backend, path):
     parsed = parse_store_url(url)
     assert (parsed.backend, parsed.path) == (backend, path)
 
 
-@pytest.mark.parametrize("url", [
-    "", "store.db", "sqlite://store.db", "sqlite:///", "sqlite:///dir/", "sqlite:///:memory:",
-    "sqlite:///x.db?mode=ro", "mysql://u@h/db", "postgresql://u@h/", "postgresql://u@h:notaport/db",
-    "postgresql:///db", "sqlite:///a\nb.db",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "store.db",
+        "sqlite://store.db",
+        "sqlite:///",
+        "sqlite:///dir/",
+        "sqlite:///:memory:",
+        "sqlite:///x.db?mode=ro",
+        "mysql://u@h/db",
+        "postgresql://u@h/",
+        "postgresql://u@h:notaport/db",
+        "postgresql:///db",
+        "sqlite:///a\nb.db",
+    ],
+)
 def test_rejected_urls_name_the_accepted_forms(url):
     with pytest.raises(StoreUrlError) as e:
         parse_store_url(url)
@@ -40,11 +55,14 @@ def test_bad_url_does_not_leak_its_password():
     assert "hunter2" not in str(e.value) and "***" in str(e.value)
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("postgresql://user:hunter2@h:5432/db", "postgresql://user:***@h:5432/db"),
-    ("postgresql://user@h/db", "postgresql://user@h/db"),
-    ("postgresql://u@h/db?password=hunter2&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("postgresql://user:hunter2@h:5432/db", "postgresql://user:***@h:5432/db"),
+        ("postgresql://user@h/db", "postgresql://user@h/db"),
+        ("postgresql://u@h/db?password=hunter2&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
+    ],
+)
 def test_mask_url(url, shown):
     assert mask_url(url) == shown
 
@@ -68,12 +86,15 @@ def test_display_url_of_a_postgres_store_is_masked(monkeypatch):
     assert "hunter2" not in str(e.value) and "user:***@127.0.0.1:1" in str(e.value)
 
 
-@pytest.mark.parametrize("env, actor", [
-    ({"SMTP_IAC_ACTOR": "release-bot", "GITHUB_ACTOR": "alice"}, "release-bot"),
-    ({"GITHUB_ACTOR": "alice", "GITLAB_USER_LOGIN": "bob"}, "github:alice"),
-    ({"GITLAB_USER_LOGIN": "bob"}, "gitlab:bob"),
-    ({"SMTP_IAC_ACTOR": "evil\nforged line"}, "evil?forged line"),
-])
+@pytest.mark.parametrize(
+    "env, actor",
+    [
+        ({"SMTP_IAC_ACTOR": "release-bot", "GITHUB_ACTOR": "alice"}, "release-bot"),
+        ({"GITHUB_ACTOR": "alice", "GITLAB_USER_LOGIN": "bob"}, "github:alice"),
+        ({"GITLAB_USER_LOGIN": "bob"}, "gitlab:bob"),
+        ({"SMTP_IAC_ACTOR": "evil\nforged line"}, "evil?forged line"),
+    ],
+)
 def test_actor(env, actor):
     assert current_actor(env) == actor
 

@@ -4,8 +4,8 @@ a trustme CA, its PEM file, settings/options factories and real SMTP servers on 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from pydantic import SecretStr
@@ -15,7 +15,8 @@ if _TESTS not in sys.path:  # tests/smtp_servers.py is shared by several test di
     sys.path.insert(0, _TESTS)
 
 import smtp_servers  # noqa: E402
-from smtp_servers import ca_fixture, ca_file_fixture  # noqa: E402,F401 (the ca and ca_file fixtures)
+from smtp_servers import ca_file_fixture, ca_fixture  # noqa: E402,F401 (the ca and ca_file fixtures)
+
 from smtp_iac.models import ResolvedSettings, VerifyOptions  # noqa: E402
 
 PASSWORD = smtp_servers.TEST_PASSWORD
@@ -38,9 +39,15 @@ def settings() -> Callable[..., ResolvedSettings]:
     """settings(port, tls_mode="starttls"|"implicit"|"none", **overrides)"""
 
     def make(port: int, tls_mode: str = "starttls", **kw) -> ResolvedSettings:
-        fields = dict(host="127.0.0.1", port=port, tls=tls_mode != "none",
-                      tls_mode=None if tls_mode == "none" else tls_mode,
-                      username=USER, password=SecretStr(PASSWORD), sender=SENDER)
+        fields = dict(
+            host="127.0.0.1",
+            port=port,
+            tls=tls_mode != "none",
+            tls_mode=None if tls_mode == "none" else tls_mode,
+            username=USER,
+            password=SecretStr(PASSWORD),
+            sender=SENDER,
+        )
         if "password" in kw and isinstance(kw["password"], str):
             kw["password"] = SecretStr(kw["password"])
         fields.update(kw)

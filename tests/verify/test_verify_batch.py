@@ -94,8 +94,7 @@ def test_default_concurrency_is_8(smtp_server, settings, options):
 
 def test_on_result_is_called_in_the_calling_thread_as_results_come(starttls_server, settings, options):
     threads = set()
-    items = [("controller", settings(starttls_server.port)),
-             ("partners/x", settings(smtp_servers.closed_port()))]
+    items = [("controller", settings(starttls_server.port)), ("partners/x", settings(smtp_servers.closed_port()))]
     verify_many(items, options("login"), on_result=lambda r: threads.add(threading.get_ident()))
     assert threads == {threading.get_ident()}
 

@@ -15,10 +15,12 @@ from smtp_iac.cli.app import run
 pytestmark = pytest.mark.timeout(60)
 
 
-def write_stack(tmp_path, ca_file, port: int, *, mode: str = "send", tls_mode: str = "starttls",
-                username: str = "relay-user") -> str:
+def write_stack(
+    tmp_path, ca_file, port: int, *, mode: str = "send", tls_mode: str = "starttls", username: str = "relay-user"
+) -> str:
     shutil.copy(ca_file, tmp_path / "relay-ca.pem")
-    (tmp_path / "stack.yaml").write_text(textwrap.dedent(f"""\
+    (tmp_path / "stack.yaml").write_text(
+        textwrap.dedent(f"""\
         version: 1
         name: ci
         verify:
@@ -39,7 +41,8 @@ def write_stack(tmp_path, ca_file, port: int, *, mode: str = "send", tls_mode: s
             organizations:
               eu:
                 smtp: inherit
-        """))
+        """)
+    )
     return str(tmp_path / "stack.yaml")
 
 
@@ -93,12 +96,15 @@ def test_mode_off_still_checks_in_login_mode(in_tmp, starttls_server, ca_file, c
     assert starttls_server.stats.auth_attempts == 1 and starttls_server.messages == []
 
 
-@pytest.mark.parametrize("address,says", [
-    ("partners/other", "does not manage this scope"),
-    ("controller", "does not manage this scope"),
-    ("partners/acme/organizations/eu", "inherit"),
-    ("partners/Bad_Id", "invalid"),
-])
+@pytest.mark.parametrize(
+    "address,says",
+    [
+        ("partners/other", "does not manage this scope"),
+        ("controller", "does not manage this scope"),
+        ("partners/acme/organizations/eu", "inherit"),
+        ("partners/Bad_Id", "invalid"),
+    ],
+)
 def test_scope_without_settings_is_an_error(address, says, in_tmp, starttls_server, ca_file, capsys):
     stack = write_stack(in_tmp, ca_file, starttls_server.port)
     assert run(["test-email", stack, address]) == 1

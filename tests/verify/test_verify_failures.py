@@ -11,6 +11,7 @@ from smtp_iac.verify import ADVICE, FAILURE_CLASSES, run_check
 
 pytestmark = pytest.mark.timeout(60)
 
+
 def check_failed(result, failure: str, stage: str, bound: float) -> None:
     assert not result.ok, result.detail
     assert result.failure == failure, (result.failure, result.stage, result.detail)
@@ -137,8 +138,7 @@ def test_auth_offered_without_a_usable_mechanism(smtp_server, settings, options,
 
 
 def test_auth_failed(starttls_server, settings, options, bound):
-    r = run_check(settings(starttls_server.port, password="wrong-password"), options("login"),
-                  address="controller")
+    r = run_check(settings(starttls_server.port, password="wrong-password"), options("login"), address="controller")
     check_failed(r, "auth_failed", "auth", bound)
     assert "535" in r.detail and "relay-user" in r.detail
     assert "wrong-password" not in r.detail

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -16,8 +16,14 @@ from smtp_iac.verify.message import UnsafeField, build_test_message
 
 pytestmark = pytest.mark.timeout(60)
 
-BASE = dict(address="partners/acme", from_addr="no-reply@example.com", to_addr="ops@example.com",
-            host="smtp.example.com", port=587, tls_mode="starttls")
+BASE = dict(
+    address="partners/acme",
+    from_addr="no-reply@example.com",
+    to_addr="ops@example.com",
+    host="smtp.example.com",
+    port=587,
+    tls_mode="starttls",
+)
 
 
 def parse(msg):
@@ -25,7 +31,7 @@ def parse(msg):
 
 
 def test_headers_and_body_name_the_scope():
-    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     m = parse(build_test_message(**BASE, now=when, shared_with=["partners/acme", "controller"]))
     assert m["From"] == "no-reply@example.com" and m["To"] == "ops@example.com"
     assert m["Subject"] == "smtp-iac test email for partners/acme"
@@ -36,16 +42,19 @@ def test_headers_and_body_name_the_scope():
     assert "1 more scope(s): controller" in body
 
 
-@pytest.mark.parametrize("field,value", [
-    ("from_addr", "a@example.com\r\nBcc: victim@example.org"),
-    ("from_addr", "a@example.com\nBcc: victim@example.org"),
-    ("to_addr", "ops@example.com\rBcc: victim@example.org"),
-    ("to_addr", "ops@example.com\x00"),
-    ("to_addr", "Ops <ops@example.com>"),
-    ("to_addr", "a@example.com, b@example.com"),
-    ("address", "partners/acme\r\nBcc: victim@example.org"),
-    ("host", "smtp.example.com\nX: y"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("from_addr", "a@example.com\r\nBcc: victim@example.org"),
+        ("from_addr", "a@example.com\nBcc: victim@example.org"),
+        ("to_addr", "ops@example.com\rBcc: victim@example.org"),
+        ("to_addr", "ops@example.com\x00"),
+        ("to_addr", "Ops <ops@example.com>"),
+        ("to_addr", "a@example.com, b@example.com"),
+        ("address", "partners/acme\r\nBcc: victim@example.org"),
+        ("host", "smtp.example.com\nX: y"),
+    ],
+)
 def test_injection_is_refused(field, value):
     with pytest.raises(UnsafeField):
         build_test_message(**{**BASE, field: value})

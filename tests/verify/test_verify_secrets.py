@@ -37,9 +37,15 @@ def our_logs(caplog) -> str:
 
 def everything_said(result) -> list[str]:
     err = VerifyFailed(result.address, result) if not result.ok else None
-    return [result.detail, result.advice, repr(result), str(result.to_dict()),
-            json.dumps(result.to_dict()), result.summary(),
-            *( [str(err), repr(err), err.message, err.hint or ""] if err else [])]
+    return [
+        result.detail,
+        result.advice,
+        repr(result),
+        str(result.to_dict()),
+        json.dumps(result.to_dict()),
+        result.summary(),
+        *([str(err), repr(err), err.message, err.hint or ""] if err else []),
+    ]
 
 
 def test_a_server_echoing_the_password_in_its_reply_is_redacted(smtp_server, settings, options, caplog):
@@ -63,25 +69,41 @@ def test_a_server_echoing_the_password_in_its_reply_is_redacted(smtp_server, set
 def test_no_output_of_any_outcome_holds_the_password(ca, settings, options, caplog, tmp_path):
     caplog.set_level(logging.DEBUG)
     results = []
-    with smtp_servers.smtp_server(tls="starttls", ca=ca) as ok_srv, \
-            smtp_servers.smtp_server(tls="starttls", ca=ca, users={}) as bad_srv, \
-            smtp_servers.smtp_server(tls="implicit", ca=ca) as implicit_srv, \
-            smtp_servers.smtp_server(tls="starttls", ca=ca, reject_recipients=["ops@example.com"]) as rcpt_srv, \
-            smtp_servers.silent_server() as silent, smtp_servers.garbage_server() as garbage:
+    with (
+        smtp_servers.smtp_server(tls="starttls", ca=ca) as ok_srv,
+        smtp_servers.smtp_server(tls="starttls", ca=ca, users={}) as bad_srv,
+        smtp_servers.smtp_server(tls="implicit", ca=ca) as implicit_srv,
+        smtp_servers.smtp_server(tls="starttls", ca=ca, reject_recipients=["ops@example.com"]) as rcpt_srv,
+        smtp_servers.silent_server() as silent,
+        smtp_servers.garbage_server() as garbage,
+    ):
         cases = [
-            settings(ok_srv.port), settings(bad_srv.port), settings(implicit_srv.port, "starttls"),
-            settings(ok_srv.port, "implicit"), settings(rcpt_srv.port), settings(silent.port),
-            settings(garbage.port), settings(smtp_servers.closed_port()),
+            settings(ok_srv.port),
+            settings(bad_srv.port),
+            settings(implicit_srv.port, "starttls"),
+            settings(ok_srv.port, "implicit"),
+            settings(rcpt_srv.port),
+            settings(silent.port),
+            settings(garbage.port),
+            settings(smtp_servers.closed_port()),
             settings(25, host="relay.example.invalid"),
         ]
         for i, s in enumerate(cases):
             results.append(run_check(s, options("send"), address=f"partners/p{i}"))
         results.append(run_check(cases[0], options("send", ca_file=None), address="partners/untrusted"))
         many = verify_many([(f"partners/m{i}", s) for i, s in enumerate(cases)], options("login"))
-    assert {r.failure for r in results} >= {None, "auth_failed", "greeting_timeout", "tls_mismatch",
-                                             "recipient_rejected", "protocol", "connection_refused",
-                                             "dns", "cert_verify"}
+    assert {r.failure for r in results} >= {
+        None,
+        "auth_failed",
+        "greeting_timeout",
+        "tls_mismatch",
+        "recipient_rejected",
+        "protocol",
+        "connection_refused",
+        "dns",
+        "cert_verify",
+    }
     for r in [*results, *many.values()]:
         assert_clean(*everything_said(r))
     assert "smtp_iac.verify" in our_logs(caplog)  # the check logs its results...
-    assert_clean(our_logs(caplog))                # ...without the password
+    assert_clean(our_logs(caplog))  # ...without the password

@@ -23,9 +23,15 @@ SECRET = "sink-Secret-9x!pw"
 
 
 def sink_settings(handle, **kw) -> ResolvedSettings:
-    fields = dict(host="127.0.0.1", port=handle.port, tls=handle.tls != "none",
-                  tls_mode=None if handle.tls == "none" else handle.tls, username="anyone",
-                  password=SecretStr(SECRET), sender="no-reply@example.com")
+    fields = dict(
+        host="127.0.0.1",
+        port=handle.port,
+        tls=handle.tls != "none",
+        tls_mode=None if handle.tls == "none" else handle.tls,
+        username="anyone",
+        password=SecretStr(SECRET),
+        sender="no-reply@example.com",
+    )
     fields.update(kw)
     return ResolvedSettings(**fields)
 
@@ -35,8 +41,9 @@ def test_sink_receives_a_verified_message(tls, tmp_path):
     with start_sink("127.0.0.1", 0, tls=tls, cert_dir=tmp_path / "certs") as sink:
         assert sink.port > 0
         assert (sink.ca_file is None) == (tls == "none")
-        opts = VerifyOptions(mode="send", to="ops@example.com", timeout_seconds=5,
-                             ca_file=str(sink.ca_file) if sink.ca_file else None)
+        opts = VerifyOptions(
+            mode="send", to="ops@example.com", timeout_seconds=5, ca_file=str(sink.ca_file) if sink.ca_file else None
+        )
         r = run_check(sink_settings(sink), opts, address="partners/acme")
         assert r.ok, r.detail
         [m] = sink.messages
@@ -63,8 +70,12 @@ def test_sink_refuses_a_non_loopback_address():
 def test_sink_command_prints_envelope_and_headers_and_stops_on_sigterm(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-c", "from smtp_iac.cli import main; main()", "sink", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         first = proc.stdout.readline()
         port = int(re.search(r"port (\d+)", first).group(1))

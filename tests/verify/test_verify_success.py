@@ -44,18 +44,23 @@ def test_send_mode_succeeds_and_message_arrives_with_headers(mode, smtp_server, 
 
 def test_from_defaults_to_verify_from_then_sender_then_username(smtp_server, settings, options):
     with smtp_server() as srv:
-        assert run_check(settings(srv.port), options("send", **{"from": "verify@example.org"}),
-                         address="controller").ok
-        assert run_check(settings(srv.port, sender=None, username="me@example.net",
-                                  ), options("send"), address="controller").detail
+        assert run_check(settings(srv.port), options("send", **{"from": "verify@example.org"}), address="controller").ok
+        assert run_check(
+            settings(
+                srv.port,
+                sender=None,
+                username="me@example.net",
+            ),
+            options("send"),
+            address="controller",
+        ).detail
     senders = [m.mail_from for m in srv.messages]
     assert senders[0] == "verify@example.org"
     # the second check authenticates as me@example.net, whom the server does not know
     assert len(senders) == 1
 
     with smtp_server(users={"me@example.net": TEST_PASSWORD}) as srv:
-        r = run_check(settings(srv.port, sender=None, username="me@example.net"), options("send"),
-                      address="controller")
+        r = run_check(settings(srv.port, sender=None, username="me@example.net"), options("send"), address="controller")
     assert r.ok, r.detail
     assert [m.mail_from for m in srv.messages] == ["me@example.net"]
 
@@ -84,13 +89,13 @@ def test_mode_off_is_skipped_without_a_connection(starttls_server, settings, opt
 
 def test_ca_file_relative_to_base_dir(starttls_server, settings, options, ca_file):
     opts = options("login", ca_file=ca_file.name)
-    result = run_check(settings(starttls_server.port), opts, address="controller",
-                       base_dir=ca_file.parent)
+    result = run_check(settings(starttls_server.port), opts, address="controller", base_dir=ca_file.parent)
     assert result.ok, result.detail
 
 
 def _ipv6_loopback() -> bool:
     import socket
+
     try:
         with socket.socket(socket.AF_INET6) as s:
             s.bind(("::1", 0))
@@ -102,6 +107,7 @@ def _ipv6_loopback() -> bool:
 @pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback (::1) on this machine")
 def test_ipv6_literal_host(ca, settings, options):
     import smtp_servers
+
     with smtp_servers.smtp_server(tls="starttls", ca=ca, host="::1", cert_hostnames=["::1"]) as srv:
         r = run_check(settings(srv.port, host="::1"), options("send"), address="controller")
     assert r.ok, r.detail

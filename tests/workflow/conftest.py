@@ -13,13 +13,21 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from workflow_helpers import (OTHER_ENV, OTHER_PASSWORD, PASSWORD, PW_ENV, USER, USER2, WRONG_ENV,  # noqa: E402
-                              WRONG_PASSWORD, Workspace)
+import smtp_servers  # noqa: E402
+from smtp_servers import ca_file_fixture, ca_fixture  # noqa: E402,F401 (the ca and ca_file fixtures)
+from workflow_helpers import (  # noqa: E402
+    OTHER_ENV,
+    OTHER_PASSWORD,
+    PASSWORD,
+    PW_ENV,
+    USER,
+    USER2,
+    WRONG_ENV,
+    WRONG_PASSWORD,
+    Workspace,
+)
 
 from smtp_iac.store import generate_key  # noqa: E402
-
-import smtp_servers  # noqa: E402
-from smtp_servers import ca_fixture, ca_file_fixture  # noqa: E402,F401 (the ca and ca_file fixtures)
 
 
 @pytest.fixture(params=["keyfile", "env"])
@@ -71,5 +79,3 @@ def relay(ca):
 @pytest.fixture
 def closed_port() -> int:
     return smtp_servers.closed_port()
-
-

@@ -5,8 +5,18 @@ the others apply; identical settings make one SMTP session; no --yes and no term
 from __future__ import annotations
 
 import pytest
-from workflow_helpers import (OTHER_ENV, OTHER_PASSWORD, PASSWORD, STACK, USER, USER2, WRONG_ENV, partner,
-                              settings, stack_doc)
+from workflow_helpers import (
+    OTHER_ENV,
+    OTHER_PASSWORD,
+    PASSWORD,
+    STACK,
+    USER,
+    USER2,
+    WRONG_ENV,
+    partner,
+    settings,
+    stack_doc,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -21,11 +31,15 @@ def _stack(ca_file, port: int, **over) -> dict:
         "initech": settings(port, user=USER2, env=OTHER_ENV),
     }
     scopes.update(over)
-    return stack_doc(ca_file, controller=scopes["controller"], partners={
-        "acme": partner(scopes["acme"], acme_eu=scopes["acme-eu"]),
-        "globex": partner(scopes["globex"]),
-        "initech": partner(scopes["initech"]),
-    })
+    return stack_doc(
+        ca_file,
+        controller=scopes["controller"],
+        partners={
+            "acme": partner(scopes["acme"], acme_eu=scopes["acme-eu"]),
+            "globex": partner(scopes["globex"]),
+            "initech": partner(scopes["initech"]),
+        },
+    )
 
 
 def test_apply_writes_all_and_exits_0(ws, relay, ca_file):
@@ -33,8 +47,13 @@ def test_apply_writes_all_and_exits_0(ws, relay, ca_file):
     f = ws.write_stack(_stack(ca_file, relay.port))
     r = ws.run("apply", f, "--yes")
     assert r.rc == 0, r.both
-    for addr in ("controller", "partners/acme", "partners/acme/organizations/acme-eu", "partners/globex",
-                 "partners/initech"):
+    for addr in (
+        "controller",
+        "partners/acme",
+        "partners/acme/organizations/acme-eu",
+        "partners/globex",
+        "partners/initech",
+    ):
         assert f"ok             create  {addr}" in r.out
         rec = ws.record(addr)
         assert rec.version == 1 and rec.managed_by == STACK and rec.port == relay.port
@@ -72,9 +91,15 @@ def test_failing_verify_leaves_that_scope_untouched_while_others_apply(ws, relay
     audit_before = ws.state()[1]
 
     # acme: a good change; globex: a password the relay refuses; initech: nothing listening
-    ws.write_stack(_stack(ca_file, relay.port, acme=settings(relay.port, user=USER),
-                          globex=settings(relay.port, env=WRONG_ENV),
-                          initech=settings(closed_port, user=USER2, env=OTHER_ENV)))
+    ws.write_stack(
+        _stack(
+            ca_file,
+            relay.port,
+            acme=settings(relay.port, user=USER),
+            globex=settings(relay.port, env=WRONG_ENV),
+            initech=settings(closed_port, user=USER2, env=OTHER_ENV),
+        )
+    )
     r = ws.run("apply", f, "--yes", "--format", "json")
     assert r.rc == 1, r.both
     d = r.json()
@@ -93,10 +118,13 @@ def test_failing_verify_leaves_that_scope_untouched_while_others_apply(ws, relay
     assert after["partners/acme"].password_fingerprint == ws.fingerprint(PASSWORD)
     for addr in ("partners/globex", "partners/initech", "controller"):
         assert after[addr] == before[addr], addr  # fields, fingerprint, version, owner, updated_*
-    new_audit = ws.state()[1][len(audit_before):]
+    new_audit = ws.state()[1][len(audit_before) :]
     outcomes = sorted((e["address"], e["outcome"]) for e in new_audit)
-    assert outcomes == [("partners/acme", "ok"), ("partners/globex", "verify_failed"),
-                        ("partners/initech", "verify_failed")]
+    assert outcomes == [
+        ("partners/acme", "ok"),
+        ("partners/globex", "verify_failed"),
+        ("partners/initech", "verify_failed"),
+    ]
 
     # the text summary names each failure class and the seed's advice; exit 1 again
     r = ws.run("apply", f, "--yes")
@@ -124,11 +152,15 @@ def test_identical_settings_make_one_smtp_session_each(ws, relay, ca_file):
     ws.load_tenants()
     a = settings(relay.port)
     b = settings(relay.port, user=USER2, env=OTHER_ENV)
-    doc = stack_doc(ca_file, controller=a, partners={
-        "acme": partner(b, acme_eu=a, acme_us=b),
-        "globex": partner(a),
-        "initech": partner(b),
-    })
+    doc = stack_doc(
+        ca_file,
+        controller=a,
+        partners={
+            "acme": partner(b, acme_eu=a, acme_us=b),
+            "globex": partner(a),
+            "initech": partner(b),
+        },
+    )
     f = ws.write_stack(doc)
     r = ws.run("apply", f, "--yes", "--format", "json")
     assert r.rc == 0, r.both

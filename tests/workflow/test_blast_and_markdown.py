@@ -22,22 +22,33 @@ GITHUB_COMMENT_LIMIT = 65_536
 def _platform() -> dict:
     """acme: 6 orgs — 2 with their own override and SMTP on, 1 with an override but SMTP off,
     3 without; globex: 2 orgs without overrides."""
-    return {"partners": {
-        "acme": {"organizations": {
-            "own-a": {"smtp_enabled": True}, "own-b": {"smtp_enabled": True},
-            "own-off": {"smtp_enabled": False},
-            "plain-a": {"smtp_enabled": True}, "plain-b": {"smtp_enabled": False},
-            "plain-c": {"smtp_enabled": True}}},
-        "globex": {"organizations": {"g-one": {"smtp_enabled": True}, "g-two": {"smtp_enabled": True}}},
-    }}
+    return {
+        "partners": {
+            "acme": {
+                "organizations": {
+                    "own-a": {"smtp_enabled": True},
+                    "own-b": {"smtp_enabled": True},
+                    "own-off": {"smtp_enabled": False},
+                    "plain-a": {"smtp_enabled": True},
+                    "plain-b": {"smtp_enabled": False},
+                    "plain-c": {"smtp_enabled": True},
+                }
+            },
+            "globex": {"organizations": {"g-one": {"smtp_enabled": True}, "g-two": {"smtp_enabled": True}}},
+        }
+    }
 
 
 def _stack(acme_user: str = "acme-mailer", own_a: object = None) -> dict:
     own = settings(PORT, user="own")
-    return stack_doc(None, controller=settings(PORT, user="platform"), partners={
-        "acme": partner(settings(PORT, user=acme_user), own_a=own_a or own, own_b=own),
-        "globex": partner(settings(PORT, user="globex-mailer")),
-    })
+    return stack_doc(
+        None,
+        controller=settings(PORT, user="platform"),
+        partners={
+            "acme": partner(settings(PORT, user=acme_user), own_a=own_a or own, own_b=own),
+            "globex": partner(settings(PORT, user="globex-mailer")),
+        },
+    )
 
 
 def _put_own_off(ws) -> None:
@@ -45,8 +56,13 @@ def _put_own_off(ws) -> None:
     with ws.open() as s:
         addr = Address.parse("partners/acme/organizations/own-off")
         s.set_smtp_enabled(addr, True, actor="test")
-        s.put(addr, ResolvedSettings(host="127.0.0.1", port=PORT, tls=True, username="off", password="x-pw-1"),
-              expected_version=None, stack=STACK, actor="test")
+        s.put(
+            addr,
+            ResolvedSettings(host="127.0.0.1", port=PORT, tls=True, username="off", password="x-pw-1"),
+            expected_version=None,
+            stack=STACK,
+            actor="test",
+        )
         s.set_smtp_enabled(addr, False, actor="test")
 
 
@@ -66,11 +82,19 @@ def test_partner_edit_reaches_its_inheriting_orgs_only(ws):
     affected = {i["org"]: (i["before"], i["after"], i["kind"]) for i in br["impacts"]}
     # every acme org that inherits the partner record — including own-off, whose override is
     # ignored while its switch is off — and neither own-a/own-b (enabled overrides) nor globex
-    assert affected == {f"partners/acme/organizations/{o}": ("partners/acme", "partners/acme", "settings")
-                        for o in ("own-off", "plain-a", "plain-b", "plain-c")}
+    assert affected == {
+        f"partners/acme/organizations/{o}": ("partners/acme", "partners/acme", "settings")
+        for o in ("own-off", "plain-a", "plain-b", "plain-c")
+    }
     assert br["organizations"] == 8 and br["affected"] == 4
-    assert br["partners"] == [{"partner": "acme", "organizations": 6, "affected": 4, "transitions": [
-        {"from": "partner", "to": "partner", "kind": "settings", "count": 4}]}]
+    assert br["partners"] == [
+        {
+            "partner": "acme",
+            "organizations": 6,
+            "affected": 4,
+            "transitions": [{"from": "partner", "to": "partner", "kind": "settings", "count": 4}],
+        }
+    ]
     assert d["summary"]["affected_organizations"] == 4
 
     t = ws.run("plan", f)
@@ -94,30 +118,41 @@ def test_org_override_to_inherit_moves_org_to_partner(ws):
     by = {s["address"]: s for s in d["scopes"]}
     assert by["partners/acme/organizations/own-a"]["action"] == "delete"
     br = d["blast_radius"]
-    assert br["impacts"] == [{"org": "partners/acme/organizations/own-a",
-                              "before": "partners/acme/organizations/own-a", "after": "partners/acme",
-                              "kind": "source"}]
-    assert br["partners"][0]["transitions"] == [{"from": "organization", "to": "partner", "kind": "source",
-                                                 "count": 1}]
+    assert br["impacts"] == [
+        {
+            "org": "partners/acme/organizations/own-a",
+            "before": "partners/acme/organizations/own-a",
+            "after": "partners/acme",
+            "kind": "source",
+        }
+    ]
+    assert br["partners"][0]["transitions"] == [{"from": "organization", "to": "partner", "kind": "source", "count": 1}]
     t = ws.run("plan", f)
     assert "1 organization→partner" in t.out
     assert "- " in t.out and "remove override" in t.out
     md = ws.run("plan", f, "--format", "markdown").out
     assert "| `acme` | 6 | 1 | 1 organization→partner |" in md
-    assert ("| `partners/acme/organizations/own-a` | partners/acme/organizations/own-a | partners/acme |"
-            in md)
+    assert "| `partners/acme/organizations/own-a` | partners/acme/organizations/own-a | partners/acme |" in md
 
 
 def test_markdown_plan_at_3000_affected_orgs_stays_a_readable_comment(ws):
     partners, orgs_per, own_per = 60, 50, 5
-    tenants = {"partners": {f"p{p:02d}": {"organizations": {
-        f"p{p:02d}-o{o:02d}": {"smtp_enabled": True} for o in range(orgs_per)}} for p in range(partners)}}
+    tenants = {
+        "partners": {
+            f"p{p:02d}": {"organizations": {f"p{p:02d}-o{o:02d}": {"smtp_enabled": True} for o in range(orgs_per)}}
+            for p in range(partners)
+        }
+    }
     ws.load_tenants(tenants)
     ps = {}
     for p in range(partners):
         pid = f"p{p:02d}"
-        ps[pid] = {"smtp": settings(PORT, user=f"{pid}-mailer"), "organizations": {
-            f"{pid}-o{o:02d}": {"smtp": settings(PORT, user=f"{pid}-o{o:02d}")} for o in range(own_per)}}
+        ps[pid] = {
+            "smtp": settings(PORT, user=f"{pid}-mailer"),
+            "organizations": {
+                f"{pid}-o{o:02d}": {"smtp": settings(PORT, user=f"{pid}-o{o:02d}")} for o in range(own_per)
+            },
+        }
     f = ws.write_stack(stack_doc(None, controller=settings(PORT, user="platform"), partners=ps))
 
     r = ws.run("plan", f, "--format", "markdown", "--detailed-exitcode")
@@ -168,13 +203,23 @@ def test_markdown_stays_under_the_comment_limit_with_long_ids_and_values(ws):
     """The bound is on characters, not only on rows: ids may be 63 characters long and hosts,
     usernames and senders long too, so 200 + 300 rows alone can pass 65,536 characters."""
     pids = [f"p{i}-" + "x" * 59 for i in range(3)]
-    tenants = {"partners": {p: {"organizations": {f"o{j:03d}-" + "y" * 58: {"smtp_enabled": True}
-                                                  for j in range(150)}} for p in pids}}
+    tenants = {
+        "partners": {
+            p: {"organizations": {f"o{j:03d}-" + "y" * 58: {"smtp_enabled": True} for j in range(150)}} for p in pids
+        }
+    }
     ws.load_tenants(tenants)
     long_host = "relay-" + "h" * 50 + ".example.com"
-    ps = {p: {"smtp": settings(PORT, user="u" * 60, host=long_host), "organizations": {
-        o: {"smtp": settings(PORT, user="v" * 60, host="org-" + long_host, sender="s" * 50 + "@example.com")}
-        for o in list(tenants["partners"][p]["organizations"])[:100]}} for p in pids}
+    ps = {
+        p: {
+            "smtp": settings(PORT, user="u" * 60, host=long_host),
+            "organizations": {
+                o: {"smtp": settings(PORT, user="v" * 60, host="org-" + long_host, sender="s" * 50 + "@example.com")}
+                for o in list(tenants["partners"][p]["organizations"])[:100]
+            },
+        }
+        for p in pids
+    }
     f = ws.write_stack(stack_doc(None, controller=settings(PORT), partners=ps))
     r = ws.run("plan", f, "--format", "markdown")
     assert r.rc == 0

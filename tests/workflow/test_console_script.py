@@ -19,9 +19,16 @@ def _script_exists():
 def test_pipeline_exit_codes_as_a_subprocess(ws, relay, ca_file):
     r = ws.sub("tenants", "load", ws.write_tenants())
     assert r.rc == 0, r.err
-    f = ws.write_stack(stack_doc(ca_file, controller=settings(relay.port), partners={
-        "acme": partner(settings(relay.port, user=USER2, env=OTHER_ENV), acme_us="inherit"),
-        "globex": partner("inherit")}))
+    f = ws.write_stack(
+        stack_doc(
+            ca_file,
+            controller=settings(relay.port),
+            partners={
+                "acme": partner(settings(relay.port, user=USER2, env=OTHER_ENV), acme_us="inherit"),
+                "globex": partner("inherit"),
+            },
+        )
+    )
 
     # pull request: plan with changes -> 2, saved, json valid against the schema
     r = ws.sub("plan", f, "--detailed-exitcode", "--out", "plan.json", "--format", "json")
@@ -49,9 +56,14 @@ def test_errors_as_a_subprocess_exit_1_without_traceback(ws):
     ws.load_tenants()
     (ws.dir / "stacks").mkdir()
     (ws.dir / "stacks" / "bad.yaml").write_text("version: 1\ncontroller:\n  smtp:\n    hots: x\n")
-    for args in (["plan", "stacks/bad.yaml", "--detailed-exitcode"], ["drift", "stacks/bad.yaml"],
-                 ["apply", "stacks/bad.yaml", "--yes"], ["effective", "no-such-org"],
-                 ["plan", "stacks/missing.yaml"], ["apply", "missing.json", "--yes"]):
+    for args in (
+        ["plan", "stacks/bad.yaml", "--detailed-exitcode"],
+        ["drift", "stacks/bad.yaml"],
+        ["apply", "stacks/bad.yaml", "--yes"],
+        ["effective", "no-such-org"],
+        ["plan", "stacks/missing.yaml"],
+        ["apply", "missing.json", "--yes"],
+    ):
         r = ws.sub(*args)
         assert r.rc == 1, (args, r.both)
         assert "error" in r.err and "Traceback" not in r.both, args
@@ -69,8 +81,9 @@ def test_apply_asks_on_a_terminal(ws, relay, ca_file, answer, rc):
     master, slave = pty.openpty()
     try:
         os.write(master, answer.encode())
-        p = subprocess.run([str(CONSOLE_SCRIPT), "apply", f], stdin=slave, capture_output=True, text=True,
-                           cwd=ws.dir, timeout=60)
+        p = subprocess.run(
+            [str(CONSOLE_SCRIPT), "apply", f], stdin=slave, capture_output=True, text=True, cwd=ws.dir, timeout=60
+        )
     finally:
         os.close(slave)
         os.close(master)

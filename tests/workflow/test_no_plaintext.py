@@ -6,7 +6,7 @@ SMTP_IAC_STORE_KEY."""
 from __future__ import annotations
 
 import pytest
-from workflow_helpers import (OTHER_ENV, PW_ENV, SECRETS, USER2, WRONG_ENV, partner, settings, stack_doc)
+from workflow_helpers import OTHER_ENV, PW_ENV, SECRETS, USER2, WRONG_ENV, partner, settings, stack_doc
 
 from smtp_iac.addresses import Address
 from smtp_iac.models import ResolvedSettings
@@ -23,11 +23,15 @@ def test_no_password_in_any_output_plan_file_or_store_file(ws_any_key, relay, ca
     ws = ws_any_key
     port = relay.port
     assert ws.run("tenants", "load", ws.write_tenants()).rc == 0
-    good = stack_doc(ca_file, controller=settings(port), partners={
-        "acme": partner(settings(port, user=USER2, env=OTHER_ENV), acme_eu=settings(port), acme_us="inherit"),
-        "globex": partner(settings(port, env=WRONG_ENV)),  # the relay refuses this password
-        "initech": partner("inherit"),
-    })
+    good = stack_doc(
+        ca_file,
+        controller=settings(port),
+        partners={
+            "acme": partner(settings(port, user=USER2, env=OTHER_ENV), acme_eu=settings(port), acme_us="inherit"),
+            "globex": partner(settings(port, env=WRONG_ENV)),  # the relay refuses this password
+            "initech": partner("inherit"),
+        },
+    )
     f = ws.write_stack(good)
     fmts = ("text", "json", "markdown")
     for fmt in fmts:
@@ -60,9 +64,13 @@ def test_no_password_in_any_output_plan_file_or_store_file(ws_any_key, relay, ca
     # an out-of-band password change and a stale saved plan (password ref now another secret)
     with ws.open() as s:
         rec = s.get(Address.parse("partners/acme"))
-        s.put(Address.parse("partners/acme"), ResolvedSettings(
-            host="127.0.0.1", port=port, tls=True, username=USER2, password=SECRETS[2]),
-            expected_version=rec.version, stack=rec.managed_by, actor="console")
+        s.put(
+            Address.parse("partners/acme"),
+            ResolvedSettings(host="127.0.0.1", port=port, tls=True, username=USER2, password=SECRETS[2]),
+            expected_version=rec.version,
+            stack=rec.managed_by,
+            actor="console",
+        )
     for fmt in fmts:
         assert ws.run("drift", f, "--format", fmt).rc == 2
     assert ws.run("plan", f, "--out", "plan-2.json").rc == 0

@@ -8,8 +8,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from workflow_helpers import (OTHER_ENV, OTHER_PASSWORD, PW_ENV, STACK, USER2, partner, schema_validator, settings,
-                              stack_doc)
+from workflow_helpers import (
+    OTHER_ENV,
+    OTHER_PASSWORD,
+    PW_ENV,
+    STACK,
+    USER2,
+    partner,
+    schema_validator,
+    settings,
+    stack_doc,
+)
 
 from smtp_iac.addresses import Address
 from smtp_iac.models import ResolvedSettings
@@ -20,20 +29,37 @@ PORT = 2587  # plan never connects; nothing needs to listen here
 
 
 def base_stack() -> dict:
-    return stack_doc(None, controller=settings(PORT), partners={
-        "acme": partner(settings(PORT, user=USER2, env=OTHER_ENV),
-                        acme_eu=settings(PORT, user="eu-mailer"), acme_us="inherit"),
-        "globex": partner("inherit"),
-    })
+    return stack_doc(
+        None,
+        controller=settings(PORT),
+        partners={
+            "acme": partner(
+                settings(PORT, user=USER2, env=OTHER_ENV), acme_eu=settings(PORT, user="eu-mailer"), acme_us="inherit"
+            ),
+            "globex": partner("inherit"),
+        },
+    )
 
 
-def put(ws, address: str, *, stack: str = STACK, user: str = "oob", port: int = PORT, version=None,
-        password: str = "oob-password-not-a-test-secret"):
+def put(
+    ws,
+    address: str,
+    *,
+    stack: str = STACK,
+    user: str = "oob",
+    port: int = PORT,
+    version=None,
+    password: str = "oob-password-not-a-test-secret",
+):
     """An out-of-band write through the store API (no verify)."""
     with ws.open() as s:
-        return s.put(Address.parse(address), ResolvedSettings(
-            host="127.0.0.1", port=port, tls=True, username=user, password=password),
-            expected_version=version, stack=stack, actor="oob")
+        return s.put(
+            Address.parse(address),
+            ResolvedSettings(host="127.0.0.1", port=port, tls=True, username=user, password=password),
+            expected_version=version,
+            stack=stack,
+            actor="oob",
+        )
 
 
 def test_plan_exit_codes_with_and_without_detailed_exitcode(ws):
@@ -101,12 +127,13 @@ def test_plan_refuses_scopes_the_store_does_not_allow(ws, case):
         addr, words = "partners/acme/organizations/acme-asia", ["organization 'acme-asia' is not known"]
     elif case == "wrong_partner":
         doc["partners"]["acme"]["organizations"]["globex-eu"] = {"smtp": settings(PORT)}
-        addr, words = "partners/acme/organizations/globex-eu", ["not under partner 'acme'",
-                                                                "partners/globex"]
+        addr, words = "partners/acme/organizations/globex-eu", ["not under partner 'acme'", "partners/globex"]
     else:  # acme-labs has its SMTP switch off
         doc["partners"]["acme"]["organizations"]["acme-labs"] = {"smtp": settings(PORT)}
-        addr, words = "partners/acme/organizations/acme-labs", ["organization-level SMTP is disabled",
-                                                                "partner admin or system administrator"]
+        addr, words = (
+            "partners/acme/organizations/acme-labs",
+            ["organization-level SMTP is disabled", "partner admin or system administrator"],
+        )
     f = ws.write_stack(doc)
     before = ws.state()
 
@@ -183,11 +210,22 @@ def test_plan_json_content_and_saved_plan_identical(ws):
 
     assert d["format"] == "smtp-iac/plan" and d["stack"] == STACK and d["stack_file"] == f
     assert d["store"] == ws.url
-    assert d["summary"] == {"create": 3, "update": 0, "delete": 1, "no-op": 1, "refused": 0,
-                            "affected_organizations": 5}
+    assert d["summary"] == {
+        "create": 3,
+        "update": 0,
+        "delete": 1,
+        "no-op": 1,
+        "refused": 0,
+        "affected_organizations": 5,
+    }
     by = {s["address"]: s for s in d["scopes"]}
-    assert list(by) == ["controller", "partners/acme", "partners/acme/organizations/acme-eu",
-                        "partners/acme/organizations/acme-us", "partners/globex"]
+    assert list(by) == [
+        "controller",
+        "partners/acme",
+        "partners/acme/organizations/acme-eu",
+        "partners/acme/organizations/acme-us",
+        "partners/globex",
+    ]
     acme = by["partners/acme"]
     assert acme["action"] == "create" and acme["tier"] == "partner" and acme["desired"] == "settings"
     assert acme["fields"]["username"] == USER2 and acme["fields"]["port"] == PORT

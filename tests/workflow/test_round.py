@@ -4,11 +4,20 @@
 
 from __future__ import annotations
 
-
 import pytest
 import yaml
-from workflow_helpers import (OTHER_ENV, OTHER_PASSWORD, PASSWORD, STACK, USER, USER2, WRONG_ENV,
-                              partner, settings, stack_doc)
+from workflow_helpers import (
+    OTHER_ENV,
+    OTHER_PASSWORD,
+    PASSWORD,
+    STACK,
+    USER,
+    USER2,
+    WRONG_ENV,
+    partner,
+    settings,
+    stack_doc,
+)
 
 from smtp_iac.addresses import Address
 from smtp_iac.models import ResolvedSettings
@@ -17,12 +26,19 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _stack(ca_file, port: int) -> dict:
-    return stack_doc(ca_file, controller=settings(port), partners={
-        "acme": partner(settings(port, user=USER2, env=OTHER_ENV),
-                        acme_eu=settings(port, sender="eu@example.com"), acme_us="inherit"),
-        "globex": partner("inherit", globex_eu=settings(port)),
-        "initech": partner(settings(port)),
-    })
+    return stack_doc(
+        ca_file,
+        controller=settings(port),
+        partners={
+            "acme": partner(
+                settings(port, user=USER2, env=OTHER_ENV),
+                acme_eu=settings(port, sender="eu@example.com"),
+                acme_us="inherit",
+            ),
+            "globex": partner("inherit", globex_eu=settings(port)),
+            "initech": partner(settings(port)),
+        },
+    )
 
 
 def _resolved(port: int, user: str, password: str, **kw) -> ResolvedSettings:
@@ -42,21 +58,45 @@ def test_full_round_load_apply_oob_drift_repair(ws, relay, ca_file):
     with ws.open() as s:
         acme = s.get(Address.parse("partners/acme"))
         # 1. a field: acme's port
-        s.put(Address.parse("partners/acme"), _resolved(2525, USER2, OTHER_PASSWORD), expected_version=acme.version,
-              stack=STACK, actor="console")
+        s.put(
+            Address.parse("partners/acme"),
+            _resolved(2525, USER2, OTHER_PASSWORD),
+            expected_version=acme.version,
+            stack=STACK,
+            actor="console",
+        )
         # 2. a password: initech's (same fields, another secret)
         ini = s.get(Address.parse("partners/initech"))
-        s.put(Address.parse("partners/initech"), _resolved(relay.port, USER, "changed-in-console-77"),
-              expected_version=ini.version, stack=STACK, actor="console")
+        s.put(
+            Address.parse("partners/initech"),
+            _resolved(relay.port, USER, "changed-in-console-77"),
+            expected_version=ini.version,
+            stack=STACK,
+            actor="console",
+        )
         # 3. a managed record deleted: acme-eu's
         eu = s.get(Address.parse("partners/acme/organizations/acme-eu"))
-        s.delete(Address.parse("partners/acme/organizations/acme-eu"), expected_version=eu.version, stack=STACK,
-                 actor="console")
+        s.delete(
+            Address.parse("partners/acme/organizations/acme-eu"),
+            expected_version=eu.version,
+            stack=STACK,
+            actor="console",
+        )
         # 4. an override on a scope the stack says inherit: acme-us (org) and globex (partner)
-        s.put(Address.parse("partners/acme/organizations/acme-us"), _resolved(relay.port, USER, PASSWORD),
-              expected_version=None, stack=STACK, actor="console")
-        s.put(Address.parse("partners/globex"), _resolved(relay.port, USER, PASSWORD),
-              expected_version=None, stack="console", actor="console")
+        s.put(
+            Address.parse("partners/acme/organizations/acme-us"),
+            _resolved(relay.port, USER, PASSWORD),
+            expected_version=None,
+            stack=STACK,
+            actor="console",
+        )
+        s.put(
+            Address.parse("partners/globex"),
+            _resolved(relay.port, USER, PASSWORD),
+            expected_version=None,
+            stack="console",
+            actor="console",
+        )
     oob = ws.state()
 
     r = ws.run("drift", f)
@@ -78,10 +118,13 @@ def test_full_round_load_apply_oob_drift_repair(ws, relay, ca_file):
     d = ws.run("drift", f, "--format", "json")
     assert d.rc == 2
     items = {(i["address"], i["kind"]) for i in d.json()["items"]}
-    assert items == {("partners/acme", "changed"), ("partners/initech", "changed"),
-                     ("partners/acme/organizations/acme-eu", "missing"),
-                     ("partners/acme/organizations/acme-us", "override_appeared"),
-                     ("partners/globex", "override_appeared")}
+    assert items == {
+        ("partners/acme", "changed"),
+        ("partners/initech", "changed"),
+        ("partners/acme/organizations/acme-eu", "missing"),
+        ("partners/acme/organizations/acme-us", "override_appeared"),
+        ("partners/globex", "override_appeared"),
+    }
     acme = next(i for i in d.json()["items"] if i["address"] == "partners/acme")
     assert {"field": "port", "live": 2525, "desired": relay.port} in acme["changes"]
     ini = next(i for i in d.json()["items"] if i["address"] == "partners/initech")
@@ -97,8 +140,13 @@ def test_full_round_load_apply_oob_drift_repair(ws, relay, ca_file):
     assert ws.state() == oob
     r = ws.run("apply", f, "--yes", "--adopt")
     assert r.rc == 0, r.both
-    for want in ("update  partners/acme", "update  partners/initech", "create  partners/acme/organizations/acme-eu",
-                 "delete  partners/acme/organizations/acme-us", "delete  partners/globex"):
+    for want in (
+        "update  partners/acme",
+        "update  partners/initech",
+        "create  partners/acme/organizations/acme-eu",
+        "delete  partners/acme/organizations/acme-us",
+        "delete  partners/globex",
+    ):
         assert f"ok             {want}" in r.out
     assert ws.record("partners/initech").password_fingerprint == ws.fingerprint(PASSWORD)
     assert ws.record("partners/acme").port == relay.port
@@ -119,11 +167,18 @@ def test_drift_switch_off_and_owner_change_and_errors(ws, relay, ca_file):
     r = ws.run("drift", f, "--format", "json")
     assert r.rc == 2
     assert [(i["address"], i["kind"]) for i in r.json()["items"]] == [
-        ("partners/acme/organizations/acme-eu", "override_ignored")]
+        ("partners/acme/organizations/acme-eu", "override_ignored")
+    ]
     with ws.open() as s:  # another stack takes initech over, with the very same settings
         s.set_smtp_enabled(Address.parse("partners/acme/organizations/acme-eu"), True, actor="console")
-        s.put(Address.parse("partners/initech"), _resolved(relay.port, USER, PASSWORD), expected_version=1,
-              stack="console", actor="console", adopt=True)
+        s.put(
+            Address.parse("partners/initech"),
+            _resolved(relay.port, USER, PASSWORD),
+            expected_version=1,
+            stack="console",
+            actor="console",
+            adopt=True,
+        )
     r = ws.run("drift", f)
     assert r.rc == 2
     (item,) = [ln for ln in r.out.splitlines() if ln.startswith("  ")]
@@ -161,14 +216,16 @@ def test_effective_names_the_winning_record_and_chain(ws, relay, ca_file):
     # globex inherits: the controller wins, through the chain org -> partner -> controller
     d = ws.run("effective", "partners/globex/organizations/globex-main", "--format", "json").json()
     assert d["source"] == "controller" and d["tier"] == "controller"
-    assert [c["address"] for c in d["chain"]] == ["partners/globex/organizations/globex-main", "partners/globex",
-                                                  "controller"]
+    assert [c["address"] for c in d["chain"]] == [
+        "partners/globex/organizations/globex-main",
+        "partners/globex",
+        "controller",
+    ]
     assert d["chain"][-1]["outcome"] == "used"
 
     r = ws.run("effective", "--all", "--format", "json")
     assert r.rc == 0
-    assert {x["org"]: x["source"] for x in r.json()}["partners/initech/organizations/initech-hq"] == \
-        "partners/initech"
+    assert {x["org"]: x["source"] for x in r.json()}["partners/initech/organizations/initech-hq"] == "partners/initech"
 
     for bad in ("nope", "partners/acme/organizations/nope", "partners/globex/organizations/acme-eu"):
         r = ws.run("effective", bad)
@@ -188,16 +245,21 @@ def test_import_round_trips_to_no_changes(ws, relay, ca_file, monkeypatch):
     doc = yaml.safe_load(text)
     assert doc["name"] == STACK  # the records' common owner
     assert doc["partners"]["acme"]["smtp"]["password"] == {"env": "SMTP_PASSWORD_ACME"}
-    assert doc["partners"]["acme"]["organizations"]["acme-eu"]["smtp"]["password"] == \
-        {"env": "SMTP_PASSWORD_ACME__ACME_EU"}
+    assert doc["partners"]["acme"]["organizations"]["acme-eu"]["smtp"]["password"] == {
+        "env": "SMTP_PASSWORD_ACME__ACME_EU"
+    }
     assert doc["partners"]["acme"]["organizations"]["acme-eu"]["smtp"]["sender"] == "eu@example.com"
     (ws.dir / "stacks" / "imported.yaml").write_text(text)
     assert ws.run("validate", "stacks/imported.yaml").rc == 0
 
     # placeholders set to the real passwords: plan shows no changes, drift none
-    real = {"SMTP_PASSWORD_CONTROLLER": PASSWORD, "SMTP_PASSWORD_ACME": OTHER_PASSWORD,
-            "SMTP_PASSWORD_ACME__ACME_EU": PASSWORD, "SMTP_PASSWORD_GLOBEX__GLOBEX_EU": PASSWORD,
-            "SMTP_PASSWORD_INITECH": PASSWORD}
+    real = {
+        "SMTP_PASSWORD_CONTROLLER": PASSWORD,
+        "SMTP_PASSWORD_ACME": OTHER_PASSWORD,
+        "SMTP_PASSWORD_ACME__ACME_EU": PASSWORD,
+        "SMTP_PASSWORD_GLOBEX__GLOBEX_EU": PASSWORD,
+        "SMTP_PASSWORD_INITECH": PASSWORD,
+    }
     for var, pw in real.items():
         monkeypatch.setenv(var, pw)
     r = ws.run("plan", "stacks/imported.yaml", "--detailed-exitcode")
@@ -208,14 +270,19 @@ def test_import_round_trips_to_no_changes(ws, relay, ca_file, monkeypatch):
     monkeypatch.setenv("SMTP_PASSWORD_INITECH", OTHER_PASSWORD)
     d = ws.run("plan", "stacks/imported.yaml", "--format", "json").json()
     assert [(s["address"], s["changes"]) for s in d["scopes"] if s["action"] != "no-op"] == [
-        ("partners/initech", [{"field": "password", "old": "(changed)", "new": "(changed)"}])]
+        ("partners/initech", [{"field": "password", "old": "(changed)", "new": "(changed)"}])
+    ]
     monkeypatch.setenv("SMTP_PASSWORD_INITECH", PASSWORD)
 
     # records of two stacks: the import is named 'imported' and still plans no changes
     with ws.open() as s:
-        s.put(Address.parse("partners/initech/organizations/initech-hq"),
-              _resolved(relay.port, USER2, OTHER_PASSWORD, sender="hq@example.com"),
-              expected_version=None, stack="console", actor="console")
+        s.put(
+            Address.parse("partners/initech/organizations/initech-hq"),
+            _resolved(relay.port, USER2, OTHER_PASSWORD, sender="hq@example.com"),
+            expected_version=None,
+            stack="console",
+            actor="console",
+        )
     r = ws.run("import")
     assert r.rc == 0
     assert yaml.safe_load(r.out)["name"] == "imported"

@@ -17,10 +17,14 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def _stack(ca_file, port: int, acme_user: str = USER2, globex_user: str = USER) -> dict:
-    return stack_doc(ca_file, controller=settings(port), partners={
-        "acme": partner(settings(port, user=acme_user, env=OTHER_ENV if acme_user == USER2 else PW_ENV)),
-        "globex": partner(settings(port, user=globex_user, env=OTHER_ENV if globex_user == USER2 else PW_ENV)),
-    })
+    return stack_doc(
+        ca_file,
+        controller=settings(port),
+        partners={
+            "acme": partner(settings(port, user=acme_user, env=OTHER_ENV if acme_user == USER2 else PW_ENV)),
+            "globex": partner(settings(port, user=globex_user, env=OTHER_ENV if globex_user == USER2 else PW_ENV)),
+        },
+    )
 
 
 def _applied_then_planned(ws, relay, ca_file) -> str:
@@ -32,8 +36,10 @@ def _applied_then_planned(ws, relay, ca_file) -> str:
     r = ws.run("plan", f, "--out", "plan.json", "--detailed-exitcode")
     assert r.rc == 2
     saved = json.loads((ws.dir / "plan.json").read_text())
-    assert [(s["address"], s["action"], s["live_version"]) for s in saved["scopes"] if s["action"] != "no-op"] \
-        == [("partners/acme", "update", 1), ("partners/globex", "update", 1)]
+    assert [(s["address"], s["action"], s["live_version"]) for s in saved["scopes"] if s["action"] != "no-op"] == [
+        ("partners/acme", "update", 1),
+        ("partners/globex", "update", 1),
+    ]
     return f
 
 
@@ -57,9 +63,15 @@ def test_saved_plan_applies_exactly_what_it_showed(ws, relay, ca_file):
 def test_stale_plan_version_moved_applies_nothing(ws, relay, ca_file):
     _applied_then_planned(ws, relay, ca_file)
     with ws.open() as s:  # out of band, after plan --out: acme moves from version 1 to 2
-        s.put(Address.parse("partners/acme"), ResolvedSettings(
-            host="127.0.0.1", port=relay.port, tls=True, username="console-edit", password="console-pw-123"),
-            expected_version=1, stack=STACK, actor="console")
+        s.put(
+            Address.parse("partners/acme"),
+            ResolvedSettings(
+                host="127.0.0.1", port=relay.port, tls=True, username="console-edit", password="console-pw-123"
+            ),
+            expected_version=1,
+            stack=STACK,
+            actor="console",
+        )
     before = ws.state()
     sessions = relay.stats.sessions
 
@@ -80,9 +92,13 @@ def test_stale_plan_record_deleted_or_created_since(ws, relay, ca_file):
     f = ws.write_stack(_stack(ca_file, relay.port))
     assert ws.run("plan", f, "--out", "plan.json").rc == 0  # creates, planned against "absent"
     with ws.open() as s:
-        s.put(Address.parse("partners/globex"), ResolvedSettings(
-            host="127.0.0.1", port=relay.port, tls=True, username="early", password="early-pw-456"),
-            expected_version=None, stack=STACK, actor="console")
+        s.put(
+            Address.parse("partners/globex"),
+            ResolvedSettings(host="127.0.0.1", port=relay.port, tls=True, username="early", password="early-pw-456"),
+            expected_version=None,
+            stack=STACK,
+            actor="console",
+        )
     before = ws.state()
     r = ws.run("apply", "plan.json", "--yes")
     assert r.rc == 1
@@ -155,8 +171,9 @@ def test_saved_plan_with_refusals_or_tampering_is_refused(ws, relay, ca_file):
 
 
 @pytest.mark.parametrize("same_key", [True, False])
-def test_saved_plan_applies_only_to_the_store_it_was_planned_against(ws, relay, ca_file, tmp_path, monkeypatch,
-                                                                     same_key):
+def test_saved_plan_applies_only_to_the_store_it_was_planned_against(
+    ws, relay, ca_file, tmp_path, monkeypatch, same_key
+):
     from smtp_iac.store import generate_key, open_store
 
     if same_key:  # a shared key: fingerprints agree across stores, only the URL tells them apart

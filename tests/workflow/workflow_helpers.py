@@ -47,13 +47,19 @@ OTHER_ENV = "WF_SMTP_OTHER"
 WRONG_ENV = "WF_SMTP_WRONG"
 STACK = "dev"
 
-TENANTS = {"partners": {
-    "acme": {"organizations": {"acme-eu": {"smtp_enabled": True}, "acme-us": {"smtp_enabled": True},
-                               "acme-labs": {"smtp_enabled": False}}},
-    "globex": {"organizations": {"globex-main": {"smtp_enabled": False},
-                                 "globex-eu": {"smtp_enabled": True}}},
-    "initech": {"organizations": {"initech-hq": {"smtp_enabled": True}}},
-}}
+TENANTS = {
+    "partners": {
+        "acme": {
+            "organizations": {
+                "acme-eu": {"smtp_enabled": True},
+                "acme-us": {"smtp_enabled": True},
+                "acme-labs": {"smtp_enabled": False},
+            }
+        },
+        "globex": {"organizations": {"globex-main": {"smtp_enabled": False}, "globex-eu": {"smtp_enabled": True}}},
+        "initech": {"organizations": {"initech-hq": {"smtp_enabled": True}}},
+    }
+}
 
 
 class _NoAliases(yaml.SafeDumper):
@@ -95,6 +101,7 @@ class Workspace:
         self.capsys.readouterr()
         if stdin is not None:
             import io
+
             saved = sys.stdin
             sys.stdin = io.StringIO(stdin)
             try:
@@ -111,8 +118,15 @@ class Workspace:
         """The installed console script as a subprocess; stdin a pipe (not a terminal)."""
         env = dict(os.environ)
         env.pop("SMTP_IAC_DEBUG", None)
-        p = subprocess.run([str(CONSOLE_SCRIPT), *args], input=stdin, capture_output=True, text=True,
-                           cwd=self.dir, env=env, timeout=120)
+        p = subprocess.run(
+            [str(CONSOLE_SCRIPT), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=self.dir,
+            env=env,
+            timeout=120,
+        )
         self.outputs += [p.stdout, p.stderr]
         return Result(p.returncode, p.stdout, p.stderr)
 
@@ -121,8 +135,11 @@ class Workspace:
     def write_stack(self, doc: dict, name: str = "dev.yaml") -> str:
         path = self.dir / "stacks" / name
         path.parent.mkdir(exist_ok=True)
-        path.write_text("# yaml-language-server: $schema=../schemas/stack.schema.json\n"
-                        + yaml.dump(doc, Dumper=_NoAliases, sort_keys=False), encoding="utf-8")
+        path.write_text(
+            "# yaml-language-server: $schema=../schemas/stack.schema.json\n"
+            + yaml.dump(doc, Dumper=_NoAliases, sort_keys=False),
+            encoding="utf-8",
+        )
         return f"stacks/{name}"
 
     def write_tenants(self, doc: dict = TENANTS, name: str = "tenants.yaml") -> str:
@@ -173,8 +190,14 @@ def verify_opts(ca_file: Path, mode: str = "login") -> dict:
     return d
 
 
-def stack_doc(ca_file: Path | None, *, controller: Any = None, partners: dict | None = None,
-              mode: str = "login", name: str = STACK) -> dict:
+def stack_doc(
+    ca_file: Path | None,
+    *,
+    controller: Any = None,
+    partners: dict | None = None,
+    mode: str = "login",
+    name: str = STACK,
+) -> dict:
     doc: dict = {"version": 1, "name": name}
     if ca_file is not None:
         doc["verify"] = verify_opts(ca_file, mode)
@@ -199,5 +222,6 @@ def partner(smtp: Any = None, **orgs: Any) -> dict:
 def schema_validator():
     import jsonschema
 
-    return jsonschema.Draft202012Validator(json.loads(PLAN_SCHEMA.read_text(encoding="utf-8")),
-                                           format_checker=jsonschema.FormatChecker())
+    return jsonschema.Draft202012Validator(
+        json.loads(PLAN_SCHEMA.read_text(encoding="utf-8")), format_checker=jsonschema.FormatChecker()
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import click
 
@@ -30,8 +30,9 @@ pass_state = click.make_pass_decorator(State, ensure=True)
 
 
 def format_option(*choices: str, default: str = "text") -> Callable:
-    return click.option("--format", "fmt", type=click.Choice(choices), default=default,
-                        show_default=True, help="Output format.")
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default=default, show_default=True, help="Output format."
+    )
 
 
 def store_option(f: Callable) -> Callable:
@@ -42,9 +43,15 @@ def store_option(f: Callable) -> Callable:
             ctx.ensure_object(State).store = value
         return value
 
-    return click.option("--store", "store_url", metavar="URL", expose_value=False, callback=cb,
-                        help="Store URL (sqlite:///path.db or postgresql://...). "
-                             "Else SMTP_IAC_STORE, else the stack's store:, else sqlite:///.smtp-iac/store.db.")(f)
+    return click.option(
+        "--store",
+        "store_url",
+        metavar="URL",
+        expose_value=False,
+        callback=cb,
+        help="Store URL (sqlite:///path.db or postgresql://...). "
+        "Else SMTP_IAC_STORE, else the stack's store:, else sqlite:///.smtp-iac/store.db.",
+    )(f)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -102,7 +109,7 @@ def run(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_ERROR
-    except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
+    except Exception as e:
         if debug:
             raise
         # The message of an unexpected exception may echo input values (a secret among them),

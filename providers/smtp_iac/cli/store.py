@@ -51,9 +51,15 @@ def audit_cmd(state: State, address: str | None, limit: int, fmt: str) -> int:
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return EXIT_OK
     for e in entries:
-        fp = f" {e.old_fingerprint or '-'} → {e.new_fingerprint or '-'}" if (e.old_fingerprint or e.new_fingerprint) else ""
-        click.echo(f"{e.at.isoformat(timespec='seconds')} {e.actor or '-'} [{e.stack or '-'}] "
-                   f"{e.action} {e.address or '-'}: {e.outcome}{fp}" + (f" ({e.detail})" if e.detail else ""))
+        fp = (
+            f" {e.old_fingerprint or '-'} → {e.new_fingerprint or '-'}"
+            if (e.old_fingerprint or e.new_fingerprint)
+            else ""
+        )
+        click.echo(
+            f"{e.at.isoformat(timespec='seconds')} {e.actor or '-'} [{e.stack or '-'}] "
+            f"{e.action} {e.address or '-'}: {e.outcome}{fp}" + (f" ({e.detail})" if e.detail else "")
+        )
     return EXIT_OK
 
 

@@ -37,11 +37,16 @@ def read_tenants_file(path: str) -> dict:
     except OSError as e:
         raise UsageError(f"cannot read tenants file {path}: {e.strerror or e}") from None
     if not raw.strip():
-        raise TenantsInvalid([Diagnostic(path, 1, 1, "error",
-                                         "file is empty: expected 'partners: {<partner>: {organizations: ...}}'")])
+        raise TenantsInvalid(
+            [Diagnostic(path, 1, 1, "error", "file is empty: expected 'partners: {<partner>: {organizations: ...}}'")]
+        )
     doc = parse_bytes(raw)
-    diags = [Diagnostic(path, p.line, p.column, "error", p.message.replace("stack files", "tenants files"),
-                        json_path(p.path)) for p in doc.problems]
+    diags = [
+        Diagnostic(
+            path, p.line, p.column, "error", p.message.replace("stack files", "tenants files"), json_path(p.path)
+        )
+        for p in doc.problems
+    ]
     if doc.data is not None:
         for p in check_tenants_doc(doc.data)[1]:  # schemas/tenants.schema.json, located like a stack file's
             line, col = doc.locate(p.path, key=p.at_key)
@@ -67,14 +72,19 @@ def load_cmd(state: State, file: str, fmt: str) -> int:
     with open_store(resolve_store_url(state.store, None)) as store:
         change = store.load_tenants(doc)
         if fmt == "json":
-            click.echo(json.dumps({
-                "store": store.url_for_display,
-                "partners_added": change.partners_added,
-                "organizations_added": [str(a) for a in change.orgs_added],
-                "smtp_enabled": [str(a) for a in change.enabled],
-                "smtp_disabled": [str(a) for a in change.disabled],
-                "unchanged": change.unchanged,
-            }, indent=2))
+            click.echo(
+                json.dumps(
+                    {
+                        "store": store.url_for_display,
+                        "partners_added": change.partners_added,
+                        "organizations_added": [str(a) for a in change.orgs_added],
+                        "smtp_enabled": [str(a) for a in change.enabled],
+                        "smtp_disabled": [str(a) for a in change.disabled],
+                        "unchanged": change.unchanged,
+                    },
+                    indent=2,
+                )
+            )
         else:
             for p in change.partners_added:
                 click.echo(f"+ partners/{p}")
@@ -110,8 +120,10 @@ def list_cmd(state: State, fmt: str) -> int:
             state_text = "smtp enabled" if tenants.orgs[a].smtp_enabled else "smtp disabled"
             click.echo(f"  {str(a).ljust(width)}  {state_text}")
     enabled = sum(o.smtp_enabled for o in tenants.orgs.values())
-    click.echo(f"{len(tenants.partners)} partner(s), {len(tenants.orgs)} organization(s), "
-               f"{enabled} with organization-level SMTP enabled")
+    click.echo(
+        f"{len(tenants.partners)} partner(s), {len(tenants.orgs)} organization(s), "
+        f"{enabled} with organization-level SMTP enabled"
+    )
     return EXIT_OK
 
 

@@ -20,8 +20,10 @@ def _gh_escape(text: str, prop: bool = False) -> str:
 
 def github_annotation(d: Diagnostic) -> str:
     """A GitHub Actions workflow command; the run's summary shows it on the file and line."""
-    return (f"::{d.severity} file={_gh_escape(d.file, True)},line={d.line},col={d.column},"
-            f"title={_gh_escape('smtp-iac validate', True)}::{_gh_escape(d.message + ' [at ' + d.path + ']')}")
+    return (
+        f"::{d.severity} file={_gh_escape(d.file, True)},line={d.line},col={d.column},"
+        f"title={_gh_escape('smtp-iac validate', True)}::{_gh_escape(d.message + ' [at ' + d.path + ']')}"
+    )
 
 
 @click.command("validate")
@@ -35,10 +37,18 @@ def validate_cmd(files: tuple[str, ...], fmt: str) -> int:
         results.append((f, diags))
     failed = any(has_errors(d) for _, d in results)
     if fmt == "json":
-        click.echo(json.dumps({
-            "valid": not failed,
-            "files": [{"file": f, "valid": not has_errors(d), "diagnostics": [x.to_dict() for x in d]} for f, d in results],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "valid": not failed,
+                    "files": [
+                        {"file": f, "valid": not has_errors(d), "diagnostics": [x.to_dict() for x in d]}
+                        for f, d in results
+                    ],
+                },
+                indent=2,
+            )
+        )
     elif fmt == "github":
         for _, diags in results:
             for d in diags:

@@ -41,11 +41,17 @@ def test_email_cmd(file: str, address: str, fmt: str) -> int:
     loaded = load(file)
     desired = loaded.stack.scopes().get(addr)
     if desired is None:
-        raise UsageError(f"{file} does not manage this scope", address=str(addr),
-                         hint="test-email checks a scope that the file gives settings (smtp: {...})")
+        raise UsageError(
+            f"{file} does not manage this scope",
+            address=str(addr),
+            hint="test-email checks a scope that the file gives settings (smtp: {...})",
+        )
     if desired == INHERIT:
-        raise UsageError(f"{file} sets 'smtp: inherit' here: there are no settings to check",
-                         address=str(addr), hint="test the scope whose settings it inherits")
+        raise UsageError(
+            f"{file} sets 'smtp: inherit' here: there are no settings to check",
+            address=str(addr),
+            hint="test the scope whose settings it inherits",
+        )
     resolved = resolve_settings(desired, base_dir=loaded.base_dir, address=str(addr))
     options = loaded.stack.verify
     if options.mode == "off":
@@ -61,32 +67,49 @@ def _print_result(result: VerifyResult, fmt: str, fields: dict) -> None:
         return
     where = f"{fields['host']}:{fields['port']}"
     if result.ok:
-        click.echo(f"{result.address}: ok ({result.mode} check of {where}, "
-                   f"{result.elapsed_seconds:.2f} s)")
+        click.echo(f"{result.address}: ok ({result.mode} check of {where}, {result.elapsed_seconds:.2f} s)")
         click.echo(f"  {result.detail}")
     else:
-        click.echo(f"{result.address}: verify failed: {result.failure} at {result.stage} "
-                   f"({result.mode} check of {where}, {result.elapsed_seconds:.2f} s)")
+        click.echo(
+            f"{result.address}: verify failed: {result.failure} at {result.stage} "
+            f"({result.mode} check of {where}, {result.elapsed_seconds:.2f} s)"
+        )
         click.echo(f"  {result.detail}")
         click.echo(f"  hint: {result.advice}")
 
 
 @click.command("sink")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Loopback address to listen on (127.0.0.1, ::1 or localhost only).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Loopback address to listen on (127.0.0.1, ::1 or localhost only).",
+)
 @click.option("--port", default=2525, show_default=True, type=int, help="Port; 0 picks a free one.")
-@click.option("--tls", "tls", type=click.Choice(TLS_MODES), default="none", show_default=True,
-              help="none: plain SMTP; starttls: offer STARTTLS; implicit: TLS from the first byte. "
-                   "With TLS a throwaway CA is written; use it as verify.ca_file.")
-@click.option("--cert-dir", type=click.Path(file_okay=False), default=None,
-              help="Where to write the throwaway CA and certificate (default: a new temp dir).")
+@click.option(
+    "--tls",
+    "tls",
+    type=click.Choice(TLS_MODES),
+    default="none",
+    show_default=True,
+    help="none: plain SMTP; starttls: offer STARTTLS; implicit: TLS from the first byte. "
+    "With TLS a throwaway CA is written; use it as verify.ca_file.",
+)
+@click.option(
+    "--cert-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to write the throwaway CA and certificate (default: a new temp dir).",
+)
 def sink_cmd(host: str, port: int, tls: str, cert_dir: str | None) -> int:
     """A local SMTP sink for development and the demo: accepts any AUTH (loopback only),
     prints each message's envelope and headers (never a password), runs until Ctrl-C."""
     _quiet_server_tracebacks()
     handle = start_sink(host, port, tls=tls, cert_dir=cert_dir, on_message=_echo_message)
-    click.echo(f"smtp-iac sink listening on {handle.host} port {handle.port} (TLS: {tls}); "
-               "accepts any username and password; Ctrl-C to stop")
+    click.echo(
+        f"smtp-iac sink listening on {handle.host} port {handle.port} (TLS: {tls}); "
+        "accepts any username and password; Ctrl-C to stop"
+    )
     if handle.ca_file:
         click.echo(f"  CA certificate (set verify.ca_file to it): {handle.ca_file}")
     sys.stdout.flush()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import click
 import yaml
@@ -15,8 +15,8 @@ from ..addresses import Address
 from ..apply import ApplyReport, apply_plan
 from ..drift import drift_items
 from ..errors import StackInvalid, UsageError
-from ..planning import make_plan
 from ..plandoc import read_plan
+from ..planning import make_plan
 from ..report import markdown, text
 from ..stackfile import read
 from ..store import open_store, resolve_store_url
@@ -57,8 +57,9 @@ def _emit(fmt: str, *, text_out: Callable[[], str], md_out: Callable[[], str], d
 @format_option("text", "json", "markdown")
 @store_option
 @pass_state
-def plan_cmd(state, file: str, out: str | None, detailed_exitcode: bool, adopt: bool, show_unchanged: bool,
-             fmt: str) -> int:
+def plan_cmd(
+    state, file: str, out: str | None, detailed_exitcode: bool, adopt: bool, show_unchanged: bool, fmt: str
+) -> int:
     """Show what apply would change in the live store, and for which organizations."""
     loaded = _load(file)
     with _open(state, loaded.stack.store) as store:
@@ -67,8 +68,12 @@ def plan_cmd(state, file: str, out: str | None, detailed_exitcode: bool, adopt: 
             plan.seal(store.fingerprint)
     if out:
         _write_atomic(Path(out), plan.to_json())
-    _emit(fmt, text_out=lambda: text.render_plan(plan, show_unchanged=show_unchanged),
-          md_out=lambda: markdown.render_plan(plan), data=plan.to_dict)
+    _emit(
+        fmt,
+        text_out=lambda: text.render_plan(plan, show_unchanged=show_unchanged),
+        md_out=lambda: markdown.render_plan(plan),
+        data=plan.to_dict,
+    )
     if plan.has_errors:
         return EXIT_ERROR
     if detailed_exitcode and plan.has_changes:
@@ -93,6 +98,7 @@ class _Progress:
         self.total = total
         if enabled and total and sys.stderr.isatty():
             from rich.progress import Progress
+
             self.bar = Progress(transient=True)
             self.task = self.bar.add_task("applying", total=total)
 
@@ -118,8 +124,7 @@ class _Progress:
 @click.argument("source", metavar="FILE|PLAN.json", type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="Do not ask; required when there is no terminal.")
 @click.option("--adopt", is_flag=True, help="Take over scopes that another stack manages (stack files only).")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="SMTP checks at once.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="SMTP checks at once.")
 @format_option("text", "json", "markdown")
 @store_option
 @pass_state
@@ -137,9 +142,11 @@ def apply_cmd(state, source: str, yes: bool, adopt: bool, concurrency: int, fmt:
             # either look "stale" for the wrong reason or, sharing the key, take the writes.
             where = store.url_for_display
             store.close()
-            raise UsageError(f"{source} was planned against {plan.store}, not {where}; nothing applied",
-                             hint="apply it against the store it was planned with (--store or SMTP_IAC_STORE), "
-                                  "or make a new plan against this one")
+            raise UsageError(
+                f"{source} was planned against {plan.store}, not {where}; nothing applied",
+                hint="apply it against the store it was planned with (--store or SMTP_IAC_STORE), "
+                "or make a new plan against this one",
+            )
     else:
         loaded = _load(source)
         store = _open(state, loaded.stack.store)
@@ -157,11 +164,20 @@ def apply_cmd(state, source: str, yes: bool, adopt: bool, concurrency: int, fmt:
                 click.echo("nothing applied", err=True)
                 return EXIT_ERROR
         with _Progress(len(changes), fmt == "text") as progress:
-            report: ApplyReport = apply_plan(plan, store, base_dir=base_dir, concurrency=concurrency,
-                                             on_event=progress.event)
-    _emit(fmt, text_out=lambda: text.render_apply(report), md_out=lambda: markdown.render_apply(report),
-          data=lambda: {"stack": report.stack, "ok": report.ok, "summary": report.counts(),
-                        "results": [r.to_dict() for r in report.results]})
+            report: ApplyReport = apply_plan(
+                plan, store, base_dir=base_dir, concurrency=concurrency, on_event=progress.event
+            )
+    _emit(
+        fmt,
+        text_out=lambda: text.render_apply(report),
+        md_out=lambda: markdown.render_apply(report),
+        data=lambda: {
+            "stack": report.stack,
+            "ok": report.ok,
+            "summary": report.counts(),
+            "results": [r.to_dict() for r in report.results],
+        },
+    )
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
@@ -177,10 +193,17 @@ def drift_cmd(state, file: str, fmt: str) -> int:
         plan = make_plan(loaded, store, stack_file=file, blast=False)
     unknown = [s for s in plan.diff.refused if s.refusal.kind == "unknown_tenant"]
     items = drift_items(plan.diff, plan.stack)
-    _emit(fmt, text_out=lambda: text.render_drift(plan.stack, items),
-          md_out=lambda: markdown.render_drift(plan.stack, items),
-          data=lambda: {"stack": plan.stack, "drift": bool(items), "items": [i.to_dict() for i in items],
-                        "errors": [{"address": str(s.address), "message": s.refusal.message} for s in unknown]})
+    _emit(
+        fmt,
+        text_out=lambda: text.render_drift(plan.stack, items),
+        md_out=lambda: markdown.render_drift(plan.stack, items),
+        data=lambda: {
+            "stack": plan.stack,
+            "drift": bool(items),
+            "items": [i.to_dict() for i in items],
+            "errors": [{"address": str(s.address), "message": s.refusal.message} for s in unknown],
+        },
+    )
     if unknown:
         for s in unknown:
             click.echo(f"error: {s.address}: {s.refusal.message}", err=True)
@@ -203,8 +226,14 @@ def effective_cmd(state, org: str | None, all_: bool, fmt: str) -> int:
         if all_:
             res = snap.effective_all()
             if fmt == "json":
-                click.echo(json.dumps([{"org": str(a), "source": str(r.source) if r.source else None, "tier": r.tier}
-                                       for a, r in res.items()]))
+                click.echo(
+                    json.dumps(
+                        [
+                            {"org": str(a), "source": str(r.source) if r.source else None, "tier": r.tier}
+                            for a, r in res.items()
+                        ]
+                    )
+                )
             else:
                 for a, r in res.items():
                     click.echo(f"{a}\t{r.source or 'none'}")
@@ -213,13 +242,28 @@ def effective_cmd(state, org: str | None, all_: bool, fmt: str) -> int:
         res = snap.effective(o.address)
     rec = res.record
     if fmt == "json":
-        click.echo(json.dumps({
-            "org": str(res.org), "smtp_enabled": o.smtp_enabled,
-            "source": str(res.source) if res.source else None, "tier": res.tier,
-            "settings": (rec.public_fields() | {"password_fingerprint": rec.password_fingerprint,
-                                                "version": rec.version, "managed_by": rec.managed_by}) if rec else None,
-            "chain": [{"address": str(s.address), "outcome": s.outcome} for s in res.chain],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "org": str(res.org),
+                    "smtp_enabled": o.smtp_enabled,
+                    "source": str(res.source) if res.source else None,
+                    "tier": res.tier,
+                    "settings": (
+                        rec.public_fields()
+                        | {
+                            "password_fingerprint": rec.password_fingerprint,
+                            "version": rec.version,
+                            "managed_by": rec.managed_by,
+                        }
+                    )
+                    if rec
+                    else None,
+                    "chain": [{"address": str(s.address), "outcome": s.outcome} for s in res.chain],
+                },
+                indent=2,
+            )
+        )
     else:
         click.echo(text.render_effective(str(res.org), res, rec), nl=False)
     return EXIT_OK
@@ -261,6 +305,7 @@ def import_cmd(state, partner: str | None, name: str | None) -> int:
     name = name or (owners.pop() if len(owners) == 1 else "imported")
     doc: dict = {"version": 1, "name": name}
     from ..addresses import CONTROLLER
+
     if CONTROLLER in records:
         doc["controller"] = {"smtp": _settings_yaml(records[CONTROLLER])}
     partners: dict = {}
@@ -273,12 +318,17 @@ def import_cmd(state, partner: str | None, name: str | None) -> int:
         else:
             entry["smtp"] = _settings_yaml(records[a])
     # a partner's own record first, then its organizations
-    doc["partners"] = {p: ({"smtp": e["smtp"]} if "smtp" in e else {}) | ({"organizations": e["organizations"]}
-                       if "organizations" in e else {}) for p, e in partners.items()}
+    doc["partners"] = {
+        p: ({"smtp": e["smtp"]} if "smtp" in e else {})
+        | ({"organizations": e["organizations"]} if "organizations" in e else {})
+        for p, e in partners.items()
+    }
     envs = sorted({_settings_yaml(r)["password"]["env"] for r in records.values()})
-    header = ["# yaml-language-server: $schema=../schemas/stack.schema.json",
-              f"# Imported from {store.url_for_display}. Passwords are placeholders: set each variable",
-              "# (or change the reference) before plan: " + (", ".join(envs) if envs else "(no records)")]
+    header = [
+        "# yaml-language-server: $schema=../schemas/stack.schema.json",
+        f"# Imported from {store.url_for_display}. Passwords are placeholders: set each variable",
+        "# (or change the reference) before plan: " + (", ".join(envs) if envs else "(no records)"),
+    ]
     click.echo("\n".join(header))
     click.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False), nl=False)
     return EXIT_OK

@@ -17,7 +17,8 @@ from typing import Any
 import pulumi
 
 from ..errors import SmtpIacError, StackInvalid
-from ..models import EnvRef, FileRef, INHERIT, PulumiConfigRef, SmtpSettings as DesiredSettings
+from ..models import INHERIT, EnvRef, FileRef, PulumiConfigRef
+from ..models import SmtpSettings as DesiredSettings
 from ..secrets import resolve_password
 from ..stackfile import load
 from .resources import SmtpInheritance, SmtpSettings
@@ -40,7 +41,8 @@ def build(stack: str | None = None, *, root: str | os.PathLike | None = None) ->
     if not path.is_file():
         raise pulumi.RunError(
             f"{shown}: no stack file for Pulumi stack '{stack}' "
-            f"(the program reads {STACKS_DIR}/<stack>.yaml; create it or select another stack)")
+            f"(the program reads {STACKS_DIR}/<stack>.yaml; create it or select another stack)"
+        )
     try:
         loaded = load(path)
     except StackInvalid as e:
@@ -60,8 +62,9 @@ def build(stack: str | None = None, *, root: str | os.PathLike | None = None) ->
         except SmtpIacError as e:
             raise pulumi.RunError(str(e)) from None
         settings = desired.model_dump(exclude={"password"}, exclude_none=True)
-        resources[name] = SmtpSettings(name, address=name, stack=loaded.name, settings=settings,
-                                       password=password, verify=verify, stack_file=shown)
+        resources[name] = SmtpSettings(
+            name, address=name, stack=loaded.name, settings=settings, password=password, verify=verify, stack_file=shown
+        )
     return resources
 
 

@@ -20,16 +20,16 @@ handed in by the caller.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from pulumi.output import Unknown
+from pulumi.runtime.rpc import UNKNOWN
 from pydantic import SecretStr, ValidationError
 
 from ..addresses import Address, valid_id
 from ..models import LiveRecord, ResolvedSettings, VerifyOptions, effective_tls_mode
 from ..validation import validate_settings
-
-from pulumi.output import Unknown
-from pulumi.runtime.rpc import UNKNOWN
 
 # During preview the host deserializes Check's and Diff's properties keeping unknowns: a value
 # not known yet arrives as a ``pulumi.output.Unknown`` instance (on the wire: the UNKNOWN string).
@@ -159,9 +159,15 @@ def _pydantic_reason(e: Exception) -> str:
 
 
 def resolved_settings(props: dict[str, Any]) -> ResolvedSettings:
-    return ResolvedSettings(host=props["host"], port=int(props["port"]), tls=bool(props["tls"]),
-                            tls_mode=props.get("tls_mode"), username=props["username"],
-                            password=SecretStr(props["password"]), sender=props.get("sender"))
+    return ResolvedSettings(
+        host=props["host"],
+        port=int(props["port"]),
+        tls=bool(props["tls"]),
+        tls_mode=props.get("tls_mode"),
+        username=props["username"],
+        password=SecretStr(props["password"]),
+        sender=props.get("sender"),
+    )
 
 
 def verify_options(props: dict[str, Any]) -> VerifyOptions:
@@ -226,8 +232,7 @@ def _same(old: Any, new: Any) -> bool:
     return _int(old) == _int(new)
 
 
-def settings_changes(olds: dict[str, Any], news: dict[str, Any],
-                     fingerprint: Callable[[str], str]) -> list[str]:
+def settings_changes(olds: dict[str, Any], news: dict[str, Any], fingerprint: Callable[[str], str]) -> list[str]:
     """Names of the properties that differ between the old OUTPUTS and the new inputs.
     ``fingerprint`` is only called with a known password. ``tls_mode`` is compared by its
     effective value (absent on 587 with TLS == starttls)."""
@@ -250,9 +255,11 @@ def settings_changes(olds: dict[str, Any], news: dict[str, Any],
     if owner is not None and "stack" not in changed and owner != news.get("stack"):
         changed.append("managed_by")  # another stack took the scope over: the update surfaces it
     password = news.get("password")
-    if is_unknown(password):
-        changed.append("password")
-    elif not isinstance(password, str) or fingerprint(password) != olds.get("password_fingerprint"):
+    if (
+        is_unknown(password)
+        or not isinstance(password, str)
+        or fingerprint(password) != olds.get("password_fingerprint")
+    ):
         changed.append("password")
     return changed
 

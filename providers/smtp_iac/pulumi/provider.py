@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -52,16 +53,17 @@ ENV_STORE = "SMTP_IAC_STORE"
 ENV_STORE_KEY = "SMTP_IAC_STORE_KEY"
 ENV_ADOPT = "SMTP_IAC_ADOPT"
 
-REFRESH_HINT = ("the live record changed since Pulumi last saw it: run `pulumi refresh` to read it, "
-                "review the change, then `pulumi up` again")
+REFRESH_HINT = (
+    "the live record changed since Pulumi last saw it: run `pulumi refresh` to read it, "
+    "review the change, then `pulumi up` again"
+)
 
 
 def _diff_result(changed: list[str]) -> DiffResult:
     """Changed properties -> the engine's answer: an address change replaces the resource,
     removing the old scope's override before the new one is written."""
     replaces = P.replaces(changed)
-    return DiffResult(changes=bool(changed), replaces=replaces,
-                      delete_before_replace=True if replaces else None)
+    return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True if replaces else None)
 
 
 @contextlib.contextmanager
@@ -160,8 +162,9 @@ class SmtpSettingsProvider(_StoreProvider):
             if live is not None:
                 _check_owner(store, address, live, stack_name, adopt, settings)
             _verify(store, props, settings, address)
-            record = store.put(address, settings, expected_version=expected, stack=stack_name,
-                               actor=current_actor(), adopt=adopt)
+            record = store.put(
+                address, settings, expected_version=expected, stack=stack_name, actor=current_actor(), adopt=adopt
+            )
         return CreateResult(str(address), P.settings_outputs(props, record))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -178,8 +181,9 @@ class SmtpSettingsProvider(_StoreProvider):
             _check_owner(store, address, live, stack_name, adopt, settings)
             _verify(store, news, settings, address)
             with _refresh_on_conflict():
-                record = store.put(address, settings, expected_version=expected, stack=stack_name,
-                                   actor=current_actor(), adopt=adopt)
+                record = store.put(
+                    address, settings, expected_version=expected, stack=stack_name, actor=current_actor(), adopt=adopt
+                )
         return UpdateResult(P.settings_outputs(news, record))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -201,8 +205,7 @@ class SmtpSettingsProvider(_StoreProvider):
             if live is None or live.managed_by != stack_name:
                 return
             with _refresh_on_conflict():
-                store.delete(address, expected_version=props.get("version"), stack=stack_name,
-                             actor=current_actor())
+                store.delete(address, expected_version=props.get("version"), stack=stack_name, actor=current_actor())
 
 
 class SmtpInheritanceProvider(_StoreProvider):
@@ -224,8 +227,13 @@ class SmtpInheritanceProvider(_StoreProvider):
         with self._store(props) as store:
             live = store.get(address)
             if live is not None:
-                store.delete(address, expected_version=live.version, stack=stack_name,
-                             actor=current_actor(), adopt=self._adopting())
+                store.delete(
+                    address,
+                    expected_version=live.version,
+                    stack=stack_name,
+                    actor=current_actor(),
+                    adopt=self._adopting(),
+                )
         return CreateResult(str(address), P.inheritance_outputs(props, None))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -238,8 +246,13 @@ class SmtpInheritanceProvider(_StoreProvider):
                 if live.version != expected:
                     _conflict(store, address, expected, live, stack_name, None)
                 with _refresh_on_conflict():
-                    store.delete(address, expected_version=expected, stack=stack_name,
-                                 actor=current_actor(), adopt=self._adopting())
+                    store.delete(
+                        address,
+                        expected_version=expected,
+                        stack=stack_name,
+                        actor=current_actor(),
+                        adopt=self._adopting(),
+                    )
         return UpdateResult(P.inheritance_outputs(news, None))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -278,7 +291,8 @@ def _stack_file_store(stack_file: Any) -> str | None:
         first = diags[0].format() if diags else str(path)
         raise StoreError(
             f"cannot tell which store to use: the stack file {stack_file} does not load ({first})",
-            hint=f"set `pulumi config set {CONFIG_STORE} URL` (or {ENV_STORE}) for this stack")
+            hint=f"set `pulumi config set {CONFIG_STORE} URL` (or {ENV_STORE}) for this stack",
+        )
     return loaded.stack.store
 
 
@@ -295,13 +309,26 @@ def _verify(store: Any, props: dict[str, Any], settings: ResolvedSettings, addre
 
     result = run_check(settings, options, address=str(address), base_dir=_base_dir(props))
     if not result.ok:
-        _record(store, address, props.get("stack"), "verify", "verify_failed",
-                f"{result.failure}: {result.detail}", settings)
+        _record(
+            store,
+            address,
+            props.get("stack"),
+            "verify",
+            "verify_failed",
+            f"{result.failure}: {result.detail}",
+            settings,
+        )
         raise VerifyFailed(str(address), result)
 
 
-def _check_owner(store: Any, address: Address, live: LiveRecord | None, stack_name: str,
-                 adopt: bool, settings: ResolvedSettings | None) -> None:
+def _check_owner(
+    store: Any,
+    address: Address,
+    live: LiveRecord | None,
+    stack_name: str,
+    adopt: bool,
+    settings: ResolvedSettings | None,
+) -> None:
     """Refuse another stack's scope BEFORE the verify check talks to any SMTP server (the
     store's own write refuses it again, atomically)."""
     if live is None or adopt or live.managed_by in (None, stack_name):
@@ -311,18 +338,41 @@ def _check_owner(store: Any, address: Address, live: LiveRecord | None, stack_na
     raise error
 
 
-def _conflict(store: Any, address: Address, expected: int | None, live: LiveRecord | None,
-              stack_name: str, settings: ResolvedSettings | None) -> None:
-    error = ConflictError(str(address), expected, live.version if live else None,
-                          live.updated_by if live else None,
-                          live.updated_at.isoformat() if live and live.updated_at else None)
+def _conflict(
+    store: Any,
+    address: Address,
+    expected: int | None,
+    live: LiveRecord | None,
+    stack_name: str,
+    settings: ResolvedSettings | None,
+) -> None:
+    error = ConflictError(
+        str(address),
+        expected,
+        live.version if live else None,
+        live.updated_by if live else None,
+        live.updated_at.isoformat() if live and live.updated_at else None,
+    )
     error.hint = REFRESH_HINT
     _record(store, address, stack_name, "update", "conflict", error.message, settings)
     raise error
 
 
-def _record(store: Any, address: Address, stack_name: str | None, action: str, outcome: str,
-            detail: str, settings: ResolvedSettings | None) -> None:
-    store.record_attempt(address, action=action, outcome=outcome, detail=detail, stack=stack_name,
-                         actor=current_actor(),
-                         new_fingerprint=store.fingerprint(settings.password.get_secret_value()) if settings else None)
+def _record(
+    store: Any,
+    address: Address,
+    stack_name: str | None,
+    action: str,
+    outcome: str,
+    detail: str,
+    settings: ResolvedSettings | None,
+) -> None:
+    store.record_attempt(
+        address,
+        action=action,
+        outcome=outcome,
+        detail=detail,
+        stack=stack_name,
+        actor=current_actor(),
+        new_fingerprint=store.fingerprint(settings.password.get_secret_value()) if settings else None,
+    )

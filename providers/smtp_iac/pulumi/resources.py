@@ -13,7 +13,8 @@ engine routes ``pulumi-python`` resources to the Python dynamic provider host).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import pulumi.dynamic
@@ -42,10 +43,18 @@ class SmtpSettings(pulumi.dynamic.Resource, module="smtp-iac", name="SmtpSetting
     version: pulumi.Output[int]
     managed_by: pulumi.Output[str]
 
-    def __init__(self, resource_name: str, *, address: str, stack: str, settings: Mapping[str, Any],
-                 password: pulumi.Input[str], verify: Optional[Mapping[str, Any]] = None,
-                 stack_file: Optional[str] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        address: str,
+        stack: str,
+        settings: Mapping[str, Any],
+        password: pulumi.Input[str],
+        verify: Mapping[str, Any] | None = None,
+        stack_file: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         props: dict[str, Any] = {"address": address, "stack": stack, "stack_file": stack_file}
         for key in ("host", "port", "tls", "tls_mode", "username", "sender"):
             props[key] = settings.get(key)
@@ -64,9 +73,15 @@ class SmtpInheritance(pulumi.dynamic.Resource, module="smtp-iac", name="SmtpInhe
     stack: pulumi.Output[str]
     override_present: pulumi.Output[bool]
 
-    def __init__(self, resource_name: str, *, address: str, stack: str, stack_file: Optional[str] = None,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        props: dict[str, Any] = {"address": address, "stack": stack, "stack_file": stack_file,
-                                 "override_present": None}
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        address: str,
+        stack: str,
+        stack_file: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {"address": address, "stack": stack, "stack_file": stack_file, "override_present": None}
         props.update({k: None for k in _RECORD_OUTPUTS})
         super().__init__(SmtpInheritanceProvider(), resource_name, props, opts)

@@ -5,7 +5,7 @@ section takes rows while they fit in what is left of ``MAX_CHARS`` and says how 
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..apply import ApplyReport
 from ..drift import DriftItem
@@ -39,8 +39,15 @@ class _Doc:
         self.lines += lines
         self.left -= self.cost(lines)
 
-    def section(self, head: Sequence[str], rows: Sequence[str], total: int, more: Callable[[int], str],
-                tail: Sequence[str] = (), share: float = 1.0) -> None:
+    def section(
+        self,
+        head: Sequence[str],
+        rows: Sequence[str],
+        total: int,
+        more: Callable[[int], str],
+        tail: Sequence[str] = (),
+        share: float = 1.0,
+    ) -> None:
         """``head``, then as many of ``rows`` as fit (leaving room for the "more" line and
         ``tail``), then ``more(left out)`` if any of ``total`` were left out, then ``tail``.
         ``share``: the part of what is left that this section may use (room for the next ones)."""
@@ -72,45 +79,78 @@ def render_plan(plan: Plan) -> str:
     b = plan.blast
     doc = _Doc()
     doc.add(f"### smtp-iac plan: `{plan.stack}`", "")
-    head = (f"**{c['create']} to create, {c['update']} to update, {c['delete']} to delete**, "
-            f"{c['no-op']} unchanged")
+    head = f"**{c['create']} to create, {c['update']} to update, {c['delete']} to delete**, {c['no-op']} unchanged"
     if c["refused"]:
         head += f", **{c['refused']} refused** :x:"
     doc.add(head)
     if b is not None:
-        doc.add(f"**Blast radius: {plural(b.affected, 'organization')}** of {b.organizations:,} change "
-                "effective SMTP settings.")
+        doc.add(
+            f"**Blast radius: {plural(b.affected, 'organization')}** of {b.organizations:,} change "
+            "effective SMTP settings."
+        )
     doc.add("")
     refused = plan.diff.refused
     if refused:
-        doc.section(["#### Refused", "", "| Address | Why |", "|---|---|"],
-                    [f"| `{s.address}` | {_cell(scope_summary(s))} |" for s in refused[:MAX_SCOPE_ROWS]],
-                    len(refused), lambda n: f"| … {n:,} more | see the plan's JSON |", [""])
+        doc.section(
+            ["#### Refused", "", "| Address | Why |", "|---|---|"],
+            [f"| `{s.address}` | {_cell(scope_summary(s))} |" for s in refused[:MAX_SCOPE_ROWS]],
+            len(refused),
+            lambda n: f"| … {n:,} more | see the plan's JSON |",
+            [""],
+        )
     if b is not None and b.partners:
-        doc.section(["#### Blast radius by partner", "", "| Partner | Orgs | Affected | From → to |",
-                     "|---|--:|--:|---|"],
-                    [f"| `{p.partner}` | {p.organizations:,} | {p.affected:,} | {_cell(transitions_text(p))} |"
-                     for p in b.partners[:MAX_PARTNER_ROWS]],
-                    len(b.partners), lambda n: f"| … {n:,} more partners | | | |", [""])
+        doc.section(
+            ["#### Blast radius by partner", "", "| Partner | Orgs | Affected | From → to |", "|---|--:|--:|---|"],
+            [
+                f"| `{p.partner}` | {p.organizations:,} | {p.affected:,} | {_cell(transitions_text(p))} |"
+                for p in b.partners[:MAX_PARTNER_ROWS]
+            ],
+            len(b.partners),
+            lambda n: f"| … {n:,} more partners | | | |",
+            [""],
+        )
     changes = [s for s in plan.diff.scopes if s.action != NOOP and not s.refusal]
     if changes:
-        doc.section([f"<details><summary>Changes ({len(changes):,} scopes)</summary>", "",
-                     "| | Address | Changes |", "|---|---|---|"],
-                    [f"| {SYMBOL[s.action]} | `{s.address}` | {_cell(scope_summary(s))} |"
-                     for s in changes[:MAX_SCOPE_ROWS]],
-                    len(changes), lambda n: f"| | … {n:,} more | see the plan's JSON |", ["", "</details>", ""],
-                    share=0.5 if b is not None and b.impacts else 1.0)
+        doc.section(
+            [
+                f"<details><summary>Changes ({len(changes):,} scopes)</summary>",
+                "",
+                "| | Address | Changes |",
+                "|---|---|---|",
+            ],
+            [f"| {SYMBOL[s.action]} | `{s.address}` | {_cell(scope_summary(s))} |" for s in changes[:MAX_SCOPE_ROWS]],
+            len(changes),
+            lambda n: f"| | … {n:,} more | see the plan's JSON |",
+            ["", "</details>", ""],
+            share=0.5 if b is not None and b.impacts else 1.0,
+        )
     if b is not None and b.impacts:
-        doc.section([f"<details><summary>Affected organizations ({b.affected:,})</summary>", "",
-                     "| Organization | Before | After |", "|---|---|---|"],
-                    [f"| `{i.org}` | {i.before or 'none'} | {i.after or 'none'}"
-                     + (" (new settings)" if i.kind == "settings" else "") + " |" for i in b.impacts[:MAX_ORG_ROWS]],
-                    b.affected, lambda n: f"| … {n:,} more | | see the plan's JSON |", ["", "</details>", ""])
+        doc.section(
+            [
+                f"<details><summary>Affected organizations ({b.affected:,})</summary>",
+                "",
+                "| Organization | Before | After |",
+                "|---|---|---|",
+            ],
+            [
+                f"| `{i.org}` | {i.before or 'none'} | {i.after or 'none'}"
+                + (" (new settings)" if i.kind == "settings" else "")
+                + " |"
+                for i in b.impacts[:MAX_ORG_ROWS]
+            ],
+            b.affected,
+            lambda n: f"| … {n:,} more | | see the plan's JSON |",
+            ["", "</details>", ""],
+        )
     if plan.diff.unmanaged:
         un = plan.diff.unmanaged
-        doc.section([f"<details><summary>Unmanaged overrides ({len(un):,}, left as they are)</summary>", ""],
-                    [f"- `{a}`" for a in un[:MAX_SCOPE_ROWS]], len(un), lambda n: f"- … {n:,} more",
-                    ["", "</details>", ""])
+        doc.section(
+            [f"<details><summary>Unmanaged overrides ({len(un):,}, left as they are)</summary>", ""],
+            [f"- `{a}`" for a in un[:MAX_SCOPE_ROWS]],
+            len(un),
+            lambda n: f"- … {n:,} more",
+            ["", "</details>", ""],
+        )
     return doc.text()
 
 
@@ -119,21 +159,30 @@ def render_drift(stack: str, items: list[DriftItem]) -> str:
         return f"### smtp-iac drift: `{stack}`\n\nNo drift.\n"
     doc = _Doc()
     doc.add(f"### smtp-iac drift: `{stack}`", "", f"**{plural(len(items), 'difference')}**", "")
-    doc.section(["| Kind | Address | What |", "|---|---|---|"],
-                [f"| {i.kind} | `{i.address}` | {_cell(i.message)} |" for i in items[:MAX_SCOPE_ROWS]],
-                len(items), lambda n: f"| | … {n:,} more | see --format json |")
+    doc.section(
+        ["| Kind | Address | What |", "|---|---|---|"],
+        [f"| {i.kind} | `{i.address}` | {_cell(i.message)} |" for i in items[:MAX_SCOPE_ROWS]],
+        len(items),
+        lambda n: f"| | … {n:,} more | see --format json |",
+    )
     return doc.text()
 
 
 def render_apply(report: ApplyReport) -> str:
     c = report.counts()
     doc = _Doc()
-    doc.add(f"### smtp-iac apply: `{report.stack}`", "",
-            f"**{c['applied']} applied**, {c['verify_failed']} failed verify, {c['refused']} refused, "
-            f"{c['failed']} failed", "")
+    doc.add(
+        f"### smtp-iac apply: `{report.stack}`",
+        "",
+        f"**{c['applied']} applied**, {c['verify_failed']} failed verify, {c['refused']} refused, {c['failed']} failed",
+        "",
+    )
     bad = [r for r in report.results if not r.ok]
     if bad:
-        doc.section(["| Address | Outcome | Why |", "|---|---|---|"],
-                    [f"| `{r.address}` | {r.outcome} | {_cell(r.message)} |" for r in bad[:MAX_SCOPE_ROWS]],
-                    len(bad), lambda n: f"| … {n:,} more | | see --format json |")
+        doc.section(
+            ["| Address | Outcome | Why |", "|---|---|---|"],
+            [f"| `{r.address}` | {r.outcome} | {_cell(r.message)} |" for r in bad[:MAX_SCOPE_ROWS]],
+            len(bad),
+            lambda n: f"| … {n:,} more | | see --format json |",
+        )
     return doc.text()

@@ -32,9 +32,10 @@ def render_plan(plan: Plan, *, show_unchanged: bool = False) -> str:
     out = [f"Plan for stack '{plan.stack}' ({plan.stack_file}) against {plan.store}", ""]
     rows = [s for s in plan.diff.scopes if show_unchanged or s.action != NOOP or s.refusal]
     if rows:
-        out += table(("", "action", "address", "changes"),
-                     [("!" if s.refusal else SYMBOL[s.action], s.action, str(s.address), scope_summary(s))
-                      for s in rows])
+        out += table(
+            ("", "action", "address", "changes"),
+            [("!" if s.refusal else SYMBOL[s.action], s.action, str(s.address), scope_summary(s)) for s in rows],
+        )
     else:
         out.append("No changes: the store matches the stack.")
     notes = [(s, n) for s in plan.diff.scopes for n in s.notes]
@@ -49,16 +50,26 @@ def render_plan(plan: Plan, *, show_unchanged: bool = False) -> str:
         out.append(f"Unmanaged (live overrides this stack does not mention, left as they are): {shown}{more}")
     if plan.blast is not None:
         b = plan.blast
-        out += ["", f"Blast radius: {plural(b.affected, 'organization')} of {b.organizations:,} "
-                    "change effective SMTP settings"]
+        out += [
+            "",
+            f"Blast radius: {plural(b.affected, 'organization')} of {b.organizations:,} change effective SMTP settings",
+        ]
         if b.partners:
-            out += table(("partner", "orgs", "affected", "from→to"),
-                         [(p.partner, f"{p.organizations:,}", f"{p.affected:,}", transitions_text(p))
-                          for p in b.partners[:MAX_BLAST_ROWS]], right=frozenset({1, 2}))
+            out += table(
+                ("partner", "orgs", "affected", "from→to"),
+                [
+                    (p.partner, f"{p.organizations:,}", f"{p.affected:,}", transitions_text(p))
+                    for p in b.partners[:MAX_BLAST_ROWS]
+                ],
+                right=frozenset({1, 2}),
+            )
             if len(b.partners) > MAX_BLAST_ROWS:
                 out.append(f"… and {len(b.partners) - MAX_BLAST_ROWS} more partners (see --format json)")
-    out += ["", f"Plan: {c['create']} to create, {c['update']} to update, {c['delete']} to delete, "
-                f"{c['no-op']} unchanged, {c['refused']} refused."]
+    out += [
+        "",
+        f"Plan: {c['create']} to create, {c['update']} to update, {c['delete']} to delete, "
+        f"{c['no-op']} unchanged, {c['refused']} refused.",
+    ]
     return "\n".join(out) + "\n"
 
 
@@ -86,8 +97,10 @@ def render_apply(report: ApplyReport) -> str:
     c = report.counts()
     if not report.results:
         lines.append("Nothing to apply: the store matches the stack.")
-    lines.append(f"Apply: {c['applied']} applied, {c['verify_failed']} failed verify, {c['refused']} refused, "
-                 f"{c['failed']} failed.")
+    lines.append(
+        f"Apply: {c['applied']} applied, {c['verify_failed']} failed verify, {c['refused']} refused, "
+        f"{c['failed']} failed."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -100,8 +113,10 @@ def render_effective(org: str, res, record) -> str:
         for f in ("host", "port", "tls", "tls_mode", "username", "sender"):
             lines.append(f"    {f}: {value(getattr(record, f))}")
         lines.append(f"    password: {record.password_fingerprint}")
-        lines.append(f"    version {record.version}, managed by {record.managed_by or '(nobody)'}, "
-                     f"updated {record.updated_at} by {record.updated_by}")
+        lines.append(
+            f"    version {record.version}, managed by {record.managed_by or '(nobody)'}, "
+            f"updated {record.updated_at} by {record.updated_by}"
+        )
     lines.append("  resolved through:")
     for step in res.chain:
         lines.append(f"    {step.address}: {step.outcome}")

@@ -26,8 +26,21 @@ from .url import DEFAULT_URL, StoreUrl, mask_url, parse_store_url
 ENV_STORE = "SMTP_IAC_STORE"
 
 __all__ = [
-    "AuditEntry", "DEFAULT_URL", "ENV_KEY", "ENV_STORE", "Keyring", "Snapshot", "Store", "StoreUrl", "Tenants",
-    "TenantsChange", "generate_key", "mask_url", "open_store", "parse_store_url", "resolve_store_url",
+    "DEFAULT_URL",
+    "ENV_KEY",
+    "ENV_STORE",
+    "AuditEntry",
+    "Keyring",
+    "Snapshot",
+    "Store",
+    "StoreUrl",
+    "Tenants",
+    "TenantsChange",
+    "generate_key",
+    "mask_url",
+    "open_store",
+    "parse_store_url",
+    "resolve_store_url",
 ]
 
 
@@ -60,12 +73,15 @@ def open_store(url: str, *, key: str | None = None) -> Store:
                     if os.path.exists(path) and has_key_check(path):
                         raise StoreKeyError(
                             f"the store {parsed.display} holds encrypted passwords but its key file {kf} is missing",
-                            hint=f"restore {kf}, or set {ENV_KEY} to the store's key")
+                            hint=f"restore {kf}, or set {ENV_KEY} to the store's key",
+                        )
                     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
                     ring = create_key_file(kf)
             except OSError as e:
-                raise StoreKeyError(f"cannot read or make the key file {kf}: {e.strerror or e}",
-                                    hint=f"check the directory's permissions, or set {ENV_KEY}") from None
+                raise StoreKeyError(
+                    f"cannot read or make the key file {kf}: {e.strerror or e}",
+                    hint=f"check the directory's permissions, or set {ENV_KEY}",
+                ) from None
         return SqliteStore(path, ring, parsed.display)
     from .postgres import PostgresStore
 
@@ -73,6 +89,7 @@ def open_store(url: str, *, key: str | None = None) -> Store:
         raise StoreKeyError(
             f"a PostgreSQL store needs a key: set {ENV_KEY}",
             hint=f"{ENV_KEY} is a Fernet key (comma-separated list to rotate); every pipeline sharing "
-                 "this store needs the same key; make one with: python -c 'from cryptography.fernet "
-                 "import Fernet; print(Fernet.generate_key().decode())'")
+            "this store needs the same key; make one with: python -c 'from cryptography.fernet "
+            "import Fernet; print(Fernet.generate_key().decode())'",
+        )
     return PostgresStore(parsed.url, ring, parsed.display)

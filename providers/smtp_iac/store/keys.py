@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import os
 import stat
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -34,20 +35,19 @@ _HKDF_INFO = b"smtp-iac password fingerprint v1"
 class Keyring:
     """The decoded key list. ``source`` says where it came from, for messages."""
 
-    __slots__ = ("source", "count", "_fernet", "_fp_key")
+    __slots__ = ("_fernet", "_fp_key", "count", "source")
 
     def __init__(self, fernets: list[Fernet], raw_primary: bytes, source: str):
         self.source = source
         self.count = len(fernets)
         self._fernet = MultiFernet(fernets)
-        self._fp_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                            info=_HKDF_INFO).derive(raw_primary)
+        self._fp_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(raw_primary)
 
     def __repr__(self) -> str:  # never the key material
         return f"Keyring({self.count} key(s) from {self.source})"
 
     @classmethod
-    def parse(cls, text: str, source: str) -> "Keyring":
+    def parse(cls, text: str, source: str) -> Keyring:
         items = [k.strip() for k in text.replace("\n", ",").split(",") if k.strip()]
         if not items:
             raise StoreKeyError(f"no store key in {source}", hint=_KEY_HINT)
@@ -57,8 +57,8 @@ class Keyring:
                 fernets.append(Fernet(item.encode("ascii")))
             except (ValueError, UnicodeEncodeError):
                 raise StoreKeyError(
-                    f"key #{i} in {source} is not a Fernet key (32 url-safe base64-encoded bytes)",
-                    hint=_KEY_HINT) from None
+                    f"key #{i} in {source} is not a Fernet key (32 url-safe base64-encoded bytes)", hint=_KEY_HINT
+                ) from None
         return cls(fernets, base64.urlsafe_b64decode(items[0].encode("ascii")), source)
 
     @property
@@ -77,20 +77,24 @@ class Keyring:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
-            raise StoreKeyError(f"no configured store key decrypts {what}",
-                                hint=f"keys came from {self.source}; " + _KEY_HINT) from None
+            raise StoreKeyError(
+                f"no configured store key decrypts {what}", hint=f"keys came from {self.source}; " + _KEY_HINT
+            ) from None
 
     def rotate(self, token: str, *, what: str) -> str:
         try:
             return self._fernet.rotate(token.encode("ascii")).decode("ascii")
         except InvalidToken:
-            raise StoreKeyError(f"no configured store key decrypts {what}",
-                                hint=f"keys came from {self.source}; " + _KEY_HINT) from None
+            raise StoreKeyError(
+                f"no configured store key decrypts {what}", hint=f"keys came from {self.source}; " + _KEY_HINT
+            ) from None
 
 
-_KEY_HINT = (f"set {ENV_KEY} to the store's Fernet key (a comma-separated list rotates: new key "
-             "first, old keys after); make one with: python -c 'from cryptography.fernet import "
-             "Fernet; print(Fernet.generate_key().decode())'")
+_KEY_HINT = (
+    f"set {ENV_KEY} to the store's Fernet key (a comma-separated list rotates: new key "
+    "first, old keys after); make one with: python -c 'from cryptography.fernet import "
+    "Fernet; print(Fernet.generate_key().decode())'"
+)
 
 
 def generate_key() -> str:
@@ -119,8 +123,9 @@ def load_key_file(path: str) -> Keyring | None:
     except FileNotFoundError:
         return None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise StoreKeyError(f"key file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o})",
-                            hint=f"chmod 600 {path}")
+        raise StoreKeyError(
+            f"key file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o})", hint=f"chmod 600 {path}"
+        )
     with open(path, "rb") as f:
         raw = f.read()
     try:

@@ -11,8 +11,9 @@ race on DDL. Tables go in the first schema of ``search_path``; pick one with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -41,8 +42,10 @@ class PostgresStore(Store):
         try:
             self._conn = psycopg.connect(url, **extra)
         except psycopg.Error as e:
-            raise StoreError(f"cannot connect to the store {url_for_display}: {self._scrub(e)}",
-                             hint="check the URL, that the server is up, and the credentials") from None
+            raise StoreError(
+                f"cannot connect to the store {url_for_display}: {self._scrub(e)}",
+                hint="check the URL, that the server is up, and the credentials",
+            ) from None
         try:
             self._open()
         except BaseException:

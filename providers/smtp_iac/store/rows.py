@@ -41,8 +41,13 @@ def _org_construct(partner: str, name: str, smtp_enabled: bool) -> Organization:
 def _fast_is_faithful() -> bool:
     try:
         fast, real = _org_fast("p", "o", True), Organization(partner="p", name="o", smtp_enabled=True)
-        return (fast == real and fast.model_dump() == real.model_dump() and repr(fast) == repr(real)
-                and fast.address == real.address and fast.model_fields_set == real.model_fields_set)
+        return (
+            fast == real
+            and fast.model_dump() == real.model_dump()
+            and repr(fast) == repr(real)
+            and fast.address == real.address
+            and fast.model_fields_set == real.model_fields_set
+        )
     except Exception:  # noqa: BLE001 - any surprise: use the documented way
         return False
 

@@ -52,12 +52,15 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 # (version, description, statements). Append only; never edit a released migration.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
-    (1, "tenants, records, audit, meta", [
-        """CREATE TABLE partners (
+    (
+        1,
+        "tenants, records, audit, meta",
+        [
+            """CREATE TABLE partners (
             id TEXT PRIMARY KEY,
             created_at TEXT NOT NULL
         )""",
-        """CREATE TABLE organizations (
+            """CREATE TABLE organizations (
             partner TEXT NOT NULL REFERENCES partners (id),
             id TEXT NOT NULL,
             smtp_enabled INTEGER NOT NULL DEFAULT 0 CHECK (smtp_enabled IN (0, 1)),
@@ -65,9 +68,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             updated_at TEXT NOT NULL,
             PRIMARY KEY (partner, id)
         )""",
-        "CREATE INDEX organizations_by_id ON organizations (id)",
-        # One row per scope that has an override. partner/org are '' above their tier.
-        """CREATE TABLE records (
+            "CREATE INDEX organizations_by_id ON organizations (id)",
+            # One row per scope that has an override. partner/org are '' above their tier.
+            """CREATE TABLE records (
             address TEXT PRIMARY KEY,
             partner TEXT NOT NULL,
             org TEXT NOT NULL,
@@ -85,8 +88,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             updated_at TEXT NOT NULL,
             updated_by TEXT
         )""",
-        "CREATE INDEX records_by_partner ON records (partner, org)",
-        """CREATE TABLE audit (
+            "CREATE INDEX records_by_partner ON records (partner, org)",
+            """CREATE TABLE audit (
             id {id_pk},
             at TEXT NOT NULL,
             actor TEXT,
@@ -98,13 +101,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             new_fingerprint TEXT,
             detail TEXT NOT NULL
         )""",
-        "CREATE INDEX audit_by_address ON audit (address, id)",
-        # Store-wide values, e.g. ``key_check``: a Fernet token that proves the key fits.
-        """CREATE TABLE meta (
+            "CREATE INDEX audit_by_address ON audit (address, id)",
+            # Store-wide values, e.g. ``key_check``: a Fernet token that proves the key fits.
+            """CREATE TABLE meta (
             name TEXT PRIMARY KEY,
             value TEXT NOT NULL
         )""",
-    ]),
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

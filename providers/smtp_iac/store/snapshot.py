@@ -43,14 +43,18 @@ class Tenants:
         """Raise ``UnknownTenant`` (with a hint) unless ``address`` names a known scope."""
         if self.known(address):
             return
-        raise unknown_tenant(address, self.partners.keys(),
-                             [o.partner for o in self.orgs.values() if o.name == address.org])
+        raise unknown_tenant(
+            address, self.partners.keys(), [o.partner for o in self.orgs.values() if o.name == address.org]
+        )
 
     def to_doc(self) -> dict:
         """The same shape as a tenants file (``tenants list --format json`` prints this)."""
-        return {"partners": {p: {"organizations": {
-            o: {"smtp_enabled": self.orgs[Address(p, o)].smtp_enabled} for o in orgs}}
-            for p, orgs in sorted(self.partners.items())}}
+        return {
+            "partners": {
+                p: {"organizations": {o: {"smtp_enabled": self.orgs[Address(p, o)].smtp_enabled} for o in orgs}}
+                for p, orgs in sorted(self.partners.items())
+            }
+        }
 
 
 def unknown_tenant(address: Address, partners, partners_having_org: list[str]) -> UnknownTenant:
@@ -58,16 +62,20 @@ def unknown_tenant(address: Address, partners, partners_having_org: list[str]) -
     partners = list(partners)
     if address.partner not in partners:
         near = difflib.get_close_matches(address.partner, partners, n=3)
-        hint = (f"did you mean {', '.join(near)}? " if near else "") + \
-            "load it first: smtp-iac tenants load FILE"
-        return UnknownTenant(f"partner '{address.partner}' is not known to the store",
-                             address=str(address), hint=hint)
+        hint = (f"did you mean {', '.join(near)}? " if near else "") + "load it first: smtp-iac tenants load FILE"
+        return UnknownTenant(f"partner '{address.partner}' is not known to the store", address=str(address), hint=hint)
     if partners_having_org:
         where = ", ".join(f"partners/{p}" for p in sorted(partners_having_org))
-        return UnknownTenant(f"organization '{address.org}' is not under partner '{address.partner}'",
-                             address=str(address), hint=f"it belongs to {where}")
-    return UnknownTenant(f"organization '{address.org}' is not known to the store",
-                         address=str(address), hint="load it first: smtp-iac tenants load FILE")
+        return UnknownTenant(
+            f"organization '{address.org}' is not under partner '{address.partner}'",
+            address=str(address),
+            hint=f"it belongs to {where}",
+        )
+    return UnknownTenant(
+        f"organization '{address.org}' is not known to the store",
+        address=str(address),
+        hint="load it first: smtp-iac tenants load FILE",
+    )
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,11 @@ class Snapshot:
     def effective(self, org: Address) -> Resolution[LiveRecord]:
         """Effective settings of one known organization (UnknownTenant otherwise)."""
         if not org.org:
-            raise UnknownTenant(f"{org} is not an organization address", address=str(org),
-                                hint="use partners/<partner>/organizations/<org>")
+            raise UnknownTenant(
+                f"{org} is not an organization address",
+                address=str(org),
+                hint="use partners/<partner>/organizations/<org>",
+            )
         self.tenants.check(org)
         return resolve(org, self.tenants.smtp_enabled(org), self.records)
 
@@ -104,6 +115,8 @@ class TenantsChange:
         return bool(self.partners_added or self.orgs_added or self.enabled or self.disabled)
 
     def summary(self) -> str:
-        return (f"{len(self.partners_added)} partner(s) added, {len(self.orgs_added)} organization(s) added, "
-                f"smtp enabled on {len(self.enabled)}, disabled on {len(self.disabled)}, "
-                f"{self.unchanged} unchanged")
+        return (
+            f"{len(self.partners_added)} partner(s) added, {len(self.orgs_added)} organization(s) added, "
+            f"smtp enabled on {len(self.enabled)}, disabled on {len(self.disabled)}, "
+            f"{self.unchanged} unchanged"
+        )

@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import StoreError
 from .base import Duplicate, Store
@@ -34,20 +35,22 @@ class SqliteStore(Store):
         try:
             os.makedirs(directory, exist_ok=True)
             fresh = not os.path.exists(path)
-            self._conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S,
-                                         check_same_thread=False)
+            self._conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
             if fresh:
                 os.chmod(path, 0o600)
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             mode = _enter_wal(self._conn)
             if str(mode).lower() != "wal":
-                raise StoreError(f"cannot use WAL journal mode on {path} (got {mode})",
-                                 hint="put the database on a local file system")
+                raise StoreError(
+                    f"cannot use WAL journal mode on {path} (got {mode})",
+                    hint="put the database on a local file system",
+                )
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
         except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"cannot open the store {url_for_display}: {e}",
-                             hint="check the path and its permissions") from None
+            raise StoreError(
+                f"cannot open the store {url_for_display}: {e}", hint="check the path and its permissions"
+            ) from None
         try:
             self._open()
         except BaseException:
@@ -88,7 +91,9 @@ class SqliteStore(Store):
         return self._tx("BEGIN")
 
     def _table_exists(self, cur: Any, name: str) -> bool:
-        return cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+        return (
+            cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+        )
 
 
 def _enter_wal(conn: sqlite3.Connection) -> str:
@@ -105,7 +110,7 @@ def _enter_wal(conn: sqlite3.Connection) -> str:
         try:
             return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
         except sqlite3.OperationalError as e:
-            if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() >= deadline:
+            if ("locked" not in str(e) and "busy" not in str(e)) or time.monotonic() >= deadline:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 0.1)

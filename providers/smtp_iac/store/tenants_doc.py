@@ -23,5 +23,7 @@ def check_tenants_doc(doc: object) -> tuple[Normalized, list[Problem]]:
     problems = schema.validate(doc, schema_name="tenants")
     if problems:
         return {}, problems
-    return {p: {o: (org or {}).get("smtp_enabled") for o, org in ((partner or {}).get("organizations") or {}).items()}
-            for p, partner in (doc["partners"] or {}).items()}, []
+    return {
+        p: {o: (org or {}).get("smtp_enabled") for o, org in ((partner or {}).get("organizations") or {}).items()}
+        for p, partner in (doc["partners"] or {}).items()
+    }, []

@@ -20,8 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..errors import StoreUrlError
 
 DEFAULT_URL = "sqlite:///.smtp-iac/store.db"
-ACCEPTED = ("sqlite:///relative/path.db, sqlite:////absolute/path.db, "
-            "postgresql://user[:password]@host[:port]/database")
+ACCEPTED = "sqlite:///relative/path.db, sqlite:////absolute/path.db, postgresql://user[:password]@host[:port]/database"
 
 
 @dataclass(frozen=True)
@@ -93,5 +92,4 @@ def mask_url(url: str) -> str:
 
 def _bad(url: object, why: str) -> StoreUrlError:
     shown = mask_url(url) if isinstance(url, str) else repr(url)
-    return StoreUrlError(f"invalid store URL {shown!r}: {why}",
-                         hint=f"accepted forms: {ACCEPTED}")
+    return StoreUrlError(f"invalid store URL {shown!r}: {why}", hint=f"accepted forms: {ACCEPTED}")

@@ -4,9 +4,9 @@ distinct settings are checked concurrently, at most ``concurrency`` at a time.""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Callable, Sequence
 
 from ..models import ResolvedSettings, VerifyOptions
 from .check import run_check
@@ -20,8 +20,15 @@ def settings_key(settings: ResolvedSettings) -> tuple:
     """What makes two scopes' checks the same SMTP conversation. The password enters only as a
     digest, so the key can sit in memory or a debugger without showing it."""
     digest = hashlib.sha256(settings.password.get_secret_value().encode("utf-8")).hexdigest()
-    return (settings.host.strip().lower(), settings.port, settings.tls,
-            settings.effective_tls_mode, settings.username, digest, settings.sender)
+    return (
+        settings.host.strip().lower(),
+        settings.port,
+        settings.tls,
+        settings.effective_tls_mode,
+        settings.username,
+        digest,
+        settings.sender,
+    )
 
 
 def group_by_settings(items: Sequence[tuple[str, ResolvedSettings]]) -> list[tuple[ResolvedSettings, list[str]]]:
@@ -35,9 +42,14 @@ def group_by_settings(items: Sequence[tuple[str, ResolvedSettings]]) -> list[tup
     return list(groups.values())
 
 
-def verify_many(items: Sequence[tuple[str, ResolvedSettings]], options: VerifyOptions, *,
-                concurrency: int = DEFAULT_CONCURRENCY, base_dir: Path | None = None,
-                on_result: Callable[[VerifyResult], None] | None = None) -> dict[str, VerifyResult]:
+def verify_many(
+    items: Sequence[tuple[str, ResolvedSettings]],
+    options: VerifyOptions,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    base_dir: Path | None = None,
+    on_result: Callable[[VerifyResult], None] | None = None,
+) -> dict[str, VerifyResult]:
     """Verify every (address, settings); returns results keyed by address, in input order.
 
     ``on_result`` is called once per address, in the calling thread, as results come in.
@@ -64,12 +76,20 @@ def verify_many(items: Sequence[tuple[str, ResolvedSettings]], options: VerifyOp
     needs_tls = any(s.effective_tls_mode != "none" for s, _ in groups)
     ctx = client_context(options.ca_file, base_dir) if needs_tls else None
 
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(groups))),
-                            thread_name_prefix="smtp-iac-verify") as pool:
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(concurrency, len(groups))), thread_name_prefix="smtp-iac-verify"
+    ) as pool:
         pending: dict[Future, list[str]] = {}
         for settings, addresses in groups:
-            future = pool.submit(run_check, settings, options, address=addresses[0],
-                                 base_dir=base_dir, shared_with=addresses, tls_context=ctx)
+            future = pool.submit(
+                run_check,
+                settings,
+                options,
+                address=addresses[0],
+                base_dir=base_dir,
+                shared_with=addresses,
+                tls_context=ctx,
+            )
             pending[future] = addresses
         try:
             while pending:

@@ -18,9 +18,9 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from ..errors import SmtpIacError
 from ..models import ResolvedSettings, VerifyOptions
@@ -48,8 +48,7 @@ class _Client(smtplib.SMTP):
     """smtplib's protocol engine on a socket we connected ourselves (DNS and TCP errors are
     classified before smtplib sees them). ``debuglevel`` stays 0: smtplib would print AUTH."""
 
-    def __init__(self, server_hostname: str, sock: socket.socket, local_hostname: str,
-                 timeout: float):
+    def __init__(self, server_hostname: str, sock: socket.socket, local_hostname: str, timeout: float):
         super().__init__(local_hostname=local_hostname, timeout=timeout)
         self._host = server_hostname  # used by smtplib for SNI / host-name check in STARTTLS
         self.sock = sock
@@ -79,9 +78,15 @@ class _RecordingReader:
         self._raw.close()
 
 
-def run_check(settings: ResolvedSettings, options: VerifyOptions, *, address: str,
-              base_dir: Path | None = None, shared_with: Sequence[str] = (),
-              tls_context: ssl.SSLContext | None = None) -> VerifyResult:
+def run_check(
+    settings: ResolvedSettings,
+    options: VerifyOptions,
+    *,
+    address: str,
+    base_dir: Path | None = None,
+    shared_with: Sequence[str] = (),
+    tls_context: ssl.SSLContext | None = None,
+) -> VerifyResult:
     """Check ``settings`` over a real SMTP conversation; never raises for what the relay does.
 
     ``shared_with``: other scopes with identical settings (named in the test message's body).
@@ -98,14 +103,18 @@ def run_check(settings: ResolvedSettings, options: VerifyOptions, *, address: st
         detail = check.run(password)
         result = succeeded(address, options.mode, redact(detail), time.monotonic() - started)
     except _Fail as f:
-        result = failed(address, options.mode, f.failure, f.stage, redact(f.detail),
-                        time.monotonic() - started)
+        result = failed(address, options.mode, f.failure, f.stage, redact(f.detail), time.monotonic() - started)
     except SmtpIacError:
         raise
     except Exception as e:  # noqa: BLE001 - a relay must never crash an apply
-        result = failed(address, options.mode, "protocol", check.stage,
-                        redact(f"unexpected {type(e).__name__} during {check.stage}: {reply_text(str(e))}"),
-                        time.monotonic() - started)
+        result = failed(
+            address,
+            options.mode,
+            "protocol",
+            check.stage,
+            redact(f"unexpected {type(e).__name__} during {check.stage}: {reply_text(str(e))}"),
+            time.monotonic() - started,
+        )
     finally:
         check.close()
     log.info("verify %s", result.summary())
@@ -113,9 +122,15 @@ def run_check(settings: ResolvedSettings, options: VerifyOptions, *, address: st
 
 
 class _Check:
-    def __init__(self, settings: ResolvedSettings, options: VerifyOptions, address: str,
-                 base_dir: Path | None, shared_with: Sequence[str],
-                 tls_context: ssl.SSLContext | None):
+    def __init__(
+        self,
+        settings: ResolvedSettings,
+        options: VerifyOptions,
+        address: str,
+        base_dir: Path | None,
+        shared_with: Sequence[str],
+        tls_context: ssl.SSLContext | None,
+    ):
         self.s = settings
         self.o = options
         self.address = address
@@ -165,22 +180,30 @@ class _Check:
     def _prepare_message(self):
         to = self.o.to
         if not to:
-            raise _Fail("recipient_rejected", "rcpt",
-                        "verify.mode is send but verify.to is not set; nothing was sent")
-        sender = self.o.from_ or self.s.sender or (
-            self.s.username if looks_like_address(self.s.username) else None)
+            raise _Fail("recipient_rejected", "rcpt", "verify.mode is send but verify.to is not set; nothing was sent")
+        sender = self.o.from_ or self.s.sender or (self.s.username if looks_like_address(self.s.username) else None)
         if not sender:
-            raise _Fail("sender_rejected", "mail",
-                        "no From address: set verify.from or the record's sender (the username "
-                        "is not a mail address); nothing was sent")
+            raise _Fail(
+                "sender_rejected",
+                "mail",
+                "no From address: set verify.from or the record's sender (the username "
+                "is not a mail address); nothing was sent",
+            )
         try:
-            msg = build_test_message(address=self.address, from_addr=sender, to_addr=to,
-                                     host=self.host, port=self.port, tls_mode=self.tls_mode,
-                                     shared_with=self.shared_with)
+            msg = build_test_message(
+                address=self.address,
+                from_addr=sender,
+                to_addr=to,
+                host=self.host,
+                port=self.port,
+                tls_mode=self.tls_mode,
+                shared_with=self.shared_with,
+            )
         except UnsafeField as e:
             failure = "recipient_rejected" if e.field == "to" else "sender_rejected"
-            raise _Fail(failure, "rcpt" if e.field == "to" else "mail",
-                        f"{e} (refused before connecting; nothing was sent)") from None
+            raise _Fail(
+                failure, "rcpt" if e.field == "to" else "mail", f"{e} (refused before connecting; nothing was sent)"
+            ) from None
         return sender, to, msg
 
     def _connect(self) -> socket.socket:
@@ -200,18 +223,18 @@ class _Check:
                     sock.connect(sockaddr)
                 except TimeoutError:
                     sock.close()
-                    last = ("connect_timeout", f"no answer from {ip} port {self.port} "
-                                               f"within {self.timeout:g} s")
+                    last = ("connect_timeout", f"no answer from {ip} port {self.port} within {self.timeout:g} s")
                 except ConnectionRefusedError:
                     sock.close()
                     last = ("connection_refused", f"connection refused by {ip} port {self.port}")
                 except OSError as e:
                     sock.close()
-                    last = ("connection_refused", f"cannot connect to {ip} port {self.port}: "
-                                                  f"{e.strerror or type(e).__name__}")
+                    last = (
+                        "connection_refused",
+                        f"cannot connect to {ip} port {self.port}: {e.strerror or type(e).__name__}",
+                    )
                 else:
-                    self.where = f"{self.host} port {self.port}" + (
-                        f" ({ip})" if ip != self.host else "")
+                    self.where = f"{self.host} port {self.port}" + (f" ({ip})" if ip != self.host else "")
                     sock.settimeout(self.timeout)
                     self._killer = sock.dup()
                     return sock
@@ -232,8 +255,8 @@ class _Check:
         def work() -> None:
             try:
                 box["infos"] = socket.getaddrinfo(
-                    self.host, self.port, type=socket.SOCK_STREAM,
-                    flags=socket.AI_NUMERICHOST if literal else 0)
+                    self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST if literal else 0
+                )
             except (OSError, UnicodeError) as e:
                 box["error"] = e
 
@@ -266,11 +289,12 @@ class _Check:
             if code == 220:
                 return
             if code < 0:
-                raise _Fail("protocol", "greeting",
-                            f"{self.where} sent something that is not an SMTP greeting: "
-                            f"{self._raw_reply()!r}")
-            raise _Fail("protocol", "greeting",
-                        f"{self.where} refused service in its greeting: {code} {text}")
+                raise _Fail(
+                    "protocol",
+                    "greeting",
+                    f"{self.where} sent something that is not an SMTP greeting: {self._raw_reply()!r}",
+                )
+            raise _Fail("protocol", "greeting", f"{self.where} refused service in its greeting: {code} {text}")
 
     def _ehlo(self) -> None:
         with self._stage("ehlo"):
@@ -280,19 +304,19 @@ class _Check:
             hcode, htext = self._reply(lambda: self.smtp.helo(), "HELO")
             if hcode == 250:
                 return
-            raise _Fail("protocol", "ehlo",
-                        f"{self.where} refused EHLO ({code} {text}) and HELO ({hcode} {htext})")
+            raise _Fail("protocol", "ehlo", f"{self.where} refused EHLO ({code} {text}) and HELO ({hcode} {htext})")
 
     def _starttls(self) -> None:
         with self._stage("starttls"):
             if not self.smtp.has_extn("starttls"):
-                raise _Fail("starttls_not_offered", "starttls",
-                            f"{self.where} does not offer STARTTLS (EHLO offers: "
-                            f"{self._features() or 'nothing'})")
+                raise _Fail(
+                    "starttls_not_offered",
+                    "starttls",
+                    f"{self.where} does not offer STARTTLS (EHLO offers: {self._features() or 'nothing'})",
+                )
             code, text = self._reply(lambda: self.smtp.docmd("STARTTLS"), "STARTTLS")
             if code != 220:
-                raise _Fail("starttls_not_offered", "starttls",
-                            f"{self.where} refused STARTTLS: {code} {text}")
+                raise _Fail("starttls_not_offered", "starttls", f"{self.where} refused STARTTLS: {code} {text}")
             try:
                 self.smtp.sock = self.ctx.wrap_socket(self.smtp.sock, server_hostname=self.host)
             except Exception as e:
@@ -311,17 +335,21 @@ class _Check:
             return False
         with self._stage("auth"):
             if not self.smtp.has_extn("auth"):
-                why = (" (without TLS; many servers offer AUTH only after TLS)"
-                       if self.tls_mode == "none" else "")
-                raise _Fail("auth_not_offered", "auth",
-                            f"{self.where} does not offer AUTH{why} (EHLO offers: "
-                            f"{self._features() or 'nothing'})")
+                why = " (without TLS; many servers offer AUTH only after TLS)" if self.tls_mode == "none" else ""
+                raise _Fail(
+                    "auth_not_offered",
+                    "auth",
+                    f"{self.where} does not offer AUTH{why} (EHLO offers: {self._features() or 'nothing'})",
+                )
             try:
                 self.smtp.login(self.s.username, password)
             except smtplib.SMTPAuthenticationError as e:
-                raise _Fail("auth_failed", "auth",
-                            f"{self.where} rejected the credentials of {self.s.username!r}: "
-                            f"{e.smtp_code} {reply_text(e.smtp_error)}") from None
+                raise _Fail(
+                    "auth_failed",
+                    "auth",
+                    f"{self.where} rejected the credentials of {self.s.username!r}: "
+                    f"{e.smtp_code} {reply_text(e.smtp_error)}",
+                ) from None
             except smtplib.SMTPNotSupportedError:
                 raise _Fail("auth_not_offered", "auth", f"{self.where} does not offer AUTH") from None
             except smtplib.SMTPServerDisconnected as e:
@@ -329,9 +357,11 @@ class _Check:
             except smtplib.SMTPException as e:
                 if type(e) is smtplib.SMTPException:  # "No suitable authentication method found."
                     offered = self.smtp.esmtp_features.get("auth", "").strip() or "no mechanism"
-                    raise _Fail("auth_not_offered", "auth",
-                                f"{self.where} offers AUTH {offered}; none that this client "
-                                "supports (CRAM-MD5, PLAIN, LOGIN)") from None
+                    raise _Fail(
+                        "auth_not_offered",
+                        "auth",
+                        f"{self.where} offers AUTH {offered}; none that this client supports (CRAM-MD5, PLAIN, LOGIN)",
+                    ) from None
                 raise _Fail("protocol", "auth", f"{self.where}: AUTH failed: {reply_text(str(e))}") from None
             except OSError as e:
                 raise self._io_failure(e, "AUTH") from None
@@ -343,8 +373,11 @@ class _Check:
         if smtputf8:
             if not self.smtp.has_extn("smtputf8"):
                 which = "sender_rejected" if not sender.isascii() else "recipient_rejected"
-                raise _Fail(which, "mail", f"{self.where} does not offer SMTPUTF8, needed for a "
-                                           "non-ASCII address; nothing was sent")
+                raise _Fail(
+                    which,
+                    "mail",
+                    f"{self.where} does not offer SMTPUTF8, needed for a non-ASCII address; nothing was sent",
+                )
             mail_options.append("SMTPUTF8")
         with self._stage("mail"):
             code, text = self._reply(lambda: self.smtp.mail(sender, mail_options), "MAIL FROM")
@@ -422,24 +455,33 @@ class _Check:
     def _timeout_failure(self, what: str) -> _Fail:
         t = f"{self.timeout:g} s"
         if self.stage == "connect":
-            return _Fail("connect_timeout", "connect",
-                         f"no connection to {self.where} within {t}")
+            return _Fail("connect_timeout", "connect", f"no connection to {self.where} within {t}")
         if self.stage == "greeting":
-            return _Fail("greeting_timeout", "greeting",
-                         f"{self.where} accepted the connection but sent no SMTP greeting within {t}")
+            return _Fail(
+                "greeting_timeout",
+                "greeting",
+                f"{self.where} accepted the connection but sent no SMTP greeting within {t}",
+            )
         if self.stage == "tls":
-            return _Fail("greeting_timeout", "tls",
-                         f"{self.where} accepted the connection but did not answer the TLS "
-                         f"handshake within {t} (nothing was received)")
+            return _Fail(
+                "greeting_timeout",
+                "tls",
+                f"{self.where} accepted the connection but did not answer the TLS "
+                f"handshake within {t} (nothing was received)",
+            )
         if self.stage == "starttls":
-            return _Fail("protocol", "starttls",
-                         f"{self.where} did not complete STARTTLS and the TLS handshake within {t}")
+            return _Fail(
+                "protocol", "starttls", f"{self.where} did not complete STARTTLS and the TLS handshake within {t}"
+            )
         return _Fail("protocol", self.stage, f"{self.where} did not answer {what} within {t}")
 
     def _timed_out(self, e: BaseException) -> bool:
-        return (self._fired or isinstance(e, TimeoutError)
-                or isinstance(e.__context__, TimeoutError)
-                or isinstance(e.__cause__, TimeoutError))
+        return (
+            self._fired
+            or isinstance(e, TimeoutError)
+            or isinstance(e.__context__, TimeoutError)
+            or isinstance(e.__cause__, TimeoutError)
+        )
 
     def _reply(self, call, what: str) -> tuple[int, str]:
         try:
@@ -460,27 +502,26 @@ class _Check:
         if isinstance(e, ssl.SSLError):
             return self._tls_failure(e, self.stage)
         why = reply_text(str(e)) or type(e).__name__
-        return _Fail("protocol", self.stage,
-                     f"{self.where} closed or broke the connection during {what}: {why}")
+        return _Fail("protocol", self.stage, f"{self.where} closed or broke the connection during {what}: {why}")
 
     def _tls_failure(self, e: BaseException, stage: str) -> _Fail:
         if isinstance(e, ssl.SSLCertVerificationError):
             why = e.verify_message or reply_text(str(e))
-            return _Fail("cert_verify", stage,
-                         f"certificate of {self.where} not accepted for {self.host!r}: {why}")
+            return _Fail("cert_verify", stage, f"certificate of {self.where} not accepted for {self.host!r}: {why}")
         if isinstance(e, ssl.SSLError):
             why = getattr(e, "reason", None) or reply_text(str(e))
-            return _Fail("tls_mismatch", stage,
-                         f"TLS handshake with {self.where} failed: {why} (the server does not "
-                         f"speak TLS {'on connect' if stage == 'tls' else 'after STARTTLS'})")
+            return _Fail(
+                "tls_mismatch",
+                stage,
+                f"TLS handshake with {self.where} failed: {why} (the server does not "
+                f"speak TLS {'on connect' if stage == 'tls' else 'after STARTTLS'})",
+            )
         why = reply_text(str(e)) or type(e).__name__
-        return _Fail("tls_mismatch", stage,
-                     f"TLS handshake with {self.where} failed: the connection broke ({why})")
+        return _Fail("tls_mismatch", stage, f"TLS handshake with {self.where} failed: the connection broke ({why})")
 
     def _rejected(self, failure: str, stage: str, what: str, code: int, text: str) -> _Fail:
         if code < 0:
-            return _Fail("protocol", stage,
-                         f"{self.where} answered {what} with garbage: {self._raw_reply()!r}")
+            return _Fail("protocol", stage, f"{self.where} answered {what} with garbage: {self._raw_reply()!r}")
         return _Fail(failure, stage, f"{self.where} refused {what}: {code} {text}")
 
     def _raw_reply(self) -> str:
@@ -492,8 +533,7 @@ class _Check:
 
     def close(self) -> None:
         """Close, never QUIT: after a failure nothing waits on the server."""
-        for closer in (getattr(self.smtp, "close", None),
-                       getattr(self._killer, "close", None)):
+        for closer in (getattr(self.smtp, "close", None), getattr(self._killer, "close", None)):
             if closer is not None:
                 try:
                     closer()

@@ -7,12 +7,12 @@ Pure: no I/O here.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from email.headerregistry import Address as MailAddress
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid
-from typing import Sequence
 
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 _ADDR = re.compile(r"^[^\s@\x00<>\"(),;:\[\]\\]+@[^\s@\x00<>\"(),;:\[\]\\]+$")
@@ -43,16 +43,24 @@ def needs_smtputf8(*addresses: str) -> bool:
     return not all(a.isascii() for a in addresses)
 
 
-def build_test_message(*, address: str, from_addr: str, to_addr: str, host: str, port: int,
-                       tls_mode: str, shared_with: Sequence[str] = (),
-                       now: datetime | None = None) -> EmailMessage:
+def build_test_message(
+    *,
+    address: str,
+    from_addr: str,
+    to_addr: str,
+    host: str,
+    port: int,
+    tls_mode: str,
+    shared_with: Sequence[str] = (),
+    now: datetime | None = None,
+) -> EmailMessage:
     """The test email naming the scope being verified (and any scopes that share its settings)."""
     check_address("from", from_addr)
     check_address("to", to_addr)
     for name, value in (("address", address), ("host", host), *(("shared_with", s) for s in shared_with)):
         if _FORBIDDEN.search(value):
             raise UnsafeField(name, "contains CR, LF or NUL")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     domain = from_addr.rpartition("@")[2]
     try:
         msgid_domain = domain.encode("idna").decode("ascii")
@@ -67,14 +75,17 @@ def build_test_message(*, address: str, from_addr: str, to_addr: str, host: str,
     msg["Message-ID"] = make_msgid(domain=msgid_domain)
     msg[ADDRESS_HEADER] = address
     lines = [
-        "This is a test email from smtp-iac (the \"Send Test Email\" check).",
+        'This is a test email from smtp-iac (the "Send Test Email" check).',
         "",
         f"It verifies the SMTP settings of: {address}",
     ]
     others = [s for s in shared_with if s != address]
     if others:
-        lines.append(f"The same settings are used by {len(others)} more scope(s): "
-                     + ", ".join(others[:20]) + (" ..." if len(others) > 20 else ""))
+        lines.append(
+            f"The same settings are used by {len(others)} more scope(s): "
+            + ", ".join(others[:20])
+            + (" ..." if len(others) > 20 else "")
+        )
     lines += [
         f"Relay: {host} port {port} (TLS: {tls_mode})",
         f"Sent at: {now.isoformat(timespec='seconds')}",

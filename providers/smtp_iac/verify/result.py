@@ -26,16 +26,17 @@ FAILURE_CLASSES = (
 
 STAGES = ("connect", "greeting", "ehlo", "starttls", "tls", "auth", "mail", "rcpt", "data")
 
-_PORTS = ("Common SMTP ports: 587 STARTTLS (recommended: tls: true, tls_mode: starttls), "
-          "465 implicit SSL/TLS (tls: true, tls_mode: implicit), "
-          "25 not recommended and often blocked by ISPs.")
+_PORTS = (
+    "Common SMTP ports: 587 STARTTLS (recommended: tls: true, tls_mode: starttls), "
+    "465 implicit SSL/TLS (tls: true, tls_mode: implicit), "
+    "25 not recommended and often blocked by ISPs."
+)
 _PERSISTS = "If the issue persists, contact your system administrator."
 
 ADVICE: dict[str, str] = {
     "dns": (
         "Verify the SMTP hostname is correct: it does not resolve from here. Check its spelling "
-        "(a host name only: no scheme, port or path) and that this machine can resolve it. "
-        + _PERSISTS
+        "(a host name only: no scheme, port or path) and that this machine can resolve it. " + _PERSISTS
     ),
     "connection_refused": (
         "Verify the SMTP hostname and port are correct: nothing accepted a connection on that "
@@ -62,8 +63,7 @@ ADVICE: dict[str, str] = {
     "cert_verify": (
         "The server's TLS certificate is not trusted or does not match the host name. Use the "
         "host name the certificate was issued for (not an IP address or an alias). For a relay "
-        "with a certificate from a private CA, set verify.ca_file to that CA bundle (PEM). "
-        + _PERSISTS
+        "with a certificate from a private CA, set verify.ca_file to that CA bundle (PEM). " + _PERSISTS
     ),
     "starttls_not_offered": (
         "Confirm the TLS setting matches your SMTP provider's requirements: the server does not "
@@ -122,7 +122,7 @@ class VerifyResult:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def for_address(self, address: str) -> "VerifyResult":
+    def for_address(self, address: str) -> VerifyResult:
         """The same outcome, reported for another scope that shares the settings."""
         return dataclasses.replace(self, address=address)
 
@@ -131,22 +131,44 @@ class VerifyResult:
             return f"{self.address}: skipped ({self.detail})"
         if self.ok:
             return f"{self.address}: ok ({self.detail}, {self.elapsed_seconds:.2f} s)"
-        return (f"{self.address}: FAILED [{self.failure}] at {self.stage}: {self.detail} "
-                f"({self.elapsed_seconds:.2f} s)")
+        return f"{self.address}: FAILED [{self.failure}] at {self.stage}: {self.detail} ({self.elapsed_seconds:.2f} s)"
 
 
-def failed(address: str, mode: str, failure: str, stage: str, detail: str,
-           elapsed: float) -> VerifyResult:
-    return VerifyResult(ok=False, address=address, mode=mode, failure=failure, stage=stage,
-                        detail=detail, advice=ADVICE[failure], elapsed_seconds=round(elapsed, 3))
+def failed(address: str, mode: str, failure: str, stage: str, detail: str, elapsed: float) -> VerifyResult:
+    return VerifyResult(
+        ok=False,
+        address=address,
+        mode=mode,
+        failure=failure,
+        stage=stage,
+        detail=detail,
+        advice=ADVICE[failure],
+        elapsed_seconds=round(elapsed, 3),
+    )
 
 
 def succeeded(address: str, mode: str, detail: str, elapsed: float) -> VerifyResult:
-    return VerifyResult(ok=True, address=address, mode=mode, failure=None, stage=None,
-                        detail=detail, advice="", elapsed_seconds=round(elapsed, 3))
+    return VerifyResult(
+        ok=True,
+        address=address,
+        mode=mode,
+        failure=None,
+        stage=None,
+        detail=detail,
+        advice="",
+        elapsed_seconds=round(elapsed, 3),
+    )
 
 
 def skipped(address: str) -> VerifyResult:
-    return VerifyResult(ok=True, address=address, mode="off", failure=None, stage=None,
-                        detail="verify.mode is off: settings not checked", advice="",
-                        elapsed_seconds=0.0, skipped=True)
+    return VerifyResult(
+        ok=True,
+        address=address,
+        mode="off",
+        failure=None,
+        stage=None,
+        detail="verify.mode is off: settings not checked",
+        advice="",
+        elapsed_seconds=0.0,
+        skipped=True,
+    )

@@ -19,11 +19,11 @@ import os
 import ssl
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import Callable
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
@@ -63,8 +63,9 @@ class SinkHandle:
     """A running sink: ``host``, ``port``, ``tls``, ``ca_file`` (None without TLS),
     ``messages`` (list of SinkMessage, in arrival order), ``stop()``; also a context manager."""
 
-    def __init__(self, controller: "_SinkController", host: str, tls: str, ca_file: Path | None,
-                 messages: list[SinkMessage]):
+    def __init__(
+        self, controller: _SinkController, host: str, tls: str, ca_file: Path | None, messages: list[SinkMessage]
+    ):
         self._controller = controller
         self.host = host
         self.port: int = controller.port
@@ -80,7 +81,7 @@ class SinkHandle:
                 self._stopped = True
                 self._controller.stop()
 
-    def __enter__(self) -> "SinkHandle":
+    def __enter__(self) -> SinkHandle:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -96,15 +97,22 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def start_sink(host: str = "127.0.0.1", port: int = 2525, *, tls: str = "none",
-               cert_dir: str | os.PathLike | None = None,
-               on_message: Callable[[SinkMessage], None] | None = None) -> SinkHandle:
+def start_sink(
+    host: str = "127.0.0.1",
+    port: int = 2525,
+    *,
+    tls: str = "none",
+    cert_dir: str | os.PathLike | None = None,
+    on_message: Callable[[SinkMessage], None] | None = None,
+) -> SinkHandle:
     """Start the sink in a background thread and return once it accepts connections."""
     if tls not in TLS_MODES:
         raise UsageError(f"unknown TLS mode {tls!r}: expected one of {', '.join(TLS_MODES)}")
     if not is_loopback(host):
-        raise UsageError(f"the sink listens on loopback only, not {host!r}",
-                         hint="use 127.0.0.1, ::1 or localhost: it accepts any password without TLS")
+        raise UsageError(
+            f"the sink listens on loopback only, not {host!r}",
+            hint="use 127.0.0.1, ::1 or localhost: it accepts any password without TLS",
+        )
     if not 0 <= port <= 65535:
         raise UsageError(f"port {port} out of range 0..65535")
     host = host.strip("[]")
@@ -116,8 +124,14 @@ def start_sink(host: str = "127.0.0.1", port: int = 2525, *, tls: str = "none",
         ca_file, server_ctx = _make_certificates(directory, host)
 
     handler = _SinkHandler(messages, on_message)
-    kwargs: dict = dict(hostname=host, port=port, server_hostname=SINK_HOSTNAME,
-                        authenticator=_accept_any, auth_require_tls=False, ready_timeout=10.0)
+    kwargs: dict = dict(
+        hostname=host,
+        port=port,
+        server_hostname=SINK_HOSTNAME,
+        authenticator=_accept_any,
+        auth_require_tls=False,
+        ready_timeout=10.0,
+    )
     if tls == "starttls":
         kwargs["tls_context"] = server_ctx
     elif tls == "implicit":
@@ -126,8 +140,9 @@ def start_sink(host: str = "127.0.0.1", port: int = 2525, *, tls: str = "none",
     try:
         controller.start()
     except OSError as e:
-        raise UsageError(f"cannot listen on {host} port {port}: {e.strerror or e}",
-                         hint="pick another --port (0 picks a free one)") from None
+        raise UsageError(
+            f"cannot listen on {host} port {port}: {e.strerror or e}", hint="pick another --port (0 picks a free one)"
+        ) from None
     return SinkHandle(controller, host, tls, ca_file, messages)
 
 
@@ -153,7 +168,7 @@ class _SinkHandler:
         with self._lock:
             msg = SinkMessage(
                 number=len(self.messages) + 1,
-                received_at=dt.datetime.now(dt.timezone.utc),
+                received_at=dt.datetime.now(dt.UTC),
                 peer=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer),
                 tls=session.ssl is not None or server.transport.get_extra_info("sslcontext") is not None,
                 auth_user=session.auth_data if isinstance(session.auth_data, str) else None,
@@ -167,7 +182,7 @@ class _SinkHandler:
         if self.on_message is not None:
             try:
                 self.on_message(msg)
-            except Exception:  # noqa: BLE001 - a printing problem must not drop the message
+            except Exception:
                 log.exception("sink on_message callback failed")
         return "250 2.0.0 OK: accepted by the smtp-iac sink"
 
@@ -179,7 +194,8 @@ class FreePortController(Controller):
     def _create_server(self):
         async def create():
             server = await self.loop.create_server(
-                self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context)
+                self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context
+            )
             self.port = server.sockets[0].getsockname()[1]
             return server
 
@@ -199,18 +215,32 @@ def _make_certificates(directory: Path, host: str) -> tuple[Path, ssl.SSLContext
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtp-iac sink throwaway CA")])
     ca_cert = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=7))
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=7))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     names: list[x509.GeneralName] = [x509.DNSName("localhost")]
@@ -223,9 +253,11 @@ def _make_certificates(directory: Path, host: str) -> tuple[Path, ssl.SSLContext
     leaf = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name).public_key(leaf_key.public_key())
+        .issuer_name(ca_name)
+        .public_key(leaf_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=7))
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=7))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -238,9 +270,11 @@ def _make_certificates(directory: Path, host: str) -> tuple[Path, ssl.SSLContext
     key_file = directory / "sink-key.pem"
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(leaf_key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+        f.write(
+            leaf_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(str(cert_file), str(key_file))
     return ca_file, ctx
