@@ -3,7 +3,7 @@ organizations, as absolute times and as ratios to the floor (parse the YAML + re
 row), against SQLite and, when a DSN is given, PostgreSQL; and apply of 2,000 changed scopes
 sharing 5 relays, counting SMTP sessions at real loopback aiosmtpd servers.
 
-    .venv/bin/python benchmarks/run.py                       # SQLite only (PostgreSQL too if SMTP_IAC_TEST_PG_DSN is set)
+    .venv/bin/python benchmarks/run.py    # SQLite only (PostgreSQL too if SMTP_IAC_TEST_PG_DSN is set)
     .venv/bin/python benchmarks/run.py --pg postgresql://postgres@127.0.0.1:5432/test
     .venv/bin/python benchmarks/run.py --orgs 2000 --repeat 1 --no-cli   # a quick smoke run
 
@@ -48,7 +48,7 @@ from smtp_iac.apply import apply_plan  # noqa: E402
 from smtp_iac.cli.app import tune_gc  # noqa: E402
 from smtp_iac.drift import drift_items  # noqa: E402
 from smtp_iac.models import ResolvedSettings  # noqa: E402
-from smtp_iac.planning import make_plan  # noqa: E402
+from smtp_iac.planner import make_plan  # noqa: E402
 from smtp_iac.report import markdown, text  # noqa: E402
 from smtp_iac.stackfile import read  # noqa: E402
 from smtp_iac.store import open_store  # noqa: E402
@@ -274,8 +274,8 @@ def bench_backend(
         )
         from smtp_iac.blast import blast_radius
         from smtp_iac.desired import desired_scopes
-        from smtp_iac.plan import diff, record_content
-        from smtp_iac.planning import planned_contents
+        from smtp_iac.diff import diff, record_content
+        from smtp_iac.planner import planned_contents
 
         snap = store.snapshot()
         res.parts["· snapshot"], _ = best_of(repeat, store.snapshot)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtp_iac.addresses import CONTROLLER, Address, Tier
-from smtp_iac.resolve import NO_RECORD, SMTP_DISABLED, USED, resolve, resolve_all
+from smtp_iac.resolve import StepOutcome, resolve, resolve_all
 
 PARTNERS = ("acme", "globex", "initech")
 ORGS = ("eu", "us", "hq-1")
@@ -89,16 +89,16 @@ def test_chain_explains_the_choice(present, org, enabled):
     looked = [s.address for s in chain]
     assert looked == [org, Address(org.partner), CONTROLLER][: len(looked)]
     for step in chain[:-1]:
-        assert step.outcome in (NO_RECORD, SMTP_DISABLED)
+        assert step.outcome in (StepOutcome.NO_RECORD, StepOutcome.SMTP_DISABLED)
     if r.source is None:
-        assert len(chain) == 3 and chain[-1].outcome == NO_RECORD
+        assert len(chain) == 3 and chain[-1].outcome == StepOutcome.NO_RECORD
     else:
-        assert chain[-1] == type(chain[-1])(r.source, USED)
+        assert chain[-1] == type(chain[-1])(r.source, StepOutcome.USED)
     own = chain[0]
     if org in records and not enabled:
-        assert own.outcome == SMTP_DISABLED
+        assert own.outcome == StepOutcome.SMTP_DISABLED
     elif org not in records:
-        assert own.outcome == NO_RECORD
+        assert own.outcome == StepOutcome.NO_RECORD
 
 
 @settings(max_examples=200, deadline=None)
@@ -181,7 +181,7 @@ def test_feature_switch_off_ignores_the_org_record():
     records = {CONTROLLER: CTRL, Address("acme"): ACME, EU: ACME_EU}
     r = resolve(EU, False, records)
     assert r.record is ACME
-    assert [s.outcome for s in r.chain] == [SMTP_DISABLED, USED]
+    assert [s.outcome for s in r.chain] == [StepOutcome.SMTP_DISABLED, StepOutcome.USED]
 
 
 @pytest.mark.parametrize("address", [CONTROLLER, Address("acme")])

@@ -1,9 +1,9 @@
 """SMTP settings of the controller, partner and organization tiers, as code.
 
-Pure core: ``addresses``, ``models``, ``resolve``, ``diagnostics``, ``yamlsource``,
-``schema``, ``rules``, ``validation``, ``stackfile``, ``plan``, ``blast``, ``drift``, ``plandoc``.
-I/O: ``secrets``, ``desired``, ``planning``, ``apply``, ``store``, ``verify``, ``report``,
-``cli``, ``pulumi``.
+Pure core: ``addresses``, ``models``, ``resolve``, ``diagnostics``, ``yamlsource``, ``schema``,
+``rules``, ``validation``, ``stackfile``, ``diff``, ``plan``, ``blast``, ``drift``.
+I/O: ``secrets``, ``desired``, ``planner``, ``planfile``, ``write`` (the one write path),
+``apply``, ``store``, ``verify``, ``report``, ``cli``, ``pulumi``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -11,6 +11,7 @@ import getpass
 import os
 import re
 import socket
+from collections.abc import Mapping
 
 # (environment variable, prefix), first present wins.
 CI_IDENTITIES = (
@@ -26,8 +27,8 @@ CI_IDENTITIES = (
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def current_actor(env: dict[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
+def current_actor(environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
     explicit = env.get("SMTP_IAC_ACTOR", "").strip()
     if explicit:
         return clean_actor(explicit)

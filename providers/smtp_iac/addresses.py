@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 
 ID_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _ID = re.compile(ID_PATTERN)
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     CONTROLLER = "controller"
     PARTNER = "partner"
     ORGANIZATION = "organization"

@@ -8,13 +8,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .addresses import CONTROLLER, Address
 from .resolve import resolve
 
-SOURCE = "source"  # the tier that applies changes
-SETTINGS_CHANGED = "settings"  # the same tier applies, with other settings
+
+class ImpactKind(StrEnum):
+    SOURCE = "source"  # the tier that applies changes
+    SETTINGS = "settings"  # the same tier applies, with other settings
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class OrgImpact:
     org: Address
     before: Address | None  # the address whose record applied; None: no SMTP
     after: Address | None
-    kind: str  # SOURCE | SETTINGS_CHANGED
+    kind: ImpactKind
 
 
 def label(source: Address | None) -> str:
@@ -34,7 +37,9 @@ class PartnerImpact:
     partner: str
     organizations: int  # organizations under the partner
     affected: int = 0
-    transitions: Counter = field(default_factory=Counter)  # (before tier, after tier, kind) -> count
+    transitions: Counter[tuple[str, str, ImpactKind]] = field(
+        default_factory=Counter
+    )  # (before tier, after tier, kind) -> count
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,9 +117,9 @@ def blast_radius(
         b = resolve(org, enabled, before)
         a = resolve(org, enabled, after)
         if b.source != a.source:
-            kind = SOURCE
+            kind = ImpactKind.SOURCE
         elif b.record != a.record:
-            kind = SETTINGS_CHANGED
+            kind = ImpactKind.SETTINGS
         else:
             continue
         impacts.append(OrgImpact(org, b.source, a.source, kind))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from .diff import DesiredKind, DesiredScope
 from .errors import SecretUnavailable
-from .models import SmtpSettings
-from .plan import INHERIT, SETTINGS, DesiredScope
-from .secrets import PulumiConfigGetter, check_password_chars, resolve_password
+from .models import SmtpSettings, public_fields
+from .secrets import PulumiConfigGetter, resolve_password
 from .stackfile import LoadedStack
 
 
@@ -31,7 +31,7 @@ def desired_scopes(
     by_ref: dict[str, tuple[str | None, SecretUnavailable | None]] = {}
     for addr, want in loaded.stack.scopes().items():
         if not isinstance(want, SmtpSettings):
-            out.append(DesiredScope(addr, INHERIT))
+            out.append(DesiredScope(addr, DesiredKind.INHERIT))
             continue
         ref = want.password.describe()
         hit = by_ref.get(ref)
@@ -42,9 +42,8 @@ def desired_scopes(
                     base_dir=loaded.base_dir,
                     environ=environ,
                     pulumi_config=pulumi_config,
-                    address=str(addr),
+                    address=addr,
                 )
-                check_password_chars(secret, ref=want.password, address=str(addr))
                 hit = (fingerprint(secret.get_secret_value()), None)
             except SecretUnavailable as e:
                 hit = (None, e)
@@ -54,15 +53,15 @@ def desired_scopes(
             missing.setdefault(err.message, []).append(str(addr))
             hints[err.message] = err.hint
             continue
-        fields = {
-            "host": want.host,
-            "port": want.port,
-            "tls": want.tls,
-            "tls_mode": want.tls_mode,
-            "username": want.username,
-            "sender": want.sender,
-        }
-        out.append(DesiredScope(addr, SETTINGS, fields=fields, password_ref=want.password.model_dump(), fingerprint=fp))
+        out.append(
+            DesiredScope(
+                addr,
+                DesiredKind.SETTINGS,
+                fields=public_fields(want),
+                password_ref=want.password.model_dump(),
+                fingerprint=fp,
+            )
+        )
     if missing:
         lines = [f"{msg} (used by {', '.join(a[:3])}{' and more' if len(a) > 3 else ''})" for msg, a in missing.items()]
         hint = next((h for h in hints.values() if h), None)

@@ -4,7 +4,7 @@ the reporters in ``cli.reporters`` render them per format."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -21,7 +21,7 @@ class Diagnostic:
     def format(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message} [at {self.path}]"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

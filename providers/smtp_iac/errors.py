@@ -1,27 +1,62 @@
 """One error hierarchy. The CLI turns these into messages and exit codes in one place
 (``cli.app.run``); the Pulumi provider turns them into resource errors.
 
-No message may hold a plain password: messages are built from addresses, field names and
-fingerprints only.
+Errors are data: ``kind`` (an ``ErrorKind``) says what went wrong, ``address`` where (an
+``Address``, made text only where the error is shown), ``message`` and ``hint`` what a person
+reads. No message may hold a plain password: messages are built from addresses, field names
+and fingerprints only.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .addresses import Address
+    from .diagnostics import Diagnostic
+    from .verify.result import VerifyResult
+
+
+class ErrorKind(StrEnum):
+    ERROR = "error"
+    USAGE = "usage"
+    INVALID_STACK = "invalid_stack"
+    INVALID_TENANTS = "invalid_tenants"
+    SECRET_UNAVAILABLE = "secret_unavailable"
+    STORE = "store"
+    STORE_URL = "store_url"
+    STORE_KEY = "store_key"
+    CONFLICT = "conflict"
+    OWNERSHIP = "ownership"
+    UNKNOWN_TENANT = "unknown_tenant"
+    FEATURE_DISABLED = "feature_disabled"
+    STALE_PLAN = "stale_plan"
+    VERIFY_FAILED = "verify_failed"
+
+
+REFUSAL_KINDS = frozenset(
+    {ErrorKind.CONFLICT, ErrorKind.OWNERSHIP, ErrorKind.FEATURE_DISABLED, ErrorKind.UNKNOWN_TENANT}
+)
+"""Kinds that refuse a write (the scope is left as it was, the attempt audited), as opposed to
+failures of the store or the environment."""
 
 
 class SmtpIacError(Exception):
     """Base of every error the user is meant to see. ``exit_code`` is what the CLI exits with."""
 
     exit_code = 1
-    kind = "error"
+    kind: ErrorKind = ErrorKind.ERROR
 
-    def __init__(self, message: str, *, address: str | None = None, hint: str | None = None):
+    def __init__(self, message: str, *, address: Address | None = None, hint: str | None = None):
         super().__init__(message)
         self.message = message
         self.address = address
         self.hint = hint
 
-    def __str__(self) -> str:  # pragma: no cover - trivial
-        prefix = f"{self.address}: " if self.address else ""
+    def __str__(self) -> str:
+        prefix = f"{self.address}: " if self.address is not None else ""
         tail = f"\n  hint: {self.hint}" if self.hint else ""
         return f"{prefix}{self.message}{tail}"
 
@@ -29,50 +64,60 @@ class SmtpIacError(Exception):
 class UsageError(SmtpIacError):
     """Wrong arguments, an unreadable file named on the command line, a missing --yes."""
 
-    kind = "usage"
+    kind = ErrorKind.USAGE
 
 
 class StackInvalid(SmtpIacError):
     """A stack file failed validation; ``diagnostics`` holds every located problem."""
 
-    kind = "invalid_stack"
+    kind = ErrorKind.INVALID_STACK
 
-    def __init__(self, diagnostics: list, message: str | None = None):
+    def __init__(self, diagnostics: Sequence[Diagnostic], message: str | None = None):
         errors = [d for d in diagnostics if d.severity == "error"]
         super().__init__(message or f"{len(errors)} error(s) in stack file")
-        self.diagnostics = diagnostics
+        self.diagnostics = list(diagnostics)
+
+
+class TenantsInvalid(StackInvalid):
+    """A tenants document (``smtp-iac tenants load FILE``) has problems; ``diagnostics`` locates each."""
+
+    kind = ErrorKind.INVALID_TENANTS
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], message: str | None = None):
+        errors = [d for d in diagnostics if d.severity == "error"]
+        super().__init__(diagnostics, message or f"{len(errors)} error(s) in tenants file")
 
 
 class SecretUnavailable(SmtpIacError):
     """A password reference ({env}, {file}, {pulumi_config}) cannot be resolved."""
 
-    kind = "secret_unavailable"
+    kind = ErrorKind.SECRET_UNAVAILABLE
 
 
 class StoreError(SmtpIacError):
     """The store cannot be opened, migrated or read."""
 
-    kind = "store"
+    kind = ErrorKind.STORE
 
 
 class StoreUrlError(StoreError):
-    kind = "store_url"
+    kind = ErrorKind.STORE_URL
 
 
 class StoreKeyError(StoreError):
     """No key, a malformed key, or a stored password that no configured key decrypts."""
 
-    kind = "store_key"
+    kind = ErrorKind.STORE_KEY
 
 
 class ConflictError(StoreError):
     """Compare-and-swap lost: the record's version moved since it was read."""
 
-    kind = "conflict"
+    kind = ErrorKind.CONFLICT
 
     def __init__(
         self,
-        address: str,
+        address: Address,
         expected: int | None,
         actual: int | None,
         last_writer: str | None = None,
@@ -94,9 +139,9 @@ class ConflictError(StoreError):
 class OwnershipError(StoreError):
     """The scope is managed by another stack and adoption was not asked for."""
 
-    kind = "ownership"
+    kind = ErrorKind.OWNERSHIP
 
-    def __init__(self, address: str, owner: str, stack: str):
+    def __init__(self, address: Address, owner: str, stack: str):
         super().__init__(
             f"managed by stack '{owner}', not '{stack}'",
             address=address,
@@ -109,13 +154,13 @@ class OwnershipError(StoreError):
 class UnknownTenant(SmtpIacError):
     """A partner or organization the store does not know, or an org under the wrong partner."""
 
-    kind = "unknown_tenant"
+    kind = ErrorKind.UNKNOWN_TENANT
 
 
 class FeatureDisabled(SmtpIacError):
     """Organization-level SMTP is switched off for the organization (seed's advice)."""
 
-    kind = "feature_disabled"
+    kind = ErrorKind.FEATURE_DISABLED
 
     ADVICE = (
         "The SMTP Configuration feature is not enabled for this organization; "
@@ -123,42 +168,32 @@ class FeatureDisabled(SmtpIacError):
         "(smtp-iac tenants enable-smtp ORG)"
     )
 
-    def __init__(self, address: str):
+    def __init__(self, address: Address):
         super().__init__("organization-level SMTP is disabled", address=address, hint=self.ADVICE)
 
 
 class StalePlan(SmtpIacError):
     """A saved plan no longer matches the live store or the secrets it was made with."""
 
-    kind = "stale_plan"
+    kind = ErrorKind.STALE_PLAN
 
-    def __init__(self, stale: list[tuple[str, str]]):
+    def __init__(self, stale: Sequence[tuple[Address, str]]):
         lines = "; ".join(f"{a}: {why}" for a, why in stale)
         super().__init__(
             f"saved plan is stale, nothing applied: {lines}", hint="run plan again and review the new plan"
         )
-        self.stale = stale
+        self.stale = list(stale)
 
 
 class VerifyFailed(SmtpIacError):
     """The pre-write SMTP check failed; ``result`` is the classified verify result."""
 
-    kind = "verify_failed"
+    kind = ErrorKind.VERIFY_FAILED
 
-    def __init__(self, address: str, result):
+    def __init__(self, address: Address, result: VerifyResult):
         super().__init__(f"verify failed ({result.failure}): {result.detail}", address=address, hint=result.advice)
         self.result = result
 
 
 def _v(v: int | None) -> str:
     return "none (absent)" if v is None else str(v)
-
-
-class TenantsInvalid(StackInvalid):
-    """A tenants document (``smtp-iac tenants load FILE``) has problems; ``diagnostics`` locates each."""
-
-    kind = "invalid_tenants"
-
-    def __init__(self, diagnostics: list, message: str | None = None):
-        errors = [d for d in diagnostics if d.severity == "error"]
-        super().__init__(diagnostics, message or f"{len(errors)} error(s) in tenants file")

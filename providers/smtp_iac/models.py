@@ -5,9 +5,20 @@ agree on valid and invalid documents. Rules that need more than one field live i
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from .addresses import CONTROLLER, ID_PATTERN, Address
 
@@ -22,11 +33,31 @@ EMAIL_PATTERN = rf'^[^{_BLANK}@<>"]+@[^{_BLANK}@<>"]+$'  # no identity escape: i
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 CONFIG_KEY_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 
-INHERIT = "inherit"
+INHERIT: Final = "inherit"
+"""``smtp: inherit``: the stack manages the ABSENCE of an override at a scope."""
+
+SETTINGS_FIELDS: Final = ("host", "port", "tls", "tls_mode", "username", "sender")
+"""Every field of a record but the password, in the order reports show them."""
+
+UNSAFE_CHARS: Final = "\r\n\x00"
+
+
+def has_unsafe_chars(text: str) -> bool:
+    """CR, LF or NUL: never in any field or password (header injection, log forging)."""
+    return any(c in text for c in UNSAFE_CHARS)
+
 
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+def _address(value: Any) -> Any:
+    return Address.parse(value) if isinstance(value, str) else value
+
+
+AddressField = Annotated[Address, BeforeValidator(_address), PlainSerializer(str, return_type=str)]
+"""An ``Address`` in a model: read from its text, dumped as its text."""
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN)]
 
 
@@ -73,7 +104,7 @@ class PulumiConfigRef(BaseModel):
         return f"pulumi_config:{self.pulumi_config}"
 
 
-SecretRef = Union[EnvRef, FileRef, PulumiConfigRef]
+SecretRef = EnvRef | FileRef | PulumiConfigRef
 
 
 class SmtpSettings(_NoNull):
@@ -117,7 +148,7 @@ class VerifyOptions(BaseModel):
         return self
 
 
-Desired = Union[SmtpSettings, Literal["inherit"]]
+Desired = SmtpSettings | Literal["inherit"]
 
 
 class OrganizationEntry(_NoNull):
@@ -202,21 +233,14 @@ class ResolvedSettings(BaseModel):
 
     def public_fields(self) -> dict[str, Any]:
         """Every field but the password."""
-        return {
-            "host": self.host,
-            "port": self.port,
-            "tls": self.tls,
-            "tls_mode": self.tls_mode,
-            "username": self.username,
-            "sender": self.sender,
-        }
+        return public_fields(self)
 
 
 class LiveRecord(BaseModel):
     """A record as the store answers: never the password, only its keyed fingerprint."""
 
     model_config = ConfigDict(frozen=True)
-    address: str
+    address: AddressField
     host: str
     port: int
     tls: bool
@@ -230,14 +254,7 @@ class LiveRecord(BaseModel):
     updated_by: str | None = None
 
     def public_fields(self) -> dict[str, Any]:
-        return {
-            "host": self.host,
-            "port": self.port,
-            "tls": self.tls,
-            "tls_mode": self.tls_mode,
-            "username": self.username,
-            "sender": self.sender,
-        }
+        return public_fields(self)
 
 
 class Organization(BaseModel):
@@ -251,4 +268,6 @@ class Organization(BaseModel):
         return Address(self.partner, self.name)
 
 
-SETTINGS_FIELDS = ("host", "port", "tls", "tls_mode", "username", "sender")
+def public_fields(settings: SmtpSettings | ResolvedSettings | LiveRecord) -> dict[str, Any]:
+    """``SETTINGS_FIELDS`` of any settings, by name: everything but the password."""
+    return {name: getattr(settings, name) for name in SETTINGS_FIELDS}

@@ -1,179 +1,174 @@
-"""Desired stack vs live store, as data: what each managed scope needs (create, update,
-delete, no-op), why a scope cannot be written (unknown tenant, feature switched off,
-another stack's scope), and which live records the stack leaves unmanaged.
-
-Pure: it takes the desired scopes (passwords already reduced to the store's keyed
-fingerprint) and a snapshot of the store, and touches neither.
-"""
+"""The plan document: what ``plan --format json`` prints and ``plan --out`` saves, documented
+by ``schemas/plan.schema.json``. A saved plan holds everything apply needs to write exactly
+what was shown (fields, password REFERENCES and the fingerprints they resolved to, the live
+version each scope was planned against), and no password."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from .addresses import Address
-from .errors import FeatureDisabled, SmtpIacError
-from .models import SETTINGS_FIELDS, LiveRecord
+from .blast import BlastRadius, ImpactKind, OrgImpact, PartnerImpact
+from .diff import Action, DesiredKind, DesiredScope, Diff, FieldChange, Refusal, ScopePlan
+from .errors import ErrorKind
+from .models import VerifyOptions
 
-CREATE, UPDATE, DELETE, NOOP = "create", "update", "delete", "no-op"
-SETTINGS, INHERIT = "settings", "inherit"
-CHANGED = "(changed)"
-SET = "(set)"
+FORMAT = "smtp-iac/plan"
+FORMAT_VERSION = 1
 
-
-@dataclass(frozen=True)
-class DesiredScope:
-    """One managed scope of a stack. For settings: every public field, the password
-    reference (re-resolved by apply) and the fingerprint of the secret it resolved to."""
-
-    address: Address
-    kind: str  # SETTINGS | INHERIT
-    fields: Mapping[str, Any] | None = None
-    password_ref: Mapping[str, str] | None = None  # e.g. {"env": "SENDGRID_API_KEY"}
-    fingerprint: str | None = None
-
-    def content(self) -> tuple | None:
-        """What makes two records equal for mail delivery: every field and the password."""
-        if self.kind != SETTINGS:
-            return None
-        return tuple(self.fields.get(f) for f in SETTINGS_FIELDS) + (self.fingerprint,)
-
-
-def record_content(rec: LiveRecord) -> tuple:
-    return tuple(getattr(rec, f) for f in SETTINGS_FIELDS) + (rec.password_fingerprint,)
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    field: str
-    old: Any
-    new: Any
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why a scope cannot be written. ``kind`` is the error kind (``unknown_tenant``,
-    ``feature_disabled``, ``ownership``)."""
-
-    kind: str
-    message: str
-    hint: str | None = None
-
-    @classmethod
-    def of(cls, err: SmtpIacError) -> Refusal:
-        return cls(err.kind, err.message, err.hint)
-
-
-@dataclass(frozen=True)
-class ScopePlan:
-    desired: DesiredScope
-    action: str
-    live_version: int | None
-    live_owner: str | None
-    changes: tuple[FieldChange, ...] = ()
-    refusal: Refusal | None = None
-    adopt: bool = False  # the write takes the scope over from another stack (asked with --adopt)
-    notes: tuple[str, ...] = ()
-
-    @property
-    def address(self) -> Address:
-        return self.desired.address
-
-    @property
-    def writes(self) -> bool:
-        return self.action in (CREATE, UPDATE, DELETE)
+KeyedDigest = Callable[[str], str]
+"""The store's keyed HMAC of a text (``Store.fingerprint``)."""
 
 
 @dataclass
-class Diff:
-    scopes: list[ScopePlan]
-    unmanaged: list[Address] = field(default_factory=list)  # live overrides the stack does not mention
+class Plan:
+    stack: str
+    stack_file: str
+    store: str  # display form: a password in the URL is masked
+    verify: VerifyOptions
+    diff: Diff
+    blast: BlastRadius | None
+    adopt: bool = False
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    created_by: str = ""
+    digest: str | None = None  # keyed digest of the document (``seal``); checked by apply
+    source: dict[str, Any] | None = field(default=None, repr=False)  # the document as read from a file
 
-    def counts(self) -> dict[str, int]:
-        c = {CREATE: 0, UPDATE: 0, DELETE: 0, NOOP: 0, "refused": 0}
-        for s in self.scopes:
-            c[s.action] += 1
-            if s.refusal:
-                c["refused"] += 1
-        return c
+    def seal(self, keyed_digest: KeyedDigest) -> None:
+        """Sign the document with the store's keyed HMAC, so that a plan edited after it was
+        made (fields, versions, fingerprints) is refused by apply, and one cannot be forged
+        without the store key."""
+        self.digest = keyed_digest(canonical(self.to_dict()))
+
+    def unaltered(self, keyed_digest: KeyedDigest) -> bool:
+        """Whether a plan read from a file is exactly what ``plan`` wrote."""
+        return self.source is not None and self.digest == keyed_digest(canonical(self.source))
 
     @property
-    def changes(self) -> list[ScopePlan]:
-        return [s for s in self.scopes if s.writes]
+    def has_changes(self) -> bool:
+        return bool(self.diff.changes)
 
     @property
-    def refused(self) -> list[ScopePlan]:
-        return [s for s in self.scopes if s.refusal]
+    def has_errors(self) -> bool:
+        return bool(self.diff.refused)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "stack": self.stack,
+            "stack_file": self.stack_file,
+            "store": self.store,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "adopt": self.adopt,
+            "verify": self.verify.model_dump(by_alias=True, exclude_none=True),
+            "summary": self.diff.counts() | {"affected_organizations": self.blast.affected if self.blast else 0},
+            "scopes": [_scope_dict(s) for s in self.diff.scopes],
+            "unmanaged": [str(a) for a in self.diff.unmanaged],
+            "blast_radius": self.blast.to_dict() if self.blast else None,
+        } | ({"digest": self.digest} if self.digest else {})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
 
 
-def field_changes(desired: DesiredScope, live: LiveRecord | None) -> tuple[FieldChange, ...]:
-    out = []
-    for f in SETTINGS_FIELDS:
-        old = getattr(live, f) if live is not None else None
-        new = desired.fields.get(f)
-        if live is None:
-            if new is not None:
-                out.append(FieldChange(f, None, new))
-        elif old != new:
-            out.append(FieldChange(f, old, new))
-    if live is None:
-        out.append(FieldChange("password", None, SET))
-    elif live.password_fingerprint != desired.fingerprint:
-        out.append(FieldChange("password", CHANGED, CHANGED))
-    return tuple(out)
+def canonical(doc: dict[str, Any]) -> str:
+    """The document without its digest, in one canonical JSON spelling."""
+    return json.dumps(
+        {k: v for k, v in doc.items() if k != "digest"}, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    )
 
 
-def diff(
-    stack: str, desired: Iterable[DesiredScope], records: Mapping[Address, LiveRecord], tenants, *, adopt: bool = False
-) -> Diff:
-    """``tenants`` answers ``known(address)``, ``check(address)`` (raises UnknownTenant) and
-    ``smtp_enabled(address)`` (``store.snapshot.Tenants``)."""
-    scopes: list[ScopePlan] = []
-    managed: set[Address] = set()
-    for want in desired:
-        addr = want.address
-        managed.add(addr)
-        live = records.get(addr)
-        version = live.version if live else None
-        owner = live.managed_by if live else None
-        notes: list[str] = []
-        if want.kind == SETTINGS:
-            changes = field_changes(want, live)
-            action = CREATE if live is None else (UPDATE if changes else NOOP)
-        else:
-            changes = ()
-            action = DELETE if live is not None else NOOP
-        foreign = owner is not None and owner != stack
-        if foreign and action == NOOP:
-            notes.append(f"managed by stack '{owner}' (no change needed)")
-        taking_over = foreign and action != NOOP
-        if taking_over and adopt:
-            changes = changes + (FieldChange("managed_by", owner, stack),)
-        refusal = _refusal(addr, want, action, owner, stack, tenants, adopt)
-        if addr.org and live is not None and not tenants.smtp_enabled(addr) and tenants.known(addr):
-            notes.append("organization SMTP is switched off: this override is ignored")
-        scopes.append(
-            ScopePlan(want, action, version, owner, changes, refusal, adopt=taking_over and adopt, notes=tuple(notes))
-        )
-    unmanaged = sorted(a for a in records if a not in managed)
-    return Diff(scopes, unmanaged)
-
-
-def _refusal(
-    addr: Address, want: DesiredScope, action: str, owner: str | None, stack: str, tenants, adopt: bool
-) -> Refusal | None:
-    if not tenants.known(addr):
-        try:
-            tenants.check(addr)
-        except SmtpIacError as err:
-            return Refusal.of(err)
-    if action == NOOP:
+def _blast_from(d: dict[str, Any] | None) -> BlastRadius | None:
+    if d is None:
         return None
-    if owner is not None and owner != stack and not adopt:
-        return Refusal(
-            "ownership", f"managed by stack '{owner}', not '{stack}'", "to take it over, re-run with --adopt"
+    partners = [
+        PartnerImpact(
+            p["partner"],
+            p["organizations"],
+            p["affected"],
+            Counter({(t["from"], t["to"], ImpactKind(t["kind"])): t["count"] for t in p["transitions"]}),
         )
-    if want.kind == SETTINGS and addr.org and not tenants.smtp_enabled(addr):
-        return Refusal.of(FeatureDisabled(str(addr)))
-    return None
+        for p in d["partners"]
+    ]
+    impacts = [
+        OrgImpact(
+            Address.parse(i["org"]),
+            Address.parse(i["before"]) if i["before"] else None,
+            Address.parse(i["after"]) if i["after"] else None,
+            ImpactKind(i["kind"]),
+        )
+        for i in d.get("impacts", [])
+    ]
+    return BlastRadius(d["organizations"], impacts, partners)
+
+
+def _scope_dict(s: ScopePlan) -> dict[str, Any]:
+    d = s.desired
+    return {
+        "address": str(d.address),
+        "tier": d.address.tier.value,
+        "action": s.action,
+        "desired": d.kind,
+        "fields": dict(d.fields) if d.fields is not None else None,
+        "password_ref": dict(d.password_ref) if d.password_ref is not None else None,
+        "password_fingerprint": d.fingerprint,
+        "live_version": s.live_version,
+        "live_owner": s.live_owner,
+        "adopt": s.adopt,
+        "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in s.changes],
+        "refusal": (
+            {"kind": s.refusal.kind, "message": s.refusal.message, "hint": s.refusal.hint} if s.refusal else None
+        ),
+        "notes": list(s.notes),
+    }
+
+
+def plan_from_dict(doc: dict[str, Any]) -> Plan:
+    """The plan a document describes. ``doc`` has passed ``schemas/plan.schema.json``
+    (``planfile.read_plan``); an address the schema lets through but ``Address`` refuses
+    raises ValueError, invalid verify options pydantic's ValidationError."""
+    scopes = []
+    for s in doc["scopes"]:
+        desired = DesiredScope(
+            Address.parse(s["address"]),
+            DesiredKind(s["desired"]),
+            fields=s["fields"],
+            password_ref=s["password_ref"],
+            fingerprint=s["password_fingerprint"],
+        )
+        r = s["refusal"]
+        refusal = Refusal(ErrorKind(r["kind"]), r["message"], r["hint"]) if r else None
+        changes = tuple(FieldChange(c["field"], c["old"], c["new"]) for c in s["changes"])
+        scopes.append(
+            ScopePlan(
+                desired,
+                Action(s["action"]),
+                s["live_version"],
+                s["live_owner"],
+                changes,
+                refusal,
+                adopt=s["adopt"],
+                notes=tuple(s["notes"]),
+            )
+        )
+    diff = Diff(scopes, [Address.parse(a) for a in doc["unmanaged"]])
+    return Plan(
+        doc["stack"],
+        doc["stack_file"],
+        doc["store"],
+        VerifyOptions.model_validate(doc["verify"]),
+        diff,
+        _blast_from(doc["blast_radius"]),
+        adopt=doc["adopt"],
+        created_at=doc["created_at"],
+        created_by=doc["created_by"],
+        digest=doc["digest"],
+        source=doc,
+    )

@@ -9,21 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Generic, TypeVar
 
 from .addresses import CONTROLLER, Address
 
 T = TypeVar("T")
 
-USED = "used"
-NO_RECORD = "no record"
-SMTP_DISABLED = "record ignored: organization SMTP feature disabled"
+
+class StepOutcome(StrEnum):
+    """What the resolution found at one tier."""
+
+    USED = "used"
+    NO_RECORD = "no record"
+    SMTP_DISABLED = "record ignored: organization SMTP feature disabled"
 
 
 @dataclass(frozen=True)
 class Step:
     address: Address
-    outcome: str  # USED, NO_RECORD or SMTP_DISABLED
+    outcome: StepOutcome
 
 
 @dataclass(frozen=True)
@@ -45,14 +50,14 @@ def resolve(org: Address, smtp_enabled: bool, records: Mapping[Address, T]) -> R
     chain: list[Step] = []
     own = records.get(org)
     if own is not None and smtp_enabled:
-        return Resolution(org, org, own, (Step(org, USED),))
-    chain.append(Step(org, SMTP_DISABLED if own is not None else NO_RECORD))
+        return Resolution(org, org, own, (Step(org, StepOutcome.USED),))
+    chain.append(Step(org, StepOutcome.SMTP_DISABLED if own is not None else StepOutcome.NO_RECORD))
     for tier in (Address(org.partner), CONTROLLER):
         rec = records.get(tier)
         if rec is not None:
-            chain.append(Step(tier, USED))
+            chain.append(Step(tier, StepOutcome.USED))
             return Resolution(org, tier, rec, tuple(chain))
-        chain.append(Step(tier, NO_RECORD))
+        chain.append(Step(tier, StepOutcome.NO_RECORD))
     return Resolution(org, None, None, tuple(chain))
 
 

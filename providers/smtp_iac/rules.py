@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .schema import Problem
+from .schema import JsonPath, Problem
 
 OWN_ENV_PREFIX = "SMTP_IAC_"
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
@@ -48,7 +48,7 @@ def check_host(host: str) -> str | None:
     return None
 
 
-def check_settings(s: Any, path: tuple = (), skip: frozenset = frozenset()) -> list[Problem]:
+def check_settings(s: Any, path: JsonPath = (), skip: frozenset[JsonPath] = frozenset()) -> list[Problem]:
     """Rules for one settings mapping at ``path``. ``skip``: paths the schema already flagged."""
     if not isinstance(s, dict):
         return []
@@ -105,7 +105,7 @@ def check_settings(s: Any, path: tuple = (), skip: frozenset = frozenset()) -> l
     return out
 
 
-def iter_settings(data: Any) -> Iterator[tuple[tuple, dict]]:
+def iter_settings(data: Any) -> Iterator[tuple[JsonPath, dict[str, Any]]]:
     """Every ``smtp:`` settings mapping of a stack document, with its path."""
     if not isinstance(data, dict):
         return
@@ -127,7 +127,7 @@ def iter_settings(data: Any) -> Iterator[tuple[tuple, dict]]:
                     yield ("partners", p, "organizations", o, "smtp"), oentry["smtp"]
 
 
-def check_document(data: Any, skip: frozenset = frozenset()) -> list[Problem]:
+def check_document(data: Any, skip: frozenset[JsonPath] = frozenset()) -> list[Problem]:
     out: list[Problem] = []
     for path, settings in iter_settings(data):
         out.extend(check_settings(settings, path, skip))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -22,6 +22,7 @@ import jsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from .diagnostics import Severity
 from .errors import SmtpIacError
 
 # The published schemas live in the repository's schemas/; the package reaches them through
@@ -33,17 +34,21 @@ _CTRL = re.compile(r"[\r\n\x00]")
 _DOLLAR = re.compile(r"(?<!\\)\$")
 
 
+JsonPath = tuple[Any, ...]
+"""Where a value stands in a document: mapping keys (text) and list indexes."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """A problem at a JSON path; ``at_key`` says to point at the key rather than the value."""
 
-    path: tuple
+    path: JsonPath
     message: str
-    severity: str = "error"
+    severity: Severity = "error"
     at_key: bool = False
 
 
-def _ecma_pattern(validator, pattern, instance, schema):
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
     """JSON Schema patterns are ECMA 262, where ``$`` matches only at the very end. Python's
     ``$`` also matches before a final newline, so ``"acme\\n"`` would pass ``^[a-z]+$``."""
     if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
@@ -51,17 +56,17 @@ def _ecma_pattern(validator, pattern, instance, schema):
 
 
 @cache
-def _compiled(pattern: str) -> re.Pattern:
+def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(_DOLLAR.sub(r"\\Z", pattern))
 
 
-def _strict_integer(checker, instance) -> bool:
+def _strict_integer(checker: Any, instance: Any) -> bool:
     """YAML keeps ``587.0`` a float; JSON Schema would call it an integer, the strict model
     would not. A stack file means what it says: a whole float is not an integer."""
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_Validator = jsonschema.validators.extend(
+_Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
     Draft202012Validator,
     {"pattern": _ecma_pattern},
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer),
@@ -69,23 +74,24 @@ _Validator = jsonschema.validators.extend(
 
 
 @cache
-def load_schema(schema_name: str = "stack") -> dict:
+def load_schema(schema_name: str = "stack") -> dict[str, Any]:
     """``schemas/<schema_name>.schema.json`` as data."""
     if schema_name not in SCHEMAS:
         raise ValueError(f"unknown schema {schema_name!r} (known: {', '.join(SCHEMAS)})")
     path = SCHEMA_DIR / f"{schema_name}.schema.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return schema
     except OSError as e:
         raise SmtpIacError(f"cannot read the {schema_name} schema at {path}: {e.strerror}") from None
 
 
-def stack_schema() -> dict:
+def stack_schema() -> dict[str, Any]:
     return load_schema("stack")
 
 
 @lru_cache(maxsize=8)
-def validator(definition: str | None = None, schema_name: str = "stack"):
+def validator(definition: str | None = None, schema_name: str = "stack") -> Any:
     """The validator for a whole file (stack or tenants), or for one ``$defs`` entry (e.g. ``settings``)."""
     schema = load_schema(schema_name)
     if definition is not None:
@@ -101,7 +107,8 @@ def validate(instance: Any, definition: str | None = None, *, schema_name: str =
 
 
 def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
-    seen, out = set(), []
+    seen: set[tuple[JsonPath, str, bool]] = set()
+    out: list[Problem] = []
     for p in problems:
         k = (p.path, p.message, p.at_key)
         if k not in seen:
@@ -139,20 +146,20 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _field(path: tuple) -> str:
+def _field(path: JsonPath) -> str:
     named = [p for p in path if isinstance(p, str)]
     return named[-1] if named else "document"
 
 
-def _secret_path(path: tuple) -> bool:
+def _secret_path(path: JsonPath) -> bool:
     return "password" in path
 
 
 def _explain(error: ValidationError, schema_name: str) -> list[Problem]:
     path = tuple(error.absolute_path)
-    kw = error.validator
-    schema = error.schema
-    inst = error.instance
+    kw = str(error.validator)
+    schema: Any = error.schema  # the failing schema node (jsonschema types it loosely)
+    inst: Any = error.instance
     field = _field(path)
 
     if "propertyNames" in error.schema_path:
@@ -182,15 +189,16 @@ def _explain(error: ValidationError, schema_name: str) -> list[Problem]:
 
     custom = _custom(schema, kw)
     if kw == "additionalProperties" or kw == "unevaluatedProperties":
-        allowed = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
-        extras = [k for k in inst if k not in allowed] if isinstance(inst, dict) else []
+        properties: set[str] = set(schema.get("properties", {})) if isinstance(schema, dict) else set()
+        extras = [k for k in inst if k not in properties] if isinstance(inst, dict) else []
+        known = ", ".join(sorted(properties))
         if extras and _secret_path(path):
             # {env: A, hunter2}: a password typed as a key must not be echoed, in the message or the path
-            return [Problem(path, f"{len(extras)} unknown key(s) in {field} (allowed: {', '.join(sorted(allowed))})")]
+            return [Problem(path, f"{len(extras)} unknown key(s) in {field} (allowed: {known})")]
         out = []
         for k in extras:
-            hint = difflib.get_close_matches(k, sorted(allowed), n=1)
-            tail = f" (did you mean '{hint[0]}'?)" if hint else f" (allowed: {', '.join(sorted(allowed))})"
+            hint = difflib.get_close_matches(k, sorted(properties), n=1)
+            tail = f" (did you mean '{hint[0]}'?)" if hint else f" (allowed: {known})"
             where = f" in {field}" if path else ""
             out.append(Problem(path + (k,), f"unknown key '{_printable(k)}'{where}{tail}", at_key=True))
         return out
@@ -224,7 +232,7 @@ def _matching_branch(error: ValidationError, schema_name: str) -> list[Validatio
     instance, so the user hears about that branch and not a list of alternatives."""
     branches: dict[int, list[ValidationError]] = {}
     for sub in error.context or []:
-        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
     fitting = []
     for idx, errs in branches.items():
         shallow = [e for e in errs if not e.relative_path]
@@ -242,18 +250,20 @@ def _matching_branch(error: ValidationError, schema_name: str) -> list[Validatio
 
 
 def _keys_overlap(error: ValidationError, idx: int, schema_name: str) -> bool:
-    branch = error.schema[error.validator][idx]
+    schema: Any = error.schema
+    branch = schema[error.validator][idx]
     if "$ref" in branch:
         branch = _resolve_local(branch["$ref"], schema_name)
     props = set(branch.get("properties", {}))
-    return bool(props & set(error.instance))
+    instance: Any = error.instance
+    return bool(props & set(instance))
 
 
-def _resolve_local(ref: str, schema_name: str) -> dict:
+def _resolve_local(ref: str, schema_name: str) -> dict[str, Any]:
     node: Any = load_schema(schema_name)
     for part in ref.lstrip("#/").split("/"):
         node = node[part]
-    return node
+    return dict(node)
 
 
 def _a(t: Any) -> str:
@@ -267,8 +277,8 @@ def _a(t: Any) -> str:
         "null": "empty",
     }
     if isinstance(t, list):
-        return " or ".join(names.get(x, x) for x in t)
-    return names.get(t, t)
+        return " or ".join(names.get(x, str(x)) for x in t)
+    return names.get(t, str(t))
 
 
 def _printable(s: Any) -> str:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from .addresses import Address
 from .errors import SecretUnavailable
-from .models import EnvRef, FileRef, PulumiConfigRef, ResolvedSettings, SecretRef, SmtpSettings
+from .models import EnvRef, FileRef, PulumiConfigRef, ResolvedSettings, SecretRef, SmtpSettings, has_unsafe_chars
 
 MAX_SECRET_FILE = 64 * 1024
 
@@ -24,7 +25,23 @@ def resolve_password(
     base_dir: Path,
     pulumi_config: PulumiConfigGetter | None = None,
     environ: Mapping[str, str] | None = None,
-    address: str | None = None,
+    address: Address | None = None,
+) -> SecretStr:
+    """The secret a reference names. SecretUnavailable when it cannot be had, or when it holds
+    CR, LF or NUL (it would break the SMTP conversation that sends it)."""
+    secret = _lookup(ref, base_dir=base_dir, pulumi_config=pulumi_config, environ=environ, address=address)
+    if has_unsafe_chars(secret.get_secret_value()):
+        raise SecretUnavailable(f"password from {ref.describe()} contains CR, LF or NUL", address=address)
+    return secret
+
+
+def _lookup(
+    ref: SecretRef,
+    *,
+    base_dir: Path,
+    pulumi_config: PulumiConfigGetter | None,
+    environ: Mapping[str, str] | None,
+    address: Address | None,
 ) -> SecretStr:
     env = os.environ if environ is None else environ
     if isinstance(ref, EnvRef):
@@ -75,23 +92,17 @@ def resolve_password(
     raise SecretUnavailable(f"unsupported password reference {type(ref).__name__}", address=address)
 
 
-def check_password_chars(password: SecretStr, *, ref: SecretRef, address: str | None) -> None:
-    if any(c in password.get_secret_value() for c in "\r\n\x00"):
-        raise SecretUnavailable(f"password from {ref.describe()} contains CR, LF or NUL", address=address)
-
-
 def resolve_settings(
     settings: SmtpSettings,
     *,
     base_dir: Path,
     pulumi_config: PulumiConfigGetter | None = None,
     environ: Mapping[str, str] | None = None,
-    address: str | None = None,
+    address: Address | None = None,
 ) -> ResolvedSettings:
     password = resolve_password(
         settings.password, base_dir=base_dir, pulumi_config=pulumi_config, environ=environ, address=address
     )
-    check_password_chars(password, ref=settings.password, address=address)
     return ResolvedSettings(
         host=settings.host,
         port=settings.port,

@@ -14,7 +14,7 @@ from .addresses import valid_id
 from .diagnostics import Diagnostic, has_errors
 from .errors import StackInvalid
 from .models import Stack
-from .schema import Problem
+from .schema import JsonPath, Problem
 from .validation import check_document
 from .yamlsource import MAX_BYTES, Document, parse_bytes
 
@@ -32,7 +32,7 @@ class LoadedStack:
         return self.path.parent
 
 
-def json_path(path: tuple) -> str:
+def json_path(path: JsonPath) -> str:
     out = "$"
     for part in path:
         if isinstance(part, int):
@@ -50,7 +50,7 @@ def _diag(file: str, doc: Document, p: Problem) -> Diagnostic:
     return Diagnostic(file, line, col, p.severity, p.message, json_path(p.path))
 
 
-def read(path: str | os.PathLike) -> tuple[LoadedStack | None, list[Diagnostic]]:
+def read(path: str | os.PathLike[str]) -> tuple[LoadedStack | None, list[Diagnostic]]:
     """Read and validate one stack file. Returns the stack (None if it has errors) and every
     diagnostic, errors and warnings, in file order."""
     p = Path(path)
@@ -94,10 +94,11 @@ def read_bytes(raw: bytes, shown: str, path: Path | None = None) -> tuple[Loaded
     if has_errors(diags):
         return None, diags
     stack = checked.model
+    assert stack is not None  # no errors: the model was built
     return LoadedStack(path, stack, name, diags), diags
 
 
-def load(path: str | os.PathLike) -> LoadedStack:
+def load(path: str | os.PathLike[str]) -> LoadedStack:
     loaded, diags = read(path)
     if loaded is None:
         raise StackInvalid(diags)

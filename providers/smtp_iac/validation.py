@@ -47,7 +47,7 @@ def _decide(model_cls: type[M], data: Any, definition: str | None) -> tuple[list
         return found, None
 
 
-def _finish(checked: Checked, extra: list[Problem]) -> Checked:
+def _finish(checked: Checked[M], extra: list[Problem]) -> Checked[M]:
     checked.problems += extra
     if not checked.ok:
         checked.model = None

@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.composer import Composer
-from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
+from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, Event, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
@@ -52,7 +52,7 @@ _CoreResolver.add_implicit_resolver(_T + "null", _NULL, ["~", "n", "N", ""])
 
 
 class _Refused(Exception):
-    def __init__(self, message: str, mark):
+    def __init__(self, message: str, mark: Any):
         super().__init__(message)
         self.message = message
         self.mark = mark
@@ -67,7 +67,7 @@ class _PyLoader(Reader, Scanner, Parser, Composer, _CoreResolver):
         _CoreResolver.__init__(self)
 
 
-def _prescan(loader) -> None:
+def _prescan(loader: Any) -> None:
     """One pass over the events (the parser keeps an explicit stack, it does not recurse):
     refuse anchors, aliases and nesting deeper than MAX_DEPTH before anything composes."""
     depth = 0
@@ -96,7 +96,7 @@ def _prescan_in_python(text: str) -> None:
         loader.dispose()
 
 
-def _refuse_anchors(event) -> None:
+def _refuse_anchors(event: Event) -> None:
     if isinstance(event, AliasEvent):
         raise _Refused("YAML aliases are not allowed in stack files (write the value out)", event.start_mark)
     if isinstance(event, (ScalarEvent, CollectionStartEvent)) and event.anchor is not None:
@@ -131,7 +131,7 @@ def _compose(text: str) -> Node | None:
         scan.dispose()
     loader = _Loader(text)
     try:
-        return loader.get_single_node()
+        return cast("Node | None", loader.get_single_node())
     finally:
         loader.dispose()
 
@@ -168,7 +168,7 @@ class Document:
             p = p[:-1]
 
 
-def _pos(mark) -> tuple[int, int]:
+def _pos(mark: Any) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1)
 
 
@@ -188,8 +188,8 @@ def parse_bytes(raw: bytes) -> Document:
     if len(raw) > MAX_BYTES:
         return Document(None, problems=[Problem(1, 1, f"file is {len(raw)} bytes, over the {MAX_BYTES} byte limit")])
     text, problem = decode(raw)
-    if problem is not None:
-        return Document(None, problems=[problem])
+    if text is None:
+        return Document(None, problems=[problem] if problem else [])
     return parse_text(text)
 
 
@@ -240,7 +240,7 @@ def _line_col(text: str, pos: int) -> tuple[int, int]:
     return before.count("\n") + 1, pos - (before.rfind("\n") + 1) + 1
 
 
-_COLLECTION_TAGS = {MappingNode: _T + "map", SequenceNode: _T + "seq"}
+_COLLECTION_TAGS: dict[type[Node], str] = {MappingNode: _T + "map", SequenceNode: _T + "seq"}
 
 
 def _build(node: Node, path: Path, doc: Document) -> Any:
@@ -272,6 +272,7 @@ def _build(node: Node, path: Path, doc: Document) -> Any:
         return out
     if isinstance(node, SequenceNode):
         return [_build(item, path + (i,), doc) for i, item in enumerate(node.value)]
+    assert isinstance(node, ScalarNode)
     return _scalar(node, path, doc)
 
 

@@ -77,7 +77,7 @@ class ProviderHost:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("SMTP_IAC_")}
         full_env.update(env or {})
         self.stderr_path = stderr_path
-        self._stderr = open(stderr_path, "wb")
+        self._stderr = open(stderr_path, "wb")  # noqa: SIM115 - held by the host process, closed in close()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pulumi.dynamic"],
             cwd=str(cwd),

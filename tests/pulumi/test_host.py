@@ -207,7 +207,7 @@ def test_host_without_store_config_uses_the_environment(tmp_path, store, relay, 
         h.configure({"smtp-iac:other": "x"})
         news = program_inputs(relay, ca_file, serialize_provider(SmtpSettingsProvider()))
         checked, _ = h.check(URN, {}, news)
-        id_, outs = h.create(URN, checked)
+        _id, outs = h.create(URN, checked)
         with store.open() as s:
             assert s.get(Address("acme")).version == outs["version"] == 1
     finally:

@@ -69,7 +69,7 @@ def test_preview_opens_no_smtp_connection_and_writes_nothing(host, store, relay,
         assert host.diff(acme, "partners/acme", outs, checked).changes == provider_pb2.DiffResponse.DIFF_SOME
 
         eu = urn("prod", SETTINGS_TYPE, "partners/acme/organizations/acme-eu")
-        checked_eu, failures = host.check(
+        _checked_eu, failures = host.check(
             eu, {}, props("partners/acme/organizations/acme-eu", host="127.0.0.1", port=raw.port)
         )
         assert failures == []

@@ -253,7 +253,7 @@ partners:
         host.close()
     assert relay.stats.auth_attempts == 3, "each override verified against the relay before its write"
     with open_store(store_url, key=key) as s:
-        records = {r.address: r for r in s.list_records()}
+        records = {str(r.address): r for r in s.list_records()}
         assert set(records) == {"controller", "partners/acme", "partners/acme/organizations/acme-eu"}
         assert {r.managed_by for r in records.values()} == {"ci"}
         assert {r.password_fingerprint for r in records.values()} == {s.fingerprint(PASSWORD)}

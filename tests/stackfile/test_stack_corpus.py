@@ -154,7 +154,7 @@ def test_each_malformed_file_in_process(path, capsys):
 @pytest.mark.parametrize("name", sorted(GENERATED))
 def test_each_generated_file_in_process(generated, name, capsys):
     rc = run(["validate", str(generated[name])])
-    out, err = capsys.readouterr()
+    out, _err = capsys.readouterr()
     assert rc == 1
     line, col, fragment = GENERATED[name]
     assert re.search(rf"^{re.escape(str(generated[name]))}:{line}:{col}: error: .*{re.escape(fragment)}", out, re.M), (

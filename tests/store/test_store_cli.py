@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from cryptography.fernet import Fernet
 from store_helpers import ACME, TENANTS, settings
 
 from smtp_iac.cli.app import run
+from smtp_iac.errors import ConflictError
 from smtp_iac.store import open_store
 
 PASSWORD = "rotate-me-Pa55word"
@@ -40,10 +42,8 @@ def test_audit_lists_writes_and_refusals_without_the_password(tmp_path, monkeypa
     with open_store(url) as store:
         store.load_tenants(TENANTS)
         store.put(ACME, settings(password=PASSWORD), expected_version=None, stack="prod")
-        try:
+        with pytest.raises(ConflictError):  # the conflict is what we want audited
             store.put(ACME, settings(password=PASSWORD + "2"), expected_version=None, stack="prod")
-        except Exception:  # noqa: BLE001 - the conflict is what we want audited
-            pass
     capsys.readouterr()
     assert run(["store", "audit", "--store", url, "--address", "partners/acme", "--format", "json"]) == 0
     out = capsys.readouterr().out

@@ -197,7 +197,7 @@ def test_openers_racing_on_many_new_sqlite_files_all_get_wal(tmp_path, key):
         url = f"sqlite:///{tmp_path}/race{n}/store.db"
         barrier = threading.Barrier(6)
 
-        def opener():
+        def opener(url: str = url, barrier: threading.Barrier = barrier, n: int = n) -> None:
             barrier.wait()
             try:
                 with open_store(url) as s, s._read_tx() as cur:

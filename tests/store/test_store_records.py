@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from store_helpers import ACME, BLUE, CONTROLLER, GREEN, HQ, INITECH, RED, settings
 
-from smtp_iac.addresses import Tier
+from smtp_iac.addresses import Address, Tier
 from smtp_iac.errors import ConflictError, FeatureDisabled, OwnershipError, StoreError, UnknownTenant
-from smtp_iac.resolve import NO_RECORD, SMTP_DISABLED, USED
+from smtp_iac.resolve import StepOutcome
 from smtp_iac.store import open_store
 from smtp_iac.store.schema import LATEST
 
@@ -48,8 +48,8 @@ def test_all_three_configured(loaded):
     snap = loaded.snapshot()
     assert source(snap, BLUE) == (str(BLUE), "blue.example.com")
     assert source(snap, RED) == ("partners/acme", "acme.example.com")
-    assert snap.effective(BLUE).chain[0].outcome == USED
-    assert [s.outcome for s in snap.effective(RED).chain] == [NO_RECORD, USED]
+    assert snap.effective(BLUE).chain[0].outcome == StepOutcome.USED
+    assert [s.outcome for s in snap.effective(RED).chain] == [StepOutcome.NO_RECORD, StepOutcome.USED]
 
 
 def test_partner_configured_organization_not(loaded):
@@ -75,7 +75,7 @@ def test_effective_of_unknown_org_is_refused(loaded):
     snap = loaded.snapshot()
     with pytest.raises(UnknownTenant) as e:
         snap.effective(type(BLUE)("acme", "nope"))
-    assert e.value.address == "partners/acme/organizations/nope"
+    assert e.value.address == Address.parse("partners/acme/organizations/nope")
 
 
 # ----- the feature switch -----------------------------------------------------------------
@@ -87,13 +87,13 @@ def test_org_record_ignored_while_switch_off_and_writes_refused_with_advice(load
     loaded.set_smtp_enabled(BLUE, False)
     snap = loaded.snapshot()
     assert source(snap, BLUE) == ("partners/acme", "acme.example.com")
-    assert snap.effective(BLUE).chain[0].outcome == SMTP_DISABLED
+    assert snap.effective(BLUE).chain[0].outcome == StepOutcome.SMTP_DISABLED
     assert snap.records[BLUE].host == "blue.example.com"  # kept, only ignored
 
     with pytest.raises(FeatureDisabled) as e:
         put(loaded, BLUE, "blue2.example.com", expected=1)
     assert "partner admin or system administrator" in e.value.hint
-    assert e.value.address == str(BLUE)
+    assert e.value.address == BLUE
     with pytest.raises(FeatureDisabled):
         put(loaded, GREEN, "green.example.com")  # disabled from the start
     assert loaded.get(GREEN) is None
@@ -160,7 +160,7 @@ def test_put_returns_what_get_reads(loaded):
         "u@example.com",
         "no-reply@example.com",
     )
-    assert (got.version, got.managed_by, got.updated_by, got.address) == (1, "prod", "alice", "partners/acme")
+    assert (got.version, got.managed_by, got.updated_by, str(got.address)) == (1, "prod", "alice", "partners/acme")
     assert got.updated_at is not None and got.updated_at.utcoffset().total_seconds() == 0
     assert got.password_fingerprint == loaded.fingerprint("s3cret-pw")
     assert got.password_fingerprint.startswith("hmac-sha256:") and len(got.password_fingerprint) == 12 + 16
@@ -183,7 +183,7 @@ def test_update_bumps_version_and_audits_changed_fields(loaded):
 def test_list_records_by_tier_and_partner(loaded):
     for a, h in ((CONTROLLER, "c"), (ACME, "a"), (BLUE, "b"), (RED, "r"), (INITECH, "i"), (HQ, "h")):
         put(loaded, a, f"{h}.example.com")
-    assert [r.address for r in loaded.list_records()] == [
+    assert [str(r.address) for r in loaded.list_records()] == [
         "controller",
         "partners/acme",
         "partners/acme/organizations/blue",
@@ -191,9 +191,12 @@ def test_list_records_by_tier_and_partner(loaded):
         "partners/initech",
         "partners/initech/organizations/hq",
     ]
-    assert [r.address for r in loaded.list_records(tier=Tier.PARTNER)] == ["partners/acme", "partners/initech"]
-    assert [r.address for r in loaded.list_records(tier=Tier.ORGANIZATION, partner="acme")] == [str(BLUE), str(RED)]
-    assert [r.address for r in loaded.list_records(tier=Tier.CONTROLLER)] == ["controller"]
+    assert [str(r.address) for r in loaded.list_records(tier=Tier.PARTNER)] == ["partners/acme", "partners/initech"]
+    assert [str(r.address) for r in loaded.list_records(tier=Tier.ORGANIZATION, partner="acme")] == [
+        str(BLUE),
+        str(RED),
+    ]
+    assert [str(r.address) for r in loaded.list_records(tier=Tier.CONTROLLER)] == ["controller"]
 
 
 # ----- compare-and-swap -------------------------------------------------------------------
@@ -205,7 +208,7 @@ def test_stale_version_is_refused_with_both_versions_writer_and_time(loaded):
     with pytest.raises(ConflictError) as e:
         put(loaded, ACME, "c.example.com", expected=1)
     err = e.value
-    assert (err.address, err.expected, err.actual, err.last_writer) == ("partners/acme", 1, 2, "bob")
+    assert (str(err.address), err.expected, err.actual, err.last_writer) == ("partners/acme", 1, 2, "bob")
     assert err.last_written == loaded.get(ACME).updated_at.isoformat()
     assert "expected version 1, store has 2" in err.message and "bob" in err.message
     assert loaded.get(ACME).host == "b.example.com"
@@ -243,7 +246,7 @@ def test_other_stacks_scope_is_refused_unless_adopted(loaded):
     put(loaded, ACME, "a.example.com", stack="team-a")
     with pytest.raises(OwnershipError) as e:
         put(loaded, ACME, "b.example.com", expected=1, stack="team-b")
-    assert (e.value.owner, e.value.stack, e.value.address) == ("team-a", "team-b", "partners/acme")
+    assert (e.value.owner, e.value.stack, str(e.value.address)) == ("team-a", "team-b", "partners/acme")
     assert "adopt" in e.value.hint
     with pytest.raises(OwnershipError):
         loaded.delete(ACME, expected_version=1, stack="team-b")
@@ -274,7 +277,7 @@ def test_other_stacks_scope_is_refused_unless_adopted(loaded):
 def test_unknown_tenants_are_refused_and_audited(loaded, address, expect):
     with pytest.raises(UnknownTenant) as e:
         put(loaded, address, "x.example.com")
-    assert expect in e.value.message and e.value.address == str(address)
+    assert expect in e.value.message and e.value.address == address
     assert loaded.get(address) is None
     last = loaded.audit_log()[-1]
     assert (last.address, last.outcome) == (str(address), "refused")

@@ -212,7 +212,8 @@ def test_cli_store_from_environment(backend, tmp_path, capsys, monkeypatch):
         ("partners:\n  -acme: {}\n", "t.yaml:2:3: error: invalid partner id '-acme': ids are DNS-label-like"),
         (
             "partners:\n  acme:\n    organizations:\n      blue: {smtp_enabled: ~}\n",
-            "t.yaml:4:28: error: smtp_enabled must be true or false, not null [at $.partners.acme.organizations.blue.smtp_enabled]",
+            "t.yaml:4:28: error: smtp_enabled must be true or false, not null"
+            " [at $.partners.acme.organizations.blue.smtp_enabled]",
         ),
         (
             "partners:\n  acme:\n    organizations: [blue]\n",

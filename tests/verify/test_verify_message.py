@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from smtp_iac.addresses import Address
 from smtp_iac.models import VerifyOptions
 from smtp_iac.verify import run_check
 from smtp_iac.verify.message import UnsafeField, build_test_message
@@ -69,7 +70,7 @@ def test_options_refuse_cr_lf_in_addresses():
 
 def test_a_sender_with_cr_lf_is_refused_before_connecting(starttls_server, settings, options, bound):
     s = settings(starttls_server.port, sender="a@example.com\r\nBcc: victim@example.org")
-    r = run_check(s, options("send"), address="controller")
+    r = run_check(s, options("send"), address=Address.parse("controller"))
     assert (r.failure, r.stage) == ("sender_rejected", "mail")
     assert "CR, LF or NUL" in r.detail and "nothing was sent" in r.detail
     assert starttls_server.stats.sessions == 0
@@ -77,7 +78,7 @@ def test_a_sender_with_cr_lf_is_refused_before_connecting(starttls_server, setti
 
 def test_send_without_a_from_address_is_refused_before_connecting(starttls_server, settings, options):
     s = settings(starttls_server.port, sender=None, username="apikey")
-    r = run_check(s, options("send"), address="controller")
+    r = run_check(s, options("send"), address=Address.parse("controller"))
     assert (r.failure, r.stage) == ("sender_rejected", "mail")
     assert "verify.from" in r.detail
     assert starttls_server.stats.sessions == 0

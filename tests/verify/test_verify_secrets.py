@@ -11,6 +11,7 @@ import pytest
 import smtp_servers
 from smtp_servers import TEST_PASSWORD, TEST_USER
 
+from smtp_iac.addresses import Address
 from smtp_iac.errors import VerifyFailed
 from smtp_iac.verify import run_check, verify_many
 from smtp_iac.verify.redact import MASK
@@ -58,7 +59,7 @@ def test_a_server_echoing_the_password_in_its_reply_is_redacted(smtp_server, set
 
     caplog.set_level(logging.DEBUG)
     with smtp_server(tls="starttls", users={}, auth_failure_reply=reply) as srv:
-        r = run_check(settings(srv.port), options("login"), address="controller")
+        r = run_check(settings(srv.port), options("login"), address=Address.parse("controller"))
     assert TEST_PASSWORD in echoed[0]  # the server really sent it back
     assert r.failure == "auth_failed"
     assert MASK in r.detail and "535 5.7.8 bad credentials for relay-user" in r.detail
@@ -89,9 +90,9 @@ def test_no_output_of_any_outcome_holds_the_password(ca, settings, options, capl
             settings(25, host="relay.example.invalid"),
         ]
         for i, s in enumerate(cases):
-            results.append(run_check(s, options("send"), address=f"partners/p{i}"))
-        results.append(run_check(cases[0], options("send", ca_file=None), address="partners/untrusted"))
-        many = verify_many([(f"partners/m{i}", s) for i, s in enumerate(cases)], options("login"))
+            results.append(run_check(s, options("send"), address=Address.parse(f"partners/p{i}")))
+        results.append(run_check(cases[0], options("send", ca_file=None), address=Address.parse("partners/untrusted")))
+        many = verify_many([(Address.parse(f"partners/m{i}"), s) for i, s in enumerate(cases)], options("login"))
     assert {r.failure for r in results} >= {
         None,
         "auth_failed",

@@ -13,6 +13,7 @@ import time
 import pytest
 from pydantic import SecretStr
 
+from smtp_iac.addresses import Address
 from smtp_iac.errors import UsageError
 from smtp_iac.models import ResolvedSettings, VerifyOptions
 from smtp_iac.verify import run_check
@@ -44,7 +45,7 @@ def test_sink_receives_a_verified_message(tls, tmp_path):
         opts = VerifyOptions(
             mode="send", to="ops@example.com", timeout_seconds=5, ca_file=str(sink.ca_file) if sink.ca_file else None
         )
-        r = run_check(sink_settings(sink), opts, address="partners/acme")
+        r = run_check(sink_settings(sink), opts, address=Address.parse("partners/acme"))
         assert r.ok, r.detail
         [m] = sink.messages
     assert m.auth_user == "anyone" and m.tls == (tls != "none")
@@ -56,7 +57,7 @@ def test_sink_receives_a_verified_message(tls, tmp_path):
 def test_sink_tls_certificate_is_verified_not_skipped(tmp_path):
     with start_sink("127.0.0.1", 0, tls="starttls", cert_dir=tmp_path) as sink:
         opts = VerifyOptions(mode="login", timeout_seconds=5)  # no ca_file: must not be trusted
-        r = run_check(sink_settings(sink), opts, address="controller")
+        r = run_check(sink_settings(sink), opts, address=Address.parse("controller"))
     assert r.failure == "cert_verify"
 
 
@@ -81,7 +82,7 @@ def test_sink_command_prints_envelope_and_headers_and_stops_on_sigterm(tmp_path)
         port = int(re.search(r"port (\d+)", first).group(1))
         handle = type("H", (), {"port": port, "tls": "none"})()
         opts = VerifyOptions(mode="send", to="ops@example.com", timeout_seconds=5)
-        r = run_check(sink_settings(handle), opts, address="partners/acme/organizations/eu")
+        r = run_check(sink_settings(handle), opts, address=Address.parse("partners/acme/organizations/eu"))
         assert r.ok, r.detail
         lines = []
         deadline = time.monotonic() + 20

@@ -8,6 +8,7 @@ import email.utils
 import pytest
 from smtp_servers import TEST_PASSWORD, TEST_SENDER, TEST_TO, TEST_USER
 
+from smtp_iac.addresses import Address
 from smtp_iac.verify import run_check
 
 pytestmark = pytest.mark.timeout(60)
@@ -16,11 +17,11 @@ pytestmark = pytest.mark.timeout(60)
 @pytest.mark.parametrize("mode", ["starttls", "implicit", "none"])
 def test_send_mode_succeeds_and_message_arrives_with_headers(mode, smtp_server, settings, options, bound):
     with smtp_server(tls=mode) as srv:
-        result = run_check(settings(srv.port, mode), options("send"), address="partners/acme")
+        result = run_check(settings(srv.port, mode), options("send"), address=Address.parse("partners/acme"))
 
     assert result.ok, result.detail
     assert (result.failure, result.stage, result.skipped, result.mode) == (None, None, False, "send")
-    assert result.address == "partners/acme"
+    assert result.address == Address.parse("partners/acme")
     assert f"TLS: {mode}" in result.detail and "250" in result.detail
     assert result.elapsed_seconds < bound
     assert srv.stats.sessions == 1
@@ -44,7 +45,9 @@ def test_send_mode_succeeds_and_message_arrives_with_headers(mode, smtp_server, 
 
 def test_from_defaults_to_verify_from_then_sender_then_username(smtp_server, settings, options):
     with smtp_server() as srv:
-        assert run_check(settings(srv.port), options("send", **{"from": "verify@example.org"}), address="controller").ok
+        assert run_check(
+            settings(srv.port), options("send", **{"from": "verify@example.org"}), address=Address.parse("controller")
+        ).ok
         assert run_check(
             settings(
                 srv.port,
@@ -52,7 +55,7 @@ def test_from_defaults_to_verify_from_then_sender_then_username(smtp_server, set
                 username="me@example.net",
             ),
             options("send"),
-            address="controller",
+            address=Address.parse("controller"),
         ).detail
     senders = [m.mail_from for m in srv.messages]
     assert senders[0] == "verify@example.org"
@@ -60,13 +63,17 @@ def test_from_defaults_to_verify_from_then_sender_then_username(smtp_server, set
     assert len(senders) == 1
 
     with smtp_server(users={"me@example.net": TEST_PASSWORD}) as srv:
-        r = run_check(settings(srv.port, sender=None, username="me@example.net"), options("send"), address="controller")
+        r = run_check(
+            settings(srv.port, sender=None, username="me@example.net"),
+            options("send"),
+            address=Address.parse("controller"),
+        )
     assert r.ok, r.detail
     assert [m.mail_from for m in srv.messages] == ["me@example.net"]
 
 
 def test_login_mode_stops_after_auth(starttls_server, settings, options):
-    result = run_check(settings(starttls_server.port), options("login"), address="controller")
+    result = run_check(settings(starttls_server.port), options("login"), address=Address.parse("controller"))
     assert result.ok and result.mode == "login"
     assert "authenticated as" in result.detail
     assert starttls_server.stats.sessions == 1
@@ -75,13 +82,15 @@ def test_login_mode_stops_after_auth(starttls_server, settings, options):
 
 
 def test_login_mode_without_username_checks_up_to_tls(starttls_server, settings, options):
-    result = run_check(settings(starttls_server.port, username=""), options("login"), address="controller")
+    result = run_check(
+        settings(starttls_server.port, username=""), options("login"), address=Address.parse("controller")
+    )
     assert result.ok, result.detail
     assert starttls_server.stats.auth_attempts == 0
 
 
 def test_mode_off_is_skipped_without_a_connection(starttls_server, settings, options):
-    result = run_check(settings(starttls_server.port), options("off"), address="controller")
+    result = run_check(settings(starttls_server.port), options("off"), address=Address.parse("controller"))
     assert result.ok and result.skipped and result.mode == "off"
     assert result.to_dict()["skipped"] is True
     assert starttls_server.stats.sessions == 0
@@ -89,7 +98,9 @@ def test_mode_off_is_skipped_without_a_connection(starttls_server, settings, opt
 
 def test_ca_file_relative_to_base_dir(starttls_server, settings, options, ca_file):
     opts = options("login", ca_file=ca_file.name)
-    result = run_check(settings(starttls_server.port), opts, address="controller", base_dir=ca_file.parent)
+    result = run_check(
+        settings(starttls_server.port), opts, address=Address.parse("controller"), base_dir=ca_file.parent
+    )
     assert result.ok, result.detail
 
 
@@ -109,6 +120,6 @@ def test_ipv6_literal_host(ca, settings, options):
     import smtp_servers
 
     with smtp_servers.smtp_server(tls="starttls", ca=ca, host="::1", cert_hostnames=["::1"]) as srv:
-        r = run_check(settings(srv.port, host="::1"), options("send"), address="controller")
+        r = run_check(settings(srv.port, host="::1"), options("send"), address=Address.parse("controller"))
     assert r.ok, r.detail
     assert len(srv.messages) == 1

@@ -6,52 +6,12 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Callable
 
 import click
 
 from ..errors import SmtpIacError, StackInvalid
-
-# Exit codes (SPEC): 0 ok; 1 error; 2 "changes" (plan --detailed-exitcode) or "drift".
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_CHANGES = 2
-
-
-class State:
-    """Per-invocation options shared by every command."""
-
-    def __init__(self, debug: bool = False, store: str | None = None):
-        self.debug = debug
-        self.store = store
-
-
-pass_state = click.make_pass_decorator(State, ensure=True)
-
-
-def format_option(*choices: str, default: str = "text") -> Callable:
-    return click.option(
-        "--format", "fmt", type=click.Choice(choices), default=default, show_default=True, help="Output format."
-    )
-
-
-def store_option(f: Callable) -> Callable:
-    """``--store URL`` on each command that touches the store (also accepted before the command)."""
-
-    def cb(ctx: click.Context, _param, value):
-        if value:
-            ctx.ensure_object(State).store = value
-        return value
-
-    return click.option(
-        "--store",
-        "store_url",
-        metavar="URL",
-        expose_value=False,
-        callback=cb,
-        help="Store URL (sqlite:///path.db or postgresql://...). "
-        "Else SMTP_IAC_STORE, else the stack's store:, else sqlite:///.smtp-iac/store.db.",
-    )(f)
+from . import drift, effective, importing, plan, store, tenants, validate, verify
+from .options import EXIT_ERROR, EXIT_OK, State
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -67,14 +27,8 @@ def cli(ctx: click.Context, debug: bool, store_url: str | None) -> None:
         state.store = store_url
 
 
-def _register() -> None:
-    from . import store, tenants, validate, verify, workflow
-
-    for module in (validate, tenants, verify, workflow, store):
-        module.register(cli)
-
-
-_register()
+for _module in (validate, tenants, verify, plan, drift, effective, importing, store):
+    _module.register(cli)
 
 
 def _print_error(err: SmtpIacError) -> None:

@@ -10,8 +10,7 @@ import click
 
 from ..addresses import Address
 from ..errors import UsageError
-from ..store import open_store, resolve_store_url
-from .app import EXIT_OK, State, format_option, pass_state, store_option
+from .options import EXIT_OK, State, format_option, pass_state, store_option
 
 
 @click.group("store")
@@ -27,7 +26,7 @@ def rotate_keys_cmd(state: State) -> int:
 
     Put the new key first and keep the old one after it (NEW,OLD), run this, then drop OLD.
     Versions do not move; fingerprints do, so plans saved before a rotation become stale."""
-    with open_store(resolve_store_url(state.store, None)) as store:
+    with state.open_store() as store:
         n = store.rotate_keys()
         click.echo(f"re-encrypted {n} password(s) in {store.url_for_display}")
     return EXIT_OK
@@ -45,20 +44,21 @@ def audit_cmd(state: State, address: str | None, limit: int, fmt: str) -> int:
         addr = Address.parse(address) if address else None
     except ValueError as e:
         raise UsageError(str(e)) from None
-    with open_store(resolve_store_url(state.store, None)) as store:
+    with state.open_store() as store:
         entries = store.audit_log(address=addr, limit=limit)
     if fmt == "json":
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return EXIT_OK
-    for e in entries:
+    for entry in entries:
         fp = (
-            f" {e.old_fingerprint or '-'} → {e.new_fingerprint or '-'}"
-            if (e.old_fingerprint or e.new_fingerprint)
+            f" {entry.old_fingerprint or '-'} → {entry.new_fingerprint or '-'}"
+            if (entry.old_fingerprint or entry.new_fingerprint)
             else ""
         )
         click.echo(
-            f"{e.at.isoformat(timespec='seconds')} {e.actor or '-'} [{e.stack or '-'}] "
-            f"{e.action} {e.address or '-'}: {e.outcome}{fp}" + (f" ({e.detail})" if e.detail else "")
+            f"{entry.at.isoformat(timespec='seconds')} {entry.actor or '-'} [{entry.stack or '-'}] "
+            f"{entry.action} {entry.address or '-'}: {entry.outcome}{fp}"
+            + (f" ({entry.detail})" if entry.detail else "")
         )
     return EXIT_OK
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import click
 
@@ -19,13 +20,12 @@ from ..addresses import Address
 from ..diagnostics import Diagnostic
 from ..errors import TenantsInvalid, UsageError
 from ..stackfile import json_path
-from ..store import open_store, resolve_store_url
 from ..store.tenants_doc import check_tenants_doc
 from ..yamlsource import MAX_BYTES, parse_bytes
-from .app import EXIT_OK, State, format_option, pass_state, store_option
+from .options import EXIT_OK, State, format_option, pass_state, store_option
 
 
-def read_tenants_file(path: str) -> dict:
+def read_tenants_file(path: str) -> Any:
     """The tenants document of ``path``, or TenantsInvalid with every problem located."""
     try:
         if os.path.getsize(path) > MAX_BYTES:
@@ -69,7 +69,7 @@ def tenants_group() -> None:
 def load_cmd(state: State, file: str, fmt: str) -> int:
     """Add partners and organizations and set SMTP switches from FILE (YAML). Never removes any."""
     doc = read_tenants_file(file)
-    with open_store(resolve_store_url(state.store, None)) as store:
+    with state.open_store() as store:
         change = store.load_tenants(doc)
         if fmt == "json":
             click.echo(
@@ -104,7 +104,7 @@ def load_cmd(state: State, file: str, fmt: str) -> int:
 @pass_state
 def list_cmd(state: State, fmt: str) -> int:
     """List partners and their organizations with the SMTP switch of each."""
-    with open_store(resolve_store_url(state.store, None)) as store:
+    with state.open_store() as store:
         tenants = store.tenants()
     if fmt == "json":
         click.echo(json.dumps(tenants.to_doc(), indent=2))
@@ -128,7 +128,7 @@ def list_cmd(state: State, fmt: str) -> int:
 
 
 def _switch(state: State, ref: str, enabled: bool) -> int:
-    with open_store(resolve_store_url(state.store, None)) as store:
+    with state.open_store() as store:
         org = store.find_org(ref)
         store.set_smtp_enabled(org.address, enabled)
     was = "already " if org.smtp_enabled == enabled else ""

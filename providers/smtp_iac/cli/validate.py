@@ -8,7 +8,7 @@ import click
 
 from ..diagnostics import Diagnostic, has_errors
 from ..stackfile import read
-from .app import EXIT_ERROR, EXIT_OK, format_option
+from .options import EXIT_ERROR, EXIT_OK, format_option
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import signal
 import sys
 import threading
+from typing import Any
 
 import click
 
@@ -19,7 +21,7 @@ from ..secrets import resolve_settings
 from ..stackfile import load
 from ..verify import VerifyResult, run_check
 from ..verify.sink import TLS_MODES, SinkMessage, start_sink
-from .app import EXIT_ERROR, EXIT_OK, format_option
+from .options import EXIT_ERROR, EXIT_OK, format_option
 
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -43,25 +45,25 @@ def test_email_cmd(file: str, address: str, fmt: str) -> int:
     if desired is None:
         raise UsageError(
             f"{file} does not manage this scope",
-            address=str(addr),
+            address=addr,
             hint="test-email checks a scope that the file gives settings (smtp: {...})",
         )
     if desired == INHERIT:
         raise UsageError(
             f"{file} sets 'smtp: inherit' here: there are no settings to check",
-            address=str(addr),
+            address=addr,
             hint="test the scope whose settings it inherits",
         )
-    resolved = resolve_settings(desired, base_dir=loaded.base_dir, address=str(addr))
+    resolved = resolve_settings(desired, base_dir=loaded.base_dir, address=addr)
     options = loaded.stack.verify
     if options.mode == "off":
         options = options.model_copy(update={"mode": "login"})
-    result = run_check(resolved, options, address=str(addr), base_dir=loaded.base_dir)
+    result = run_check(resolved, options, address=addr, base_dir=loaded.base_dir)
     _print_result(result, fmt, resolved.public_fields())
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
-def _print_result(result: VerifyResult, fmt: str, fields: dict) -> None:
+def _print_result(result: VerifyResult, fmt: str, fields: dict[str, Any]) -> None:
     if fmt == "json":
         click.echo(json.dumps({"settings": fields, **result.to_dict()}, indent=2))
         return
@@ -115,10 +117,8 @@ def sink_cmd(host: str, port: int, tls: str, cert_dir: str | None) -> int:
     sys.stdout.flush()
     stop = threading.Event()
     previous = None
-    try:
+    with contextlib.suppress(ValueError):  # not the main thread (embedded use)
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    except ValueError:  # not the main thread (embedded use)
-        pass
     try:
         while not stop.wait(0.2):
             pass

@@ -16,8 +16,9 @@ from typing import Any
 
 import pulumi
 
+from ..addresses import Address
 from ..errors import SmtpIacError, StackInvalid
-from ..models import INHERIT, EnvRef, FileRef, PulumiConfigRef
+from ..models import EnvRef, FileRef, PulumiConfigRef
 from ..models import SmtpSettings as DesiredSettings
 from ..secrets import resolve_password
 from ..stackfile import load
@@ -30,7 +31,7 @@ def stack_file_for(stack: str, root: Path) -> Path:
     return root / STACKS_DIR / f"{stack}.yaml"
 
 
-def build(stack: str | None = None, *, root: str | os.PathLike | None = None) -> dict[str, pulumi.CustomResource]:
+def build(stack: str | None = None, *, root: str | os.PathLike[str] | None = None) -> dict[str, pulumi.CustomResource]:
     """Declare the resources of ``stacks/<stack>.yaml`` (default: the Pulumi stack's name)
     under ``root`` (default: the working directory, the project root under Pulumi).
     Returns them by address."""
@@ -54,11 +55,11 @@ def build(stack: str | None = None, *, root: str | os.PathLike | None = None) ->
     resources: dict[str, pulumi.CustomResource] = {}
     for address, desired in loaded.stack.scopes().items():
         name = str(address)
-        if desired == INHERIT:
+        if not isinstance(desired, DesiredSettings):  # smtp: inherit
             resources[name] = SmtpInheritance(name, address=name, stack=loaded.name, stack_file=shown)
             continue
         try:
-            password = _password(desired, base_dir=loaded.base_dir, address=name)
+            password = _password(desired, base_dir=loaded.base_dir, address=address)
         except SmtpIacError as e:
             raise pulumi.RunError(str(e)) from None
         settings = desired.model_dump(exclude={"password"}, exclude_none=True)
@@ -68,15 +69,13 @@ def build(stack: str | None = None, *, root: str | os.PathLike | None = None) ->
     return resources
 
 
-def _password(desired: DesiredSettings, *, base_dir: Path, address: str) -> pulumi.Output[str]:
+def _password(desired: DesiredSettings, *, base_dir: Path, address: Address) -> pulumi.Output[str]:
     ref = desired.password
     if isinstance(ref, PulumiConfigRef):
         namespace, _, key = ref.pulumi_config.rpartition(":")
         return pulumi.Config(namespace or None).require_secret(key)
     if isinstance(ref, (EnvRef, FileRef)):
-        value = resolve_password(ref, base_dir=base_dir, address=address)
-        if any(c in value.get_secret_value() for c in "\r\n\x00"):
-            raise pulumi.RunError(f"{address}: password from {ref.describe()} contains CR, LF or NUL")
+        value = resolve_password(ref, base_dir=base_dir, address=address)  # SecretUnavailable: see build
         return pulumi.Output.secret(value.get_secret_value())
     raise pulumi.RunError(f"{address}: unsupported password reference")
 

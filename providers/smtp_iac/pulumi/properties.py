@@ -28,13 +28,12 @@ from pulumi.runtime.rpc import UNKNOWN
 from pydantic import SecretStr, ValidationError
 
 from ..addresses import Address, valid_id
-from ..models import LiveRecord, ResolvedSettings, VerifyOptions, effective_tls_mode
+from ..models import SETTINGS_FIELDS, LiveRecord, ResolvedSettings, VerifyOptions, effective_tls_mode, has_unsafe_chars
 from ..validation import validate_settings
 
 # During preview the host deserializes Check's and Diff's properties keeping unknowns: a value
 # not known yet arrives as a ``pulumi.output.Unknown`` instance (on the wire: the UNKNOWN string).
 
-SETTINGS_KEYS = ("host", "port", "tls", "tls_mode", "username", "sender")
 REQUIRED_SETTINGS = ("host", "port", "tls", "username", "password")
 IDENTITY_KEYS = ("address", "stack", "stack_file")
 RECORD_KEYS = ("password_fingerprint", "version", "managed_by", "updated_at", "updated_by")
@@ -107,10 +106,10 @@ def check_settings(news: dict[str, Any]) -> list[Failure]:
     """The stack file's schema and rules, one failure per field, errors only. Unknown values
     (preview) are skipped: a stand-in takes their place so the other fields still get checked."""
     failures: list[Failure] = []
-    unknown = {k for k in (*SETTINGS_KEYS, "password") if k in news and is_unknown(news[k])}
+    unknown = {k for k in (*SETTINGS_FIELDS, "password") if k in news and is_unknown(news[k])}
     data: dict[str, Any] = {}
     stand_ins = {"host": "unknown.invalid", "port": 587, "tls": True, "username": "unknown"}
-    for key in SETTINGS_KEYS:
+    for key in SETTINGS_FIELDS:
         if key not in news or news[key] is None:
             continue
         if key in unknown:
@@ -138,7 +137,7 @@ def check_settings(news: dict[str, Any]) -> list[Failure]:
     if password is not None and "password" not in unknown:
         if not isinstance(password, str) or not password:
             failures.append(("password", "password must be a non-empty string"))
-        elif any(c in password for c in "\r\n\x00"):
+        elif has_unsafe_chars(password):
             failures.append(("password", "password must not contain CR, LF or NUL characters"))
     verify = news.get("verify")
     if verify is not None and not is_unknown(verify):
@@ -181,7 +180,7 @@ def record_outputs(record: LiveRecord) -> dict[str, Any]:
     """Live fields and computed facts of a record, as output properties (no None values:
     the SDK drops them anyway)."""
     out: dict[str, Any] = {}
-    for key in SETTINGS_KEYS:
+    for key in SETTINGS_FIELDS:
         value = getattr(record, key)
         if value is not None:
             out[key] = value
@@ -200,7 +199,7 @@ def settings_outputs(inputs: dict[str, Any], record: LiveRecord) -> dict[str, An
     """Outputs after a write or a read: every input key echoed (the password under its own key,
     so that it stays secret), the live fields over them, and the record's computed facts."""
     out = {k: v for k, v in inputs.items() if k not in RECORD_KEYS and k != "__provider"}
-    for key in SETTINGS_KEYS:
+    for key in SETTINGS_FIELDS:
         out.pop(key, None)
     out.update(record_outputs(record))
     return out
@@ -210,7 +209,7 @@ def read_inputs(old: dict[str, Any], record: LiveRecord) -> dict[str, Any]:
     """Inputs after a refresh: the old identity, verify options and password, with the LIVE
     settings fields, so that the next preview diffs against what is really there."""
     keep = {k: old[k] for k in (*IDENTITY_KEYS, "password", "verify") if k in old}
-    for key in SETTINGS_KEYS:
+    for key in SETTINGS_FIELDS:
         value = getattr(record, key)
         if value is not None:
             keep[key] = value
@@ -229,7 +228,7 @@ def inheritance_outputs(inputs: dict[str, Any], record: LiveRecord | None) -> di
 
 
 def _same(old: Any, new: Any) -> bool:
-    return _int(old) == _int(new)
+    return bool(_int(old) == _int(new))
 
 
 def settings_changes(olds: dict[str, Any], news: dict[str, Any], fingerprint: Callable[[str], str]) -> list[str]:
@@ -248,7 +247,7 @@ def settings_changes(olds: dict[str, Any], news: dict[str, Any], fingerprint: Ca
             old_mode = effective_tls_mode(bool(olds.get("tls")), olds.get("tls_mode"), _int(olds.get("port")))
             new_mode = effective_tls_mode(bool(news.get("tls")), news.get("tls_mode"), _int(news.get("port")))
         except TypeError:
-            old_mode, new_mode = olds.get("tls_mode"), news.get("tls_mode")
+            old_mode, new_mode = str(olds.get("tls_mode")), str(news.get("tls_mode"))
         if old_mode != new_mode:
             changed.append("tls_mode")
     owner = olds.get("managed_by")

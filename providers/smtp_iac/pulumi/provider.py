@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +39,17 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from ..actor import current_actor
 from ..addresses import Address
-from ..errors import ConflictError, OwnershipError, StoreError, VerifyFailed
+from ..errors import ConflictError, StoreError
 from ..models import LiveRecord, ResolvedSettings
+from ..store import ENV_KEY, ENV_STORE, Store
+from ..verify import VerifyResult
+from ..write import ScopeResult, ScopeWrite, ScopeWriter, Verifier
 from . import properties as P
 
 CONFIG_STORE = "smtp-iac:store"
 CONFIG_STORE_KEY = "smtp-iac:storeKey"
 CONFIG_ADOPT = "smtp-iac:adopt"
-ENV_STORE = "SMTP_IAC_STORE"
-ENV_STORE_KEY = "SMTP_IAC_STORE_KEY"
 ENV_ADOPT = "SMTP_IAC_ADOPT"
 
 REFRESH_HINT = (
@@ -66,14 +65,16 @@ def _diff_result(changed: list[str]) -> DiffResult:
     return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True if replaces else None)
 
 
-@contextlib.contextmanager
-def _refresh_on_conflict() -> Iterator[None]:
-    """A write that lost its compare-and-swap: say how to catch up, the Pulumi way."""
-    try:
-        yield
-    except ConflictError as e:
-        e.hint = REFRESH_HINT
-        raise
+def _written(result: ScopeResult) -> LiveRecord | None:
+    """The record a write left, or the error that stopped it, raised the Pulumi way: a lost
+    compare-and-swap says how to catch up (refresh, review, up again)."""
+    if result.ok:
+        return result.record
+    err = result.error
+    assert err is not None  # every outcome but APPLIED carries its error
+    if isinstance(err, ConflictError):
+        err.hint = REFRESH_HINT
+    raise err
 
 
 def _truthy(value: Any) -> bool:
@@ -89,10 +90,10 @@ class _StoreProvider(ResourceProvider):
         super().__init__()
 
     # -- pickling: nothing of the run time goes into ``__provider`` -----------------------
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         return {}
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         pass
 
     def configure(self, req: ConfigureRequest) -> None:
@@ -111,23 +112,17 @@ class _StoreProvider(ResourceProvider):
         return resolve_store_url(None, _stack_file_store(props.get("stack_file")))
 
     def _key(self) -> str | None:
-        return getattr(self, "_store_key", None) or os.environ.get(ENV_STORE_KEY) or None
+        key: str | None = getattr(self, "_store_key", None) or os.environ.get(ENV_KEY) or None
+        return key
 
     def _adopting(self) -> bool:
-        adopt = getattr(self, "_adopt", None)
+        adopt: bool | None = getattr(self, "_adopt", None)
         return adopt if adopt is not None else _truthy(os.environ.get(ENV_ADOPT))
 
-    @contextlib.contextmanager
-    def _store(self, props: dict[str, Any]) -> Iterator[Any]:
+    def _store(self, props: dict[str, Any]) -> Store:
         from ..store import open_store
 
-        store = open_store(self._url(props), key=self._key())
-        try:
-            yield store
-        finally:
-            close = getattr(store, "close", None)
-            if close is not None:
-                close()
+        return open_store(self._url(props), key=self._key())
 
 
 class SmtpSettingsProvider(_StoreProvider):
@@ -146,44 +141,31 @@ class SmtpSettingsProvider(_StoreProvider):
             def fingerprint(password: str) -> str:
                 if not store_holder:
                     store_holder.append(stack.enter_context(self._store(olds)))
-                return store_holder[0].fingerprint(password)
+                fp: str = store_holder[0].fingerprint(password)
+                return fp
 
             changed = P.settings_changes(olds, news, fingerprint)
         return _diff_result(changed)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = P.normalize(props)
-        address, stack_name = Address.parse(props["address"]), props["stack"]
-        settings = P.resolved_settings(props)
-        adopt = self._adopting()
+        address = Address.parse(props["address"])
         with self._store(props) as store:
             live = store.get(address)
             expected = live.version if live is not None else None
-            if live is not None:
-                _check_owner(store, address, live, stack_name, adopt, settings)
-            _verify(store, props, settings, address)
-            record = store.put(
-                address, settings, expected_version=expected, stack=stack_name, actor=current_actor(), adopt=adopt
-            )
+            w = ScopeWrite.put(address, P.resolved_settings(props), expected, props["stack"], self._adopting())
+            record = _written(ScopeWriter(store).write(w, live, _verifier(props)))
+        assert record is not None
         return CreateResult(str(address), P.settings_outputs(props, record))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         olds, news = P.normalize(olds), P.normalize(news)
-        address, stack_name = Address.parse(news["address"]), news["stack"]
-        settings = P.resolved_settings(news)
-        expected = olds.get("version")
-        adopt = self._adopting()
+        address = Address.parse(news["address"])
         with self._store(news) as store:
             live = store.get(address)
-            actual = live.version if live is not None else None
-            if actual != expected:
-                _conflict(store, address, expected, live, stack_name, settings)
-            _check_owner(store, address, live, stack_name, adopt, settings)
-            _verify(store, news, settings, address)
-            with _refresh_on_conflict():
-                record = store.put(
-                    address, settings, expected_version=expected, stack=stack_name, actor=current_actor(), adopt=adopt
-                )
+            w = ScopeWrite.put(address, P.resolved_settings(news), olds.get("version"), news["stack"], self._adopting())
+            record = _written(ScopeWriter(store).write(w, live, _verifier(news)))
+        assert record is not None
         return UpdateResult(P.settings_outputs(news, record))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -204,8 +186,7 @@ class SmtpSettingsProvider(_StoreProvider):
             live = store.get(address)
             if live is None or live.managed_by != stack_name:
                 return
-            with _refresh_on_conflict():
-                store.delete(address, expected_version=props.get("version"), stack=stack_name, actor=current_actor())
+            _written(ScopeWriter(store).commit(ScopeWrite.remove(address, props.get("version"), stack_name)))
 
 
 class SmtpInheritanceProvider(_StoreProvider):
@@ -227,13 +208,8 @@ class SmtpInheritanceProvider(_StoreProvider):
         with self._store(props) as store:
             live = store.get(address)
             if live is not None:
-                store.delete(
-                    address,
-                    expected_version=live.version,
-                    stack=stack_name,
-                    actor=current_actor(),
-                    adopt=self._adopting(),
-                )
+                w = ScopeWrite.remove(address, live.version, stack_name, self._adopting())
+                _written(ScopeWriter(store).commit(w))
         return CreateResult(str(address), P.inheritance_outputs(props, None))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -243,16 +219,8 @@ class SmtpInheritanceProvider(_StoreProvider):
         with self._store(news) as store:
             live = store.get(address)
             if live is not None:
-                if live.version != expected:
-                    _conflict(store, address, expected, live, stack_name, None)
-                with _refresh_on_conflict():
-                    store.delete(
-                        address,
-                        expected_version=expected,
-                        stack=stack_name,
-                        actor=current_actor(),
-                        adopt=self._adopting(),
-                    )
+                w = ScopeWrite.remove(address, expected, stack_name, self._adopting())
+                _written(ScopeWriter(store).write(w, live, None))
         return UpdateResult(P.inheritance_outputs(news, None))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -301,78 +269,16 @@ def _base_dir(props: dict[str, Any]) -> Path:
     return (Path.cwd() / stack_file).parent if stack_file else Path.cwd()
 
 
-def _verify(store: Any, props: dict[str, Any], settings: ResolvedSettings, address: Address) -> None:
+def _verifier(props: dict[str, Any]) -> Verifier | None:
+    """The check to run before a write, with the resource's verify options (none when off)."""
     options = P.verify_options(props)
     if options.mode == "off":
-        return
-    from ..verify import run_check
+        return None
+    base_dir = _base_dir(props)
 
-    result = run_check(settings, options, address=str(address), base_dir=_base_dir(props))
-    if not result.ok:
-        _record(
-            store,
-            address,
-            props.get("stack"),
-            "verify",
-            "verify_failed",
-            f"{result.failure}: {result.detail}",
-            settings,
-        )
-        raise VerifyFailed(str(address), result)
+    def verify(address: Address, settings: ResolvedSettings) -> VerifyResult:
+        from ..verify import run_check
 
+        return run_check(settings, options, address=address, base_dir=base_dir)
 
-def _check_owner(
-    store: Any,
-    address: Address,
-    live: LiveRecord | None,
-    stack_name: str,
-    adopt: bool,
-    settings: ResolvedSettings | None,
-) -> None:
-    """Refuse another stack's scope BEFORE the verify check talks to any SMTP server (the
-    store's own write refuses it again, atomically)."""
-    if live is None or adopt or live.managed_by in (None, stack_name):
-        return
-    error = OwnershipError(str(address), live.managed_by, stack_name)
-    _record(store, address, stack_name, "update", "refused", error.message, settings)
-    raise error
-
-
-def _conflict(
-    store: Any,
-    address: Address,
-    expected: int | None,
-    live: LiveRecord | None,
-    stack_name: str,
-    settings: ResolvedSettings | None,
-) -> None:
-    error = ConflictError(
-        str(address),
-        expected,
-        live.version if live else None,
-        live.updated_by if live else None,
-        live.updated_at.isoformat() if live and live.updated_at else None,
-    )
-    error.hint = REFRESH_HINT
-    _record(store, address, stack_name, "update", "conflict", error.message, settings)
-    raise error
-
-
-def _record(
-    store: Any,
-    address: Address,
-    stack_name: str | None,
-    action: str,
-    outcome: str,
-    detail: str,
-    settings: ResolvedSettings | None,
-) -> None:
-    store.record_attempt(
-        address,
-        action=action,
-        outcome=outcome,
-        detail=detail,
-        stack=stack_name,
-        actor=current_actor(),
-        new_fingerprint=store.fingerprint(settings.password.get_secret_value()) if settings else None,
-    )
+    return verify

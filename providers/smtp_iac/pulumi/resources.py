@@ -19,13 +19,12 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
+from ..models import SETTINGS_FIELDS
+from .properties import RECORD_KEYS
 from .provider import SmtpInheritanceProvider, SmtpSettingsProvider
 
 SETTINGS_TYPE = "pulumi-python:dynamic/smtp-iac:SmtpSettings"
 INHERITANCE_TYPE = "pulumi-python:dynamic/smtp-iac:SmtpInheritance"
-
-# Outputs computed by the provider; declared (as None) so that they become attributes.
-_RECORD_OUTPUTS = ("password_fingerprint", "version", "managed_by", "updated_at", "updated_by")
 
 
 class SmtpSettings(pulumi.dynamic.Resource, module="smtp-iac", name="SmtpSettings"):
@@ -56,11 +55,11 @@ class SmtpSettings(pulumi.dynamic.Resource, module="smtp-iac", name="SmtpSetting
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {"address": address, "stack": stack, "stack_file": stack_file}
-        for key in ("host", "port", "tls", "tls_mode", "username", "sender"):
+        for key in SETTINGS_FIELDS:
             props[key] = settings.get(key)
         props["password"] = password
         props["verify"] = dict(verify) if verify else None
-        props.update({k: None for k in _RECORD_OUTPUTS})
+        props.update({k: None for k in RECORD_KEYS})  # computed: declared so they become attributes
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["password"]))
         super().__init__(SmtpSettingsProvider(), resource_name, props, opts)
 
@@ -83,5 +82,5 @@ class SmtpInheritance(pulumi.dynamic.Resource, module="smtp-iac", name="SmtpInhe
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {"address": address, "stack": stack, "stack_file": stack_file, "override_present": None}
-        props.update({k: None for k in _RECORD_OUTPUTS})
+        props.update({k: None for k in RECORD_KEYS})  # computed: declared so they become attributes
         super().__init__(SmtpInheritanceProvider(), resource_name, props, opts)

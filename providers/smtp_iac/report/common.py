@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plan import CREATE, DELETE, NOOP, UPDATE, FieldChange, ScopePlan
+from ..blast import ImpactKind, PartnerImpact
+from ..diff import Action, FieldChange, ScopePlan
 
-SYMBOL = {CREATE: "+", UPDATE: "~", DELETE: "-", NOOP: " "}
+SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.NOOP: " "}
 
 
 def value(v: Any) -> str:
@@ -28,17 +29,17 @@ def change_text(c: FieldChange, *, created: bool) -> str:
 def scope_summary(s: ScopePlan) -> str:
     if s.refusal:
         return f"REFUSED ({s.refusal.kind}): {s.refusal.message}" + (f"; {s.refusal.hint}" if s.refusal.hint else "")
-    if s.action == DELETE:
+    if s.action is Action.DELETE:
         owner = f" (owned by '{s.live_owner}')" if s.live_owner else ""
         return f"remove override{owner}; inherit from the tier above"
-    parts = [change_text(c, created=s.action == CREATE) for c in s.changes]
+    parts = [change_text(c, created=s.action is Action.CREATE) for c in s.changes]
     return "; ".join(parts)
 
 
-def transitions_text(p) -> str:
+def transitions_text(p: PartnerImpact) -> str:
     parts = []
     for (f, t, kind), n in sorted(p.transitions.items(), key=lambda kv: -kv[1]):
-        parts.append(f"{n:,} {f}→{t}" + (" (new settings)" if kind == "settings" else ""))
+        parts.append(f"{n:,} {f}→{t}" + (" (new settings)" if kind is ImpactKind.SETTINGS else ""))
     return ", ".join(parts)
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..apply import ApplyReport
+from ..blast import ImpactKind
+from ..diff import Action
 from ..drift import DriftItem
-from ..plan import NOOP
-from ..plandoc import Plan
+from ..plan import Plan
 from .common import SYMBOL, plural, scope_summary, transitions_text
 
 MAX_CHARS = 60_000  # GitHub's limit is 65,536; leave room for a pipeline's own header or footer
@@ -109,7 +110,7 @@ def render_plan(plan: Plan) -> str:
             lambda n: f"| … {n:,} more partners | | | |",
             [""],
         )
-    changes = [s for s in plan.diff.scopes if s.action != NOOP and not s.refusal]
+    changes = [s for s in plan.diff.scopes if s.action is not Action.NOOP and not s.refusal]
     if changes:
         doc.section(
             [
@@ -134,7 +135,7 @@ def render_plan(plan: Plan) -> str:
             ],
             [
                 f"| `{i.org}` | {i.before or 'none'} | {i.after or 'none'}"
-                + (" (new settings)" if i.kind == "settings" else "")
+                + (" (new settings)" if i.kind is ImpactKind.SETTINGS else "")
                 + " |"
                 for i in b.impacts[:MAX_ORG_ROWS]
             ],

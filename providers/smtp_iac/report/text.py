@@ -5,9 +5,11 @@ plan; these few lines take a hundredth of that.)"""
 from __future__ import annotations
 
 from ..apply import ApplyReport
+from ..diff import Action
 from ..drift import DriftItem
-from ..plan import NOOP
-from ..plandoc import Plan
+from ..models import SETTINGS_FIELDS, LiveRecord
+from ..plan import Plan
+from ..resolve import Resolution
 from .common import SYMBOL, plural, scope_summary, transitions_text, value
 
 MAX_BLAST_ROWS = 50
@@ -30,7 +32,7 @@ def table(headers: tuple[str, ...], rows: list[tuple[str, ...]], right: frozense
 def render_plan(plan: Plan, *, show_unchanged: bool = False) -> str:
     c = plan.diff.counts()
     out = [f"Plan for stack '{plan.stack}' ({plan.stack_file}) against {plan.store}", ""]
-    rows = [s for s in plan.diff.scopes if show_unchanged or s.action != NOOP or s.refusal]
+    rows = [s for s in plan.diff.scopes if show_unchanged or s.action is not Action.NOOP or s.refusal]
     if rows:
         out += table(
             ("", "action", "address", "changes"),
@@ -104,13 +106,15 @@ def render_apply(report: ApplyReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_effective(org: str, res, record) -> str:
+def render_effective(org: str, res: Resolution[LiveRecord]) -> str:
+    record = res.record
     lines = [f"{org}"]
     if res.source is None:
         lines.append("  effective: none (no SMTP settings at any tier)")
     else:
         lines.append(f"  effective: {res.source} ({res.tier} tier)")
-        for f in ("host", "port", "tls", "tls_mode", "username", "sender"):
+        assert record is not None  # a source always has its record
+        for f in SETTINGS_FIELDS:
             lines.append(f"    {f}: {value(getattr(record, f))}")
         lines.append(f"    password: {record.password_fingerprint}")
         lines.append(

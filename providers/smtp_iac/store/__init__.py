@@ -5,11 +5,14 @@
         snap = store.snapshot()              # every record + tenant, constant number of queries
         snap.effective(Address("acme", "blue"))
 
-Layout: ``url`` (parse / mask URLs), ``keys`` (Fernet + keyed fingerprints, key file),
-``schema`` (portable DDL as numbered migrations, the tiny dialect layer), ``base`` (all the
-behaviour, once), ``sqlite`` / ``postgres`` (connections and transactions only), ``snapshot``
-(Snapshot, Tenants, TenantsChange), ``audit`` (AuditEntry), ``tenants_doc`` (the tenants file,
-checked purely).
+Layout: ``protocol`` (``Store``: what the rest of smtp-iac may ask of a store), ``url``
+(parse / mask URLs), ``keys`` (Fernet + keyed fingerprints, key file), ``schema`` (portable DDL
+as numbered migrations, the tiny dialect layer), ``db`` (transactions and SQL, once),
+the parts of ``sql.SqlStore``: ``opening`` (migrations, key check), ``records`` (reads and
+compare-and-swap writes), ``tenancy`` (tenants and SMTP switches), ``audit`` (the audit log and
+its vocabulary), ``rotation`` (key rotation); ``sqlite`` / ``postgres`` (connections and what
+their driver's errors mean), ``snapshot`` (Snapshot, Tenants, TenantsChange), ``rows`` (trusted
+rows to objects, fast), ``tenants_doc`` (the tenants file, checked purely).
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from __future__ import annotations
 import os
 
 from ..errors import StoreKeyError
-from .audit import AuditEntry
-from .base import Store
+from .audit import AuditAction, AuditEntry, AuditOutcome
 from .keys import ENV_KEY, Keyring, create_key_file, generate_key, key_file_path, keyring_from, load_key_file
+from .protocol import Store
 from .snapshot import Snapshot, Tenants, TenantsChange
 from .url import DEFAULT_URL, StoreUrl, mask_url, parse_store_url
 
@@ -29,7 +32,9 @@ __all__ = [
     "DEFAULT_URL",
     "ENV_KEY",
     "ENV_STORE",
+    "AuditAction",
     "AuditEntry",
+    "AuditOutcome",
     "Keyring",
     "Snapshot",
     "Store",

@@ -1,31 +1,46 @@
-"""Audit entries: who did what to which scope, when, and how it ended.
+"""The audit log: who did what to which scope, when, and how it ended. Every write and every
+refused or failed attempt gets an entry; passwords appear only as keyed fingerprints.
 
 Actions: ``create`` ``update`` ``delete`` (records), ``tenants-load``, ``enable-smtp``,
-``disable-smtp`` (tenants), ``rotate-keys``, plus whatever a caller of ``record_attempt`` names
-(e.g. ``verify`` before a write). Outcomes: ``ok``, ``conflict`` (compare-and-swap lost),
-``refused`` (ownership, feature switched off, unknown tenant), ``verify_failed``, ...
-Passwords appear only as keyed fingerprints."""
+``disable-smtp`` (tenants), ``rotate-keys``. Outcomes: ``ok``, ``conflict`` (compare-and-swap
+lost), ``refused`` (ownership, feature switched off, unknown tenant), ``verify_failed`` (the
+check before a write failed, nothing was written). Every writer (CLI apply, the Pulumi
+provider, the settings service) goes through ``write.ScopeWriter``, so they all speak this
+vocabulary."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-ACTION_CREATE = "create"
-ACTION_UPDATE = "update"
-ACTION_DELETE = "delete"
-ACTION_TENANTS_LOAD = "tenants-load"
-ACTION_ENABLE_SMTP = "enable-smtp"
-ACTION_DISABLE_SMTP = "disable-smtp"
-ACTION_ROTATE_KEYS = "rotate-keys"
+from ..addresses import Address
+from .db import Cursor, Db, now_text, parse_time
 
-OUTCOME_OK = "ok"
-OUTCOME_CONFLICT = "conflict"
-OUTCOME_REFUSED = "refused"
+
+class AuditAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    TENANTS_LOAD = "tenants-load"
+    ENABLE_SMTP = "enable-smtp"
+    DISABLE_SMTP = "disable-smtp"
+    ROTATE_KEYS = "rotate-keys"
+
+
+class AuditOutcome(StrEnum):
+    OK = "ok"
+    CONFLICT = "conflict"
+    REFUSED = "refused"
+    VERIFY_FAILED = "verify_failed"
 
 
 @dataclass(frozen=True)
 class AuditEntry:
+    """One entry as read back. ``action`` and ``outcome`` hold the values of ``AuditAction``
+    and ``AuditOutcome`` (as text: a log written by smtp-iac 0.1 may hold others)."""
+
     id: int
     at: datetime  # UTC
     actor: str | None
@@ -37,7 +52,65 @@ class AuditEntry:
     new_fingerprint: str | None
     detail: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["at"] = self.at.isoformat()
         return d
+
+
+_AUDIT_SELECT = (
+    "SELECT id, at, actor, stack, address, action, outcome, old_fingerprint, new_fingerprint, detail FROM audit"
+)
+
+
+class AuditTrail(Db):
+    def _audit(
+        self,
+        cur: Cursor,
+        *,
+        actor: str | None,
+        stack: str | None,
+        address: Address | None,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        old_fp: str | None = None,
+        new_fp: str | None = None,
+        detail: str,
+        at: str | None = None,
+    ) -> None:
+        self._x(
+            cur,
+            "INSERT INTO audit (at, actor, stack, address, action, outcome, old_fingerprint, "
+            "new_fingerprint, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                at or now_text(),
+                actor,
+                stack,
+                str(address) if address is not None else None,
+                str(action),
+                str(outcome),
+                old_fp,
+                new_fp,
+                detail,
+            ),
+        )
+
+    def audit_log(self, *, address: Address | None = None, limit: int | None = None) -> list[AuditEntry]:
+        """Audit entries, oldest first; with ``limit``, the newest ``limit`` of them."""
+        sql, params = _AUDIT_SELECT, list[object]()
+        if address is not None:
+            sql += " WHERE address = ?"
+            params.append(str(address))
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        with self._read_tx() as cur:
+            rows = self._x(cur, sql, params).fetchall()
+        return [AuditEntry(int(r[0]), _at(r[1]), *r[2:]) for r in reversed(rows)]
+
+
+def _at(text: str) -> datetime:
+    at = parse_time(text)
+    assert at is not None  # the column is NOT NULL
+    return at

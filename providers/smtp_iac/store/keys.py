@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import os
 import stat
+from collections.abc import Mapping
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -29,6 +30,9 @@ from ..errors import StoreKeyError
 
 ENV_KEY = "SMTP_IAC_STORE_KEY"
 FINGERPRINT_PREFIX = "hmac-sha256:"
+KEY_CHECK = "key_check"
+"""The ``meta`` row holding a Fernet token of ``KEY_CHECK_PLAIN``: proof that a key fits the store."""
+KEY_CHECK_PLAIN = "smtp-iac store key check"
 _HKDF_INFO = b"smtp-iac password fingerprint v1"
 
 
@@ -101,11 +105,11 @@ def generate_key() -> str:
     return Fernet.generate_key().decode("ascii")
 
 
-def keyring_from(key: str | None, *, env: dict[str, str] | None = None) -> Keyring | None:
+def keyring_from(key: str | None, *, environ: Mapping[str, str] | None = None) -> Keyring | None:
     """From the explicit key, else the environment; None if neither is set."""
     if key is not None:
         return Keyring.parse(key, "the key argument")
-    env = os.environ if env is None else env
+    env = os.environ if environ is None else environ
     value = env.get(ENV_KEY)
     if value is not None and value.strip():
         return Keyring.parse(value, ENV_KEY)

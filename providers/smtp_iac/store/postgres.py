@@ -11,8 +11,7 @@ race on DDL. Tables go in the first schema of ``search_path``; pick one with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import contextlib
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -20,15 +19,16 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from ..errors import StoreError
-from .base import Duplicate, Store
+from .db import Duplicate
 from .keys import Keyring
 from .schema import POSTGRES
+from .sql import SqlStore
 
 MIGRATION_LOCK_ID = 0x736D74702D696163 & 0x7FFFFFFFFFFFFFFF  # "smtp-iac"
 CONNECT_TIMEOUT_S = 10
 
 
-class PostgresStore(Store):
+class PostgresStore(SqlStore):
     dialect = POSTGRES
 
     def __init__(self, url: str, keyring: Keyring, url_for_display: str):
@@ -62,42 +62,29 @@ class PostgresStore(Store):
             text = text.replace(self._secret, "***")
         return text
 
-    @contextmanager
-    def _tx(self, begin: str) -> Iterator[Any]:
-        with self._lock:
-            try:
-                cur = self._conn.cursor()
-                cur.execute(begin)
-            except psycopg.Error as e:
-                raise StoreError(f"store {self.url_for_display}: {self._scrub(e)}") from None
-            try:
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException as e:
-                if not self._conn.closed:
-                    try:
-                        self._conn.execute("ROLLBACK")
-                    except psycopg.Error:
-                        pass
-                if isinstance(e, pgerrors.UniqueViolation):
-                    raise Duplicate(self._scrub(e)) from None
-                if isinstance(e, psycopg.Error):
-                    raise StoreError(f"store {self.url_for_display}: {self._scrub(e)}") from None
-                raise
-            finally:
-                cur.close()
+    BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
+    BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
-    def _write_tx(self):
-        return self._tx("BEGIN ISOLATION LEVEL READ COMMITTED")
+    def _cursor(self) -> psycopg.Cursor[Any]:
+        return self._conn.cursor()
 
-    def _read_tx(self):
-        return self._tx("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    def _rollback(self) -> None:
+        if not self._conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.execute("ROLLBACK")
+
+    def _driver_error(self, e: BaseException) -> StoreError | None:
+        if isinstance(e, pgerrors.UniqueViolation):
+            return Duplicate(self._scrub(e))
+        if isinstance(e, psycopg.Error):
+            return StoreError(f"store {self.url_for_display}: {self._scrub(e)}")
+        return None
 
     def _migration_lock(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
 
     def _table_exists(self, cur: Any, name: str) -> bool:
-        return cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
+        return bool(cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0])
 
 
 def _password_of(url: str) -> str | None:

@@ -17,7 +17,7 @@ _set = object.__setattr__
 _ORG_FIELDS = frozenset(("partner", "name", "smtp_enabled"))
 
 
-def address(partner: str, org: str = "") -> Address:
+def trusted_address(partner: str, org: str = "") -> Address:
     """An Address from trusted parts (no id check)."""
     a = object.__new__(Address)
     _set(a, "partner", partner)
@@ -52,4 +52,4 @@ def _fast_is_faithful() -> bool:
         return False
 
 
-organization = _org_fast if _fast_is_faithful() else _org_construct
+trusted_organization = _org_fast if _fast_is_faithful() else _org_construct

@@ -5,7 +5,9 @@ the effective settings computed from it in memory by ``smtp_iac.resolve``."""
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..addresses import Address
 from ..errors import UnknownTenant
@@ -47,7 +49,7 @@ class Tenants:
             address, self.partners.keys(), [o.partner for o in self.orgs.values() if o.name == address.org]
         )
 
-    def to_doc(self) -> dict:
+    def to_doc(self) -> dict[str, Any]:
         """The same shape as a tenants file (``tenants list --format json`` prints this)."""
         return {
             "partners": {
@@ -57,23 +59,23 @@ class Tenants:
         }
 
 
-def unknown_tenant(address: Address, partners, partners_having_org: list[str]) -> UnknownTenant:
+def unknown_tenant(address: Address, known: Iterable[str], partners_having_org: list[str]) -> UnknownTenant:
     """The one wording of "the store does not know this scope", shared by store and snapshot."""
-    partners = list(partners)
+    partners = list(known)
     if address.partner not in partners:
         near = difflib.get_close_matches(address.partner, partners, n=3)
         hint = (f"did you mean {', '.join(near)}? " if near else "") + "load it first: smtp-iac tenants load FILE"
-        return UnknownTenant(f"partner '{address.partner}' is not known to the store", address=str(address), hint=hint)
+        return UnknownTenant(f"partner '{address.partner}' is not known to the store", address=address, hint=hint)
     if partners_having_org:
         where = ", ".join(f"partners/{p}" for p in sorted(partners_having_org))
         return UnknownTenant(
             f"organization '{address.org}' is not under partner '{address.partner}'",
-            address=str(address),
+            address=address,
             hint=f"it belongs to {where}",
         )
     return UnknownTenant(
         f"organization '{address.org}' is not known to the store",
-        address=str(address),
+        address=address,
         hint="load it first: smtp-iac tenants load FILE",
     )
 
@@ -88,7 +90,7 @@ class Snapshot:
         if not org.org:
             raise UnknownTenant(
                 f"{org} is not an organization address",
-                address=str(org),
+                address=org,
                 hint="use partners/<partner>/organizations/<org>",
             )
         self.tenants.check(org)

@@ -10,22 +10,21 @@ directory is created if missing; the file is made readable by its owner only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 from ..errors import StoreError
-from .base import Duplicate, Store
-from .keys import Keyring
+from .db import Duplicate
+from .keys import KEY_CHECK, Keyring
 from .schema import SQLITE
+from .sql import SqlStore
 
 BUSY_TIMEOUT_S = 60
 
 
-class SqliteStore(Store):
+class SqliteStore(SqlStore):
     dialect = SQLITE
 
     def __init__(self, path: str, keyring: Keyring, url_for_display: str):
@@ -61,39 +60,27 @@ class SqliteStore(Store):
         with self._lock:
             self._conn.close()
 
-    @contextmanager
-    def _tx(self, begin: str) -> Iterator[Any]:
-        with self._lock:
-            try:
-                cur = self._conn.cursor()
-                cur.execute(begin)
-            except sqlite3.Error as e:
-                raise StoreError(f"store {self.url_for_display}: {e}") from None
-            try:
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException as e:
-                if self._conn.in_transaction:
-                    try:
-                        self._conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
-                if isinstance(e, sqlite3.IntegrityError) and "UNIQUE" in str(e):
-                    raise Duplicate(str(e)) from None
-                if isinstance(e, sqlite3.Error):
-                    raise StoreError(f"store {self.url_for_display}: {e}") from None
-                raise
+    BEGIN_WRITE = "BEGIN IMMEDIATE"
+    BEGIN_READ = "BEGIN"
 
-    def _write_tx(self):
-        return self._tx("BEGIN IMMEDIATE")
+    def _cursor(self) -> sqlite3.Cursor:
+        return self._conn.cursor()
 
-    def _read_tx(self):
-        return self._tx("BEGIN")
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
 
-    def _table_exists(self, cur: Any, name: str) -> bool:
-        return (
-            cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
-        )
+    def _driver_error(self, e: BaseException) -> StoreError | None:
+        if isinstance(e, sqlite3.IntegrityError) and "UNIQUE" in str(e):
+            return Duplicate(str(e))
+        if isinstance(e, sqlite3.Error):
+            return StoreError(f"store {self.url_for_display}: {e}")
+        return None
+
+    def _table_exists(self, cur: sqlite3.Cursor, name: str) -> bool:
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return cur.execute(sql, (name,)).fetchone() is not None
 
 
 def _enter_wal(conn: sqlite3.Connection) -> str:
@@ -123,7 +110,7 @@ def has_key_check(path: str) -> bool:
         try:
             if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
                 return False
-            return conn.execute("SELECT 1 FROM meta WHERE name = 'key_check'").fetchone() is not None
+            return conn.execute("SELECT 1 FROM meta WHERE name = ?", (KEY_CHECK,)).fetchone() is not None
         finally:
             conn.close()
     except sqlite3.Error:

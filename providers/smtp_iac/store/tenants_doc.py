@@ -11,6 +11,8 @@ errors. (YAML anchors/aliases and duplicate keys are refused by the reader, ``ya
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import schema
 from ..schema import Problem
 
@@ -23,7 +25,8 @@ def check_tenants_doc(doc: object) -> tuple[Normalized, list[Problem]]:
     problems = schema.validate(doc, schema_name="tenants")
     if problems:
         return {}, problems
+    data: Any = doc  # the schema has vouched for its shape
     return {
         p: {o: (org or {}).get("smtp_enabled") for o, org in ((partner or {}).get("organizations") or {}).items()}
-        for p, partner in (doc["partners"] or {}).items()
+        for p, partner in (data["partners"] or {}).items()
     }, []

@@ -3,13 +3,13 @@ failures (SPEC "Verify")."""
 
 from .batch import DEFAULT_CONCURRENCY, group_by_settings, settings_key, verify_many
 from .check import run_check
-from .result import ADVICE, FAILURE_CLASSES, STAGES, VerifyResult
+from .result import ADVICE, Failure, Stage, VerifyResult
 
 __all__ = [
     "ADVICE",
     "DEFAULT_CONCURRENCY",
-    "FAILURE_CLASSES",
-    "STAGES",
+    "Failure",
+    "Stage",
     "VerifyResult",
     "group_by_settings",
     "run_check",

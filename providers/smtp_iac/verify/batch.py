@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from ..addresses import Address
 from ..models import ResolvedSettings, VerifyOptions
 from .check import run_check
 from .result import VerifyResult, skipped
@@ -16,7 +17,7 @@ from .tlsctx import client_context
 DEFAULT_CONCURRENCY = 8
 
 
-def settings_key(settings: ResolvedSettings) -> tuple:
+def settings_key(settings: ResolvedSettings) -> tuple[object, ...]:
     """What makes two scopes' checks the same SMTP conversation. The password enters only as a
     digest, so the key can sit in memory or a debugger without showing it."""
     digest = hashlib.sha256(settings.password.get_secret_value().encode("utf-8")).hexdigest()
@@ -31,9 +32,11 @@ def settings_key(settings: ResolvedSettings) -> tuple:
     )
 
 
-def group_by_settings(items: Sequence[tuple[str, ResolvedSettings]]) -> list[tuple[ResolvedSettings, list[str]]]:
+def group_by_settings(
+    items: Sequence[tuple[Address, ResolvedSettings]],
+) -> list[tuple[ResolvedSettings, list[Address]]]:
     """Groups in first-seen order: (settings, addresses sharing them)."""
-    groups: dict[tuple, tuple[ResolvedSettings, list[str]]] = {}
+    groups: dict[tuple[object, ...], tuple[ResolvedSettings, list[Address]]] = {}
     for address, settings in items:
         key = settings_key(settings)
         if key not in groups:
@@ -43,13 +46,13 @@ def group_by_settings(items: Sequence[tuple[str, ResolvedSettings]]) -> list[tup
 
 
 def verify_many(
-    items: Sequence[tuple[str, ResolvedSettings]],
+    items: Sequence[tuple[Address, ResolvedSettings]],
     options: VerifyOptions,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     base_dir: Path | None = None,
     on_result: Callable[[VerifyResult], None] | None = None,
-) -> dict[str, VerifyResult]:
+) -> dict[Address, VerifyResult]:
     """Verify every (address, settings); returns results keyed by address, in input order.
 
     ``on_result`` is called once per address, in the calling thread, as results come in.
@@ -58,9 +61,9 @@ def verify_many(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     order = [address for address, _ in items]
-    results: dict[str, VerifyResult] = {}
+    results: dict[Address, VerifyResult] = {}
 
-    def deliver(result: VerifyResult, addresses: list[str]) -> None:
+    def deliver(result: VerifyResult, addresses: list[Address]) -> None:
         for address in addresses:
             shared = result.for_address(address)
             results[address] = shared
@@ -79,7 +82,7 @@ def verify_many(
     with ThreadPoolExecutor(
         max_workers=max(1, min(concurrency, len(groups))), thread_name_prefix="smtp-iac-verify"
     ) as pool:
-        pending: dict[Future, list[str]] = {}
+        pending: dict[Future[VerifyResult], list[Address]] = {}
         for settings, addresses in groups:
             future = pool.submit(
                 run_check,

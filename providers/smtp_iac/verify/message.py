@@ -36,7 +36,7 @@ def check_address(field: str, value: str) -> str:
 
 
 def looks_like_address(value: str | None) -> bool:
-    return bool(value) and not _FORBIDDEN.search(value) and bool(_ADDR.match(value))
+    return value is not None and not _FORBIDDEN.search(value) and bool(_ADDR.match(value))
 
 
 def needs_smtputf8(*addresses: str) -> bool:

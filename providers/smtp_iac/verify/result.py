@@ -8,23 +8,53 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
-FAILURE_CLASSES = (
-    "dns",
-    "connection_refused",
-    "connect_timeout",
-    "greeting_timeout",
-    "tls_mismatch",
-    "cert_verify",
-    "starttls_not_offered",
-    "auth_not_offered",
-    "auth_failed",
-    "sender_rejected",
-    "recipient_rejected",
-    "protocol",
-)
+from ..addresses import Address
 
-STAGES = ("connect", "greeting", "ehlo", "starttls", "tls", "auth", "mail", "rcpt", "data")
+
+class Failure(StrEnum):
+    """SPEC's failure classes of a check."""
+
+    DNS = "dns"
+    CONNECTION_REFUSED = "connection_refused"
+    CONNECT_TIMEOUT = "connect_timeout"
+    GREETING_TIMEOUT = "greeting_timeout"
+    TLS_MISMATCH = "tls_mismatch"
+    CERT_VERIFY = "cert_verify"
+    STARTTLS_NOT_OFFERED = "starttls_not_offered"
+    AUTH_NOT_OFFERED = "auth_not_offered"
+    AUTH_FAILED = "auth_failed"
+    SENDER_REJECTED = "sender_rejected"
+    RECIPIENT_REJECTED = "recipient_rejected"
+    PROTOCOL = "protocol"
+
+
+class Stage(StrEnum):
+    """Where in the conversation a check was when it ended."""
+
+    CONNECT = "connect"
+    GREETING = "greeting"
+    EHLO = "ehlo"
+    STARTTLS = "starttls"
+    TLS = "tls"
+    AUTH = "auth"
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"
+
+
+class CheckFailed(Exception):
+    """How a check ended when it failed: its class, the stage, and a detail that may still
+    hold relay text (``run_check`` masks the password in it before it goes anywhere)."""
+
+    def __init__(self, failure: Failure, stage: Stage, detail: str):
+        super().__init__(detail)
+        self.failure = failure
+        self.stage = stage
+        self.detail = detail
+
 
 _PORTS = (
     "Common SMTP ports: 587 STARTTLS (recommended: tls: true, tls_mode: starttls), "
@@ -33,70 +63,70 @@ _PORTS = (
 )
 _PERSISTS = "If the issue persists, contact your system administrator."
 
-ADVICE: dict[str, str] = {
-    "dns": (
+ADVICE: dict[Failure, str] = {
+    Failure.DNS: (
         "Verify the SMTP hostname is correct: it does not resolve from here. Check its spelling "
         "(a host name only: no scheme, port or path) and that this machine can resolve it. " + _PERSISTS
     ),
-    "connection_refused": (
+    Failure.CONNECTION_REFUSED: (
         "Verify the SMTP hostname and port are correct: nothing accepted a connection on that "
         "port. " + _PORTS + " Ensure your network allows outbound connections on the configured "
         "SMTP port. " + _PERSISTS
     ),
-    "connect_timeout": (
+    Failure.CONNECT_TIMEOUT: (
         "Ensure your network allows outbound connections on the configured SMTP port: the "
         "connection attempt got no answer at all, which usually means a firewall silently drops "
         "it (port 25 is often blocked by ISPs and cloud providers; prefer 587). Also verify the "
         "SMTP hostname and port. " + _PERSISTS
     ),
-    "greeting_timeout": (
+    Failure.GREETING_TIMEOUT: (
         "The server accepted the connection but never sent the SMTP greeting. A plain or "
         "STARTTLS client on an implicit-TLS port looks exactly like a silent server: if the port "
         "is 465 (or your provider says SSL/TLS), set tls: true and tls_mode: implicit. Confirm "
         "the TLS setting matches your SMTP provider's requirements. " + _PORTS + " " + _PERSISTS
     ),
-    "tls_mismatch": (
+    Failure.TLS_MISMATCH: (
         "Confirm the TLS setting matches your SMTP provider's requirements: the TLS handshake "
         "failed, typically an implicit-TLS client (tls_mode: implicit) on a plain or STARTTLS "
         "port. " + _PORTS + " " + _PERSISTS
     ),
-    "cert_verify": (
+    Failure.CERT_VERIFY: (
         "The server's TLS certificate is not trusted or does not match the host name. Use the "
         "host name the certificate was issued for (not an IP address or an alias). For a relay "
         "with a certificate from a private CA, set verify.ca_file to that CA bundle (PEM). " + _PERSISTS
     ),
-    "starttls_not_offered": (
+    Failure.STARTTLS_NOT_OFFERED: (
         "Confirm the TLS setting matches your SMTP provider's requirements: the server does not "
         "offer STARTTLS on this port. " + _PORTS + " Turning TLS off would send the credentials "
         "in clear and is not recommended. " + _PERSISTS
     ),
-    "auth_not_offered": (
+    Failure.AUTH_NOT_OFFERED: (
         "The server does not offer a usable AUTH (many servers offer it only after TLS, or only "
         "on the submission port 587, not on 25). Verify the SMTP port and TLS setting, and that "
         "this relay takes a username and password. " + _PERSISTS
     ),
-    "auth_failed": (
+    Failure.AUTH_FAILED: (
         "Verify the SMTP credentials (username and password) are correct: the server refused "
         "them. Check that the password reference points at the current secret; some providers "
         "need an app password or an API key (e.g. SendGrid: username 'apikey'). " + _PERSISTS
     ),
-    "sender_rejected": (
+    Failure.SENDER_REJECTED: (
         "The server refused the sender address. Use a From address this account may send as "
         "(verify.from, or the record's sender), e.g. a verified sender or domain at your "
         "provider. " + _PERSISTS
     ),
-    "recipient_rejected": (
+    Failure.RECIPIENT_REJECTED: (
         "The server refused the test recipient (verify.to). Check the address and that this "
         "account may send to it. " + _PERSISTS
     ),
-    "protocol": (
+    Failure.PROTOCOL: (
         "The server did not answer as an SMTP server should. Verify the SMTP hostname and port "
         "point at an SMTP relay, and confirm the TLS setting matches your SMTP provider's "
         "requirements. " + _PORTS + " " + _PERSISTS
     ),
 }
 
-assert set(ADVICE) == set(FAILURE_CLASSES)
+assert set(ADVICE) == set(Failure)
 
 
 @dataclass(frozen=True)
@@ -104,25 +134,23 @@ class VerifyResult:
     """The outcome of one check. ``detail`` keeps the server's reply (it helps), never the password."""
 
     ok: bool
-    address: str
+    address: Address
     mode: str
-    failure: str | None
-    stage: str | None
+    failure: Failure | None
+    stage: Stage | None
     detail: str
     advice: str
     elapsed_seconds: float
     skipped: bool = False
 
     def __post_init__(self) -> None:
-        if self.failure is not None and self.failure not in FAILURE_CLASSES:
-            raise ValueError(f"unknown failure class {self.failure!r}")
         if self.ok != (self.failure is None):
             raise ValueError("ok must be True exactly when there is no failure")
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)} | {"address": str(self.address)}
 
-    def for_address(self, address: str) -> VerifyResult:
+    def for_address(self, address: Address) -> VerifyResult:
         """The same outcome, reported for another scope that shares the settings."""
         return dataclasses.replace(self, address=address)
 
@@ -134,20 +162,21 @@ class VerifyResult:
         return f"{self.address}: FAILED [{self.failure}] at {self.stage}: {self.detail} ({self.elapsed_seconds:.2f} s)"
 
 
-def failed(address: str, mode: str, failure: str, stage: str, detail: str, elapsed: float) -> VerifyResult:
+def failed(address: Address, mode: str, f: CheckFailed, detail: str, elapsed: float) -> VerifyResult:
+    """The result of a failed check; ``detail`` is ``f.detail`` with the password masked."""
     return VerifyResult(
         ok=False,
         address=address,
         mode=mode,
-        failure=failure,
-        stage=stage,
+        failure=f.failure,
+        stage=f.stage,
         detail=detail,
-        advice=ADVICE[failure],
+        advice=ADVICE[f.failure],
         elapsed_seconds=round(elapsed, 3),
     )
 
 
-def succeeded(address: str, mode: str, detail: str, elapsed: float) -> VerifyResult:
+def succeeded(address: Address, mode: str, detail: str, elapsed: float) -> VerifyResult:
     return VerifyResult(
         ok=True,
         address=address,
@@ -160,7 +189,7 @@ def succeeded(address: str, mode: str, detail: str, elapsed: float) -> VerifyRes
     )
 
 
-def skipped(address: str) -> VerifyResult:
+def skipped(address: Address) -> VerifyResult:
     return VerifyResult(
         ok=True,
         address=address,

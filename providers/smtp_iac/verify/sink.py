@@ -12,6 +12,8 @@ writes the CA to ``ca_file``, to be used as the stack's ``verify.ca_file``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
 import logging
@@ -19,11 +21,12 @@ import os
 import ssl
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from pathlib import Path
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
@@ -84,7 +87,7 @@ class SinkHandle:
     def __enter__(self) -> SinkHandle:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
@@ -102,7 +105,7 @@ def start_sink(
     port: int = 2525,
     *,
     tls: str = "none",
-    cert_dir: str | os.PathLike | None = None,
+    cert_dir: str | os.PathLike[str] | None = None,
     on_message: Callable[[SinkMessage], None] | None = None,
 ) -> SinkHandle:
     """Start the sink in a background thread and return once it accepts connections."""
@@ -124,7 +127,7 @@ def start_sink(
         ca_file, server_ctx = _make_certificates(directory, host)
 
     handler = _SinkHandler(messages, on_message)
-    kwargs: dict = dict(
+    kwargs: dict[str, Any] = dict(
         hostname=host,
         port=port,
         server_hostname=SINK_HOSTNAME,
@@ -149,19 +152,19 @@ def start_sink(
 # ----- internals ------------------------------------------------------------------------
 
 
-def _accept_any(server, session, envelope, mechanism, auth_data) -> AuthResult:
+def _accept_any(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
     """Any user, any password. Only the login name is kept (the password is dropped here)."""
     login = auth_data.login.decode("utf-8", "replace") if isinstance(auth_data, LoginPassword) else None
     return AuthResult(success=True, auth_data=login)
 
 
 class _SinkHandler:
-    def __init__(self, messages: list[SinkMessage], on_message):
+    def __init__(self, messages: list[SinkMessage], on_message: Callable[[SinkMessage], None] | None):
         self.messages = messages
         self.on_message = on_message
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         data = bytes(envelope.content)
         parsed = BytesHeaderParser(policy=default_policy).parsebytes(data)
         peer = session.peer
@@ -191,19 +194,19 @@ class FreePortController(Controller):
     """aiosmtpd's Controller, with port 0 meaning "any free port" (``.port`` is the real one
     once started). Also the base of the test suite's SMTP servers (tests/smtp_servers.py)."""
 
-    def _create_server(self):
-        async def create():
+    def _create_server(self) -> Coroutine[Any, Any, asyncio.Server]:
+        async def create() -> asyncio.Server:
             server = await self.loop.create_server(
                 self._factory_invoker, host=self.hostname, port=self.port, ssl=self.ssl_context
             )
-            self.port = server.sockets[0].getsockname()[1]
+            self.port = int(server.sockets[0].getsockname()[1])
             return server
 
         return create()
 
 
 class _SinkController(FreePortController):
-    def factory(self):
+    def factory(self) -> SMTP:
         return SMTP(self.handler, **self.SMTP_kwargs)
 
 
@@ -245,10 +248,8 @@ def _make_certificates(directory: Path, host: str) -> tuple[Path, ssl.SSLContext
     )
     names: list[x509.GeneralName] = [x509.DNSName("localhost")]
     for ip in {"127.0.0.1", "::1", host}:
-        try:
+        with contextlib.suppress(ValueError):
             names.append(x509.IPAddress(ipaddress.ip_address(ip)))
-        except ValueError:
-            pass
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     leaf = (
         x509.CertificateBuilder()

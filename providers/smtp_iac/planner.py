@@ -6,29 +6,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .actor import current_actor
+from .addresses import Address
 from .blast import blast_radius
 from .desired import desired_scopes
-from .plan import CREATE, DELETE, UPDATE, Diff, diff, record_content
-from .plandoc import Plan
+from .diff import Action, Content, Diff, diff, record_content
+from .plan import Plan
 from .stackfile import LoadedStack
+from .store import Store
 
 
-def planned_contents(d: Diff, before: dict) -> dict:
+def planned_contents(d: Diff, before: Mapping[Address, Content]) -> dict[Address, Content]:
     """Record contents by address as they would be after applying ``d`` (refused scopes stay)."""
     after = dict(before)
     for s in d.scopes:
         if s.refusal is not None:
             continue
-        if s.action in (CREATE, UPDATE):
-            after[s.address] = s.desired.content()
-        elif s.action == DELETE:
+        if s.action in (Action.CREATE, Action.UPDATE):
+            content = s.desired.content()
+            if content is not None:
+                after[s.address] = content
+        elif s.action is Action.DELETE:
             after.pop(s.address, None)
     return after
 
 
 def make_plan(
     loaded: LoadedStack,
-    store,
+    store: Store,
     *,
     stack_file: str,
     adopt: bool = False,

@@ -1,0 +1,60 @@
+"""What every command shares: exit codes, the per-invocation ``State`` (``--debug``,
+``--store``), and the ``--format`` and ``--store`` options. Command modules import this,
+never ``app`` (which imports them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..store import Store, open_store, resolve_store_url
+
+# Exit codes (SPEC): 0 ok; 1 error; 2 "changes" (plan --detailed-exitcode) or "drift".
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    """Per-invocation options shared by every command."""
+
+    def __init__(self, debug: bool = False, store: str | None = None):
+        self.debug = debug
+        self.store = store
+
+    def open_store(self, stack_url: str | None = None) -> Store:
+        """The store the invocation names (SPEC order: ``--store``, ``SMTP_IAC_STORE``, the
+        stack's ``store:``, the default)."""
+        return open_store(resolve_store_url(self.store, stack_url))
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default=default, show_default=True, help="Output format."
+    )
+
+
+def store_option(f: F) -> F:
+    """``--store URL`` on each command that touches the store (also accepted before the command)."""
+
+    def cb(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value:
+            ctx.ensure_object(State).store = value
+        return value
+
+    return click.option(
+        "--store",
+        "store_url",
+        metavar="URL",
+        expose_value=False,
+        callback=cb,
+        help="Store URL (sqlite:///path.db or postgresql://...). "
+        "Else SMTP_IAC_STORE, else the stack's store:, else sqlite:///.smtp-iac/store.db.",
+    )(f)

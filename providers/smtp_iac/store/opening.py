@@ -1,0 +1,71 @@
+"""Opening a store: run the migrations it still needs (``schema.MIGRATIONS``), then prove
+that the configured key is the one its passwords were encrypted with."""
+
+from __future__ import annotations
+
+from ..errors import StoreError, StoreKeyError
+from .db import Cursor, Db, now_text
+from .keys import KEY_CHECK, KEY_CHECK_PLAIN
+from .schema import LATEST, MIGRATIONS, MIGRATIONS_TABLE
+
+
+class Opening(Db):
+    def _open(self) -> None:
+        """Run pending migrations, then prove the key fits the store."""
+        with self._read_tx() as cur:
+            current = self._schema_version(cur)
+        if current != LATEST:
+            self._migrate()
+        self._check_key()
+
+    def _schema_version(self, cur: Cursor) -> int:
+        if not self._table_exists(cur, "schema_migrations"):
+            return 0
+        row = self._x(cur, "SELECT max(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    def schema_version(self) -> int:
+        with self._read_tx() as cur:
+            return self._schema_version(cur)
+
+    def _migrate(self) -> None:
+        with self._write_tx() as cur:
+            self._migration_lock(cur)
+            cur.execute(MIGRATIONS_TABLE)
+            applied = {r[0] for r in self._x(cur, "SELECT version FROM schema_migrations").fetchall()}
+            if applied and max(applied) > LATEST:
+                raise StoreError(
+                    f"the store's schema is version {max(applied)}; this smtp-iac knows up to {LATEST}",
+                    hint="upgrade smtp-iac; it will not write to a store a newer version made",
+                )
+            for version, description, statements in MIGRATIONS:
+                if version in applied:
+                    continue
+                for stmt in statements:
+                    cur.execute(stmt.format(id_pk=self.dialect.id_pk))
+                self._x(
+                    cur,
+                    "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+                    (version, description, now_text()),
+                )
+
+    def _check_key(self) -> None:
+        with self._read_tx() as cur:
+            row = self._x(cur, "SELECT value FROM meta WHERE name = ?", (KEY_CHECK,)).fetchone()
+        if row is None:
+            with self._write_tx() as cur:
+                self._x(
+                    cur,
+                    "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                    (KEY_CHECK, self._keys.encrypt(KEY_CHECK_PLAIN)),
+                )
+                row = self._x(cur, "SELECT value FROM meta WHERE name = ?", (KEY_CHECK,)).fetchone()
+        try:
+            self._keys.decrypt(row[0], what="the key check")
+        except StoreKeyError:
+            raise StoreKeyError(
+                f"the store key from {self._keys.source} does not fit the store {self.url_for_display}",
+                hint="use the key this store was made with (SMTP_IAC_STORE_KEY, or the key file beside "
+                "a sqlite database); to change keys, list the new key first and the old one after, "
+                "then run a key rotation",
+            ) from None

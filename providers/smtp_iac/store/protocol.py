@@ -1,0 +1,94 @@
+"""``Store``: what the rest of smtp-iac may ask of a settings store, whatever holds it.
+
+Planning, applying, drift, the CLI and the Pulumi provider are typed against this protocol,
+never against a backend: ``SqlStore`` (SQLite or PostgreSQL) is one implementation; a client
+of the settings service can be another. Addresses cross it as ``Address``; passwords only as
+``SecretStr`` going in (``put``) and keyed fingerprints coming out.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Self
+
+from pydantic import SecretStr
+
+from ..addresses import Address, Tier
+from ..models import LiveRecord, Organization, ResolvedSettings
+from .audit import AuditAction, AuditEntry, AuditOutcome
+from .snapshot import Snapshot, Tenants, TenantsChange
+
+
+class Store(Protocol):
+    url_for_display: str
+    """The store's URL with any password masked: safe in any output."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def close(self) -> None: ...
+
+    # ----- reads ------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Every record and every tenant from one consistent read, in a constant number of queries."""
+
+    def get(self, address: Address) -> LiveRecord | None: ...
+
+    def list_records(self, *, tier: Tier | None = None, partner: str | None = None) -> list[LiveRecord]: ...
+
+    def fingerprint(self, password: str) -> str:
+        """The store's keyed fingerprint of a secret (``LiveRecord.password_fingerprint``);
+        also the keyed digest that seals saved plans."""
+
+    def reveal_password(self, address: Address) -> SecretStr:
+        """The stored password of a live record, for the verify check and test email only."""
+
+    def audit_log(self, *, address: Address | None = None, limit: int | None = None) -> list[AuditEntry]: ...
+
+    # ----- record writes: through ``write.ScopeWriter``, the one write path ----------------
+
+    def put(
+        self,
+        address: Address,
+        settings: ResolvedSettings,
+        *,
+        expected_version: int | None,
+        stack: str,
+        actor: str | None = None,
+        adopt: bool = False,
+    ) -> LiveRecord: ...
+
+    def delete(
+        self,
+        address: Address,
+        *,
+        expected_version: int | None,
+        stack: str,
+        actor: str | None = None,
+        adopt: bool = False,
+    ) -> None: ...
+
+    def record_attempt(
+        self,
+        address: Address,
+        *,
+        stack: str | None,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        detail: str,
+        actor: str | None = None,
+        new_fingerprint: str | None = None,
+    ) -> None: ...
+
+    # ----- tenants and keys -------------------------------------------------------------
+
+    def tenants(self) -> Tenants: ...
+
+    def load_tenants(self, doc: object, *, actor: str | None = None) -> TenantsChange: ...
+
+    def find_org(self, ref: str) -> Organization: ...
+
+    def set_smtp_enabled(self, org: Address, enabled: bool, *, actor: str | None = None) -> None: ...
+
+    def rotate_keys(self, *, actor: str | None = None) -> int: ...

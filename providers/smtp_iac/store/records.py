@@ -1,0 +1,384 @@
+"""Records in the store: reads, and compare-and-swap writes with their audit entries.
+
+- Every write is one transaction holding the record change AND its audit entry, so a crash
+  leaves each record either old or new, and the audit agrees with the records.
+- The compare-and-swap is in the SQL, not only in the read before it: ``UPDATE ... WHERE
+  address = ? AND version = ?`` (row count 0: conflict) and, for a create, ``INSERT`` against
+  the primary key (a duplicate: conflict). That is correct under PostgreSQL's READ COMMITTED
+  with many writers; SQLite serializes writers anyway with ``BEGIN IMMEDIATE``.
+- Refused attempts (conflict, ownership, feature off, unknown tenant) and failed ones that a
+  caller reports (``record_attempt``: verify failed) are audited in their own transaction,
+  after the refused one rolled back.
+- No plain password is stored, logged, put in a message or returned by a read: records carry
+  a Fernet token and a keyed fingerprint; ``reveal_password`` alone decrypts (as ``SecretStr``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from pydantic import SecretStr
+
+from ..actor import clean_actor, current_actor
+from ..addresses import CONTROLLER, Address, Tier
+from ..errors import ConflictError, FeatureDisabled, OwnershipError, SmtpIacError, StoreError, UnknownTenant
+from ..models import SETTINGS_FIELDS, LiveRecord, ResolvedSettings, has_unsafe_chars
+from .audit import AuditAction, AuditOutcome
+from .db import Cursor, Duplicate, now_text, parse_time
+from .rows import trusted_address
+from .tenancy import Tenancy
+
+RECORD_SELECT = (
+    "SELECT address, host, port, tls, tls_mode, username, sender, password_enc, "
+    "password_fp, fp_key_id, version, managed_by, updated_at, updated_by FROM records"
+)
+
+
+@dataclass(frozen=True)
+class _Live:
+    """The live row a write is guarded by."""
+
+    version: int
+    managed_by: str | None
+    updated_by: str | None
+    updated_at: str | None
+    fingerprint: str
+    fields: dict[str, Any]
+
+
+class Records(Tenancy):
+    # ----- reads ------------------------------------------------------------------------
+
+    def fingerprint(self, password: str) -> str:
+        """Keyed fingerprint of a password, comparable with ``LiveRecord.password_fingerprint``."""
+        return self._keys.fingerprint(password)
+
+    def _fp(self, fp: str, key_id: str, token: str, address: str) -> str:
+        if key_id == self._keys.key_id:
+            return fp
+        # made under another primary key (rotation pending): recompute, never report false drift
+        return self._keys.fingerprint(self._keys.decrypt(token, what=f"the password of {address}"))
+
+    def _record(self, row: tuple[Any, ...]) -> LiveRecord:
+        (address, host, port, tls, tls_mode, username, sender, token, fp, key_id, version, managed_by, at, by) = row
+        return LiveRecord.model_construct(
+            address=address_of(address),
+            host=host,
+            port=int(port),
+            tls=bool(tls),
+            tls_mode=tls_mode,
+            username=username,
+            sender=sender,
+            password_fingerprint=self._fp(fp, key_id, token, address),
+            version=int(version),
+            managed_by=managed_by,
+            updated_at=parse_time(at),
+            updated_by=by,
+        )
+
+    def get(self, address: Address) -> LiveRecord | None:
+        with self._read_tx() as cur:
+            row = self._x(cur, RECORD_SELECT + " WHERE address = ?", (str(address),)).fetchone()
+        return self._record(row) if row else None
+
+    def list_records(self, *, tier: Tier | None = None, partner: str | None = None) -> list[LiveRecord]:
+        """Records in address order, optionally of one tier and/or under one partner
+        (``partner`` selects the partner's record and its organizations' records)."""
+        where: list[str] = []
+        params: list[str] = []
+        if partner is not None:
+            where.append("partner = ?")
+            params.append(partner)
+        if tier is Tier.CONTROLLER:
+            where.append("partner = ''")
+        elif tier is Tier.PARTNER:
+            where.append("partner <> '' AND org = ''")
+        elif tier is Tier.ORGANIZATION:
+            where.append("org <> ''")
+        sql = RECORD_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        with self._read_tx() as cur:
+            rows = self._x(cur, sql, params).fetchall()
+        return sorted((self._record(r) for r in rows), key=lambda r: r.address)
+
+    def reveal_password(self, address: Address) -> SecretStr:
+        """The stored password of a live record, decrypted, for the verify check / test email only."""
+        with self._read_tx() as cur:
+            row = self._x(cur, "SELECT password_enc FROM records WHERE address = ?", (str(address),)).fetchone()
+        if row is None:
+            raise StoreError("no record at this scope", address=address)
+        return SecretStr(self._keys.decrypt(row[0], what=f"the password of {address}"))
+
+    # ----- writes -----------------------------------------------------------------------
+
+    def put(
+        self,
+        address: Address,
+        settings: ResolvedSettings,
+        *,
+        expected_version: int | None,
+        stack: str,
+        actor: str | None = None,
+        adopt: bool = False,
+    ) -> LiveRecord:
+        """Create (``expected_version=None``) or update a record, compare-and-swap on version."""
+        _check_stack(stack)
+        actor = clean_actor(actor) if actor else current_actor()
+        addr = str(address)
+        password = settings.password.get_secret_value()
+        new_fp = self._keys.fingerprint(password)
+        token = self._keys.encrypt(password)
+        fields = settings.public_fields()
+        old_fp: str | None = None
+        action = AuditAction.UPDATE if expected_version else AuditAction.CREATE
+        try:
+            with self._write_tx() as cur:
+                self._check_writable_scope(cur, address)
+                live = self._live(cur, address)
+                old_fp = live.fingerprint if live else None
+                self._guard(address, live, expected_version, stack, adopt)
+                at = now_text()
+                values = (
+                    *(fields[f] if f != "tls" else int(fields[f]) for f in SETTINGS_FIELDS),
+                    token,
+                    new_fp,
+                    self._keys.key_id,
+                    stack,
+                    at,
+                    actor,
+                )
+                if live is None:
+                    version = 1
+                    self._x(
+                        cur,
+                        "INSERT INTO records (address, partner, org, host, port, tls, tls_mode, "
+                        "username, sender, password_enc, password_fp, fp_key_id, managed_by, "
+                        "updated_at, updated_by, version) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                        (addr, address.partner, address.org, *values),
+                    )
+                    detail = "created"
+                else:
+                    version = live.version + 1
+                    n = self._x(
+                        cur,
+                        "UPDATE records SET host = ?, port = ?, tls = ?, tls_mode = ?, "
+                        "username = ?, sender = ?, password_enc = ?, password_fp = ?, "
+                        "fp_key_id = ?, managed_by = ?, updated_at = ?, updated_by = ?, "
+                        "version = version + 1 WHERE address = ? AND version = ?",
+                        (*values, addr, live.version),
+                    ).rowcount
+                    if n != 1:
+                        raise self._conflict_now(cur, address, expected_version)
+                    detail = _change_detail(live, fields, old_fp != new_fp, stack)
+                self._audit(
+                    cur,
+                    actor=actor,
+                    stack=stack,
+                    address=address,
+                    action=action,
+                    outcome=AuditOutcome.OK,
+                    old_fp=old_fp,
+                    new_fp=new_fp,
+                    detail=detail,
+                    at=at,
+                )
+        except Duplicate:
+            err = self._conflict_after(address, expected_version)
+            self._refused(err, address, actor, stack, action, old_fp, new_fp)
+        except (ConflictError, OwnershipError, FeatureDisabled, UnknownTenant) as err:
+            self._refused(err, address, actor, stack, action, old_fp, new_fp)
+        return LiveRecord.model_construct(
+            address=address,
+            **fields,
+            password_fingerprint=new_fp,
+            version=version,
+            managed_by=stack,
+            updated_at=parse_time(at),
+            updated_by=actor,
+        )
+
+    def delete(
+        self,
+        address: Address,
+        *,
+        expected_version: int | None,
+        stack: str,
+        actor: str | None = None,
+        adopt: bool = False,
+    ) -> None:
+        """Remove a record (the scope then inherits), compare-and-swap on version.
+        ``expected_version=None`` means "seen absent": a no-op if it still is, a conflict if not.
+        Allowed while an organization's SMTP switch is off (it removes an ignored override)."""
+        _check_stack(stack)
+        actor = clean_actor(actor) if actor else current_actor()
+        old_fp: str | None = None
+        try:
+            with self._write_tx() as cur:
+                live = self._live(cur, address)
+                old_fp = live.fingerprint if live else None
+                self._guard(address, live, expected_version, stack, adopt)
+                if live is None:
+                    return
+                n = self._x(
+                    cur, "DELETE FROM records WHERE address = ? AND version = ?", (str(address), live.version)
+                ).rowcount
+                if n != 1:
+                    raise self._conflict_now(cur, address, expected_version)
+                detail = f"deleted version {live.version}"
+                if live.managed_by and live.managed_by != stack:
+                    detail += f"; adopted from stack '{live.managed_by}'"
+                self._audit(
+                    cur,
+                    actor=actor,
+                    stack=stack,
+                    address=address,
+                    action=AuditAction.DELETE,
+                    outcome=AuditOutcome.OK,
+                    old_fp=old_fp,
+                    detail=detail,
+                )
+        except (ConflictError, OwnershipError) as err:
+            self._refused(err, address, actor, stack, AuditAction.DELETE, old_fp, None)
+
+    def record_attempt(
+        self,
+        address: Address,
+        *,
+        stack: str | None,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        detail: str,
+        actor: str | None = None,
+        new_fingerprint: str | None = None,
+    ) -> None:
+        """Audit an attempt that did not write (``action=UPDATE, outcome=VERIFY_FAILED``).
+        ``detail`` must not hold a password; the old fingerprint is the live record's."""
+        actor = clean_actor(actor) if actor else current_actor()
+        with self._write_tx() as cur:
+            live = self._live(cur, address)
+            self._audit(
+                cur,
+                actor=actor,
+                stack=stack,
+                address=address,
+                action=action,
+                outcome=outcome,
+                old_fp=live.fingerprint if live else None,
+                new_fp=new_fingerprint,
+                detail=detail,
+            )
+
+    # ----- guards -----------------------------------------------------------------------
+
+    def _live(self, cur: Cursor, address: Address) -> _Live | None:
+        row = self._x(
+            cur,
+            "SELECT version, managed_by, updated_by, updated_at, password_fp, fp_key_id, password_enc, "
+            + ", ".join(SETTINGS_FIELDS)
+            + " FROM records WHERE address = ?",
+            (str(address),),
+        ).fetchone()
+        if row is None:
+            return None
+        version, managed_by, updated_by, updated_at, fp, key_id, token, *values = row
+        fields = dict(zip(SETTINGS_FIELDS, values, strict=True))
+        fields["tls"] = bool(fields["tls"])
+        return _Live(
+            int(version), managed_by, updated_by, updated_at, self._fp(fp, key_id, token, str(address)), fields
+        )
+
+    @staticmethod
+    def _guard(address: Address, live: _Live | None, expected: int | None, stack: str, adopt: bool) -> None:
+        """ConflictError unless the live version is the expected one; OwnershipError when
+        another stack manages the scope and adopting was not asked for."""
+        actual = live.version if live else None
+        if actual != expected:
+            raise ConflictError(
+                address, expected, actual, live.updated_by if live else None, live.updated_at if live else None
+            )
+        if live and live.managed_by and live.managed_by != stack and not adopt:
+            raise OwnershipError(address, live.managed_by, stack)
+
+    def _conflict_now(self, cur: Cursor, address: Address, expected: int | None) -> ConflictError:
+        row = self._x(
+            cur, "SELECT version, updated_by, updated_at FROM records WHERE address = ?", (str(address),)
+        ).fetchone()
+        return ConflictError(address, expected, *(row if row else (None, None, None)))
+
+    def _conflict_after(self, address: Address, expected: int | None) -> ConflictError:
+        with self._read_tx() as cur:
+            return self._conflict_now(cur, address, expected)
+
+    def _refused(
+        self,
+        err: SmtpIacError,
+        address: Address,
+        actor: str,
+        stack: str,
+        action: AuditAction,
+        old_fp: str | None,
+        new_fp: str | None,
+    ) -> NoReturn:
+        """Audit a refused write (own transaction), then raise the refusal."""
+        outcome = AuditOutcome.CONFLICT if isinstance(err, ConflictError) else AuditOutcome.REFUSED
+        try:
+            with self._write_tx() as cur:
+                self._audit(
+                    cur,
+                    actor=actor,
+                    stack=stack,
+                    address=address,
+                    action=action,
+                    outcome=outcome,
+                    old_fp=old_fp,
+                    new_fp=new_fp,
+                    detail=f"{err.kind}: {err.message}",
+                )
+        except StoreError as audit_err:
+            err.add_note(f"(the refusal could not be audited: {audit_err.message})")
+        raise err
+
+    def _check_writable_scope(self, cur: Cursor, address: Address) -> None:
+        """UnknownTenant for an unknown partner/org; FeatureDisabled for an org whose switch is off."""
+        if address == CONTROLLER:
+            return
+        if address.org:
+            row = self._x(
+                cur,
+                "SELECT smtp_enabled FROM organizations WHERE partner = ? AND id = ?" + self.dialect.for_share,
+                (address.partner, address.org),
+            ).fetchone()
+            if row is None:
+                raise self._unknown(cur, address)
+            if not row[0]:
+                raise FeatureDisabled(address)
+            return
+        sql = "SELECT 1 FROM partners WHERE id = ?" + self.dialect.for_share
+        if self._x(cur, sql, (address.partner,)).fetchone() is None:
+            raise self._unknown(cur, address)
+
+
+def address_of(text: str) -> Address:
+    """Parse a stored (hence valid) address without checking ids again."""
+    if text == "controller":
+        return CONTROLLER
+    parts = text.split("/")
+    return trusted_address(parts[1], parts[3] if len(parts) == 4 else "")
+
+
+def _check_stack(stack: str) -> None:
+    if not isinstance(stack, str) or not stack.strip() or has_unsafe_chars(stack):
+        raise StoreError(f"invalid stack name {stack!r}", hint="a stack name is a non-empty single line")
+
+
+def _change_detail(live: _Live, fields: dict[str, Any], password_changed: bool, stack: str) -> str:
+    changed = [f for f in SETTINGS_FIELDS if live.fields.get(f) != fields.get(f)]
+    if password_changed:
+        changed.append("password")
+    text = "changed: " + (", ".join(changed) if changed else "nothing (rewritten)")
+    if live.managed_by and live.managed_by != stack:
+        text += f"; adopted from stack '{live.managed_by}'"
+    elif not live.managed_by:
+        text += "; now managed"
+    return text

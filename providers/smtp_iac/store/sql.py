@@ -1,0 +1,29 @@
+"""The store over SQL, written once against a DB-API cursor for both backends.
+
+``SqlStore`` is its parts put together: ``Opening`` (migrations, the key check), ``Records``
+(reads and compare-and-swap writes, each with its audit entry), ``Tenancy`` (partners,
+organizations, SMTP switches), ``AuditTrail`` and ``KeyRotation``. ``SqliteStore`` and
+``PostgresStore`` add only the connection and what their driver's errors mean. Guarantees,
+proved on both backends by ``tests/store``: see ``records``; reads of the whole platform
+(``snapshot``) are three queries in one consistent read transaction, whatever the number of
+organizations.
+"""
+
+from __future__ import annotations
+
+from .opening import Opening
+from .records import RECORD_SELECT, Records
+from .rotation import KeyRotation
+from .snapshot import Snapshot
+
+
+class SqlStore(Records, KeyRotation, Opening):
+    """A settings store on a database (``store.Store``). Open one with ``smtp_iac.store.open_store(url)``."""
+
+    def snapshot(self) -> Snapshot:
+        """Every record and every tenant from one consistent read: three queries."""
+        with self._read_tx() as cur:
+            rows = self._x(cur, RECORD_SELECT).fetchall()
+            tenants = self._tenants(cur)
+        records = map(self._record, rows)
+        return Snapshot({r.address: r for r in records}, tenants)

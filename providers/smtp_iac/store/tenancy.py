@@ -1,0 +1,216 @@
+"""Tenants in the store: partners, their organizations and each organization's SMTP switch
+(SPEC "Store"). Loading is an idempotent upsert that never removes a tenant; every switch
+that moves is audited."""
+
+from __future__ import annotations
+
+import difflib
+
+from ..actor import clean_actor, current_actor
+from ..addresses import ID_PATTERN, Address, valid_id
+from ..diagnostics import Diagnostic
+from ..errors import TenantsInvalid, UnknownTenant
+from ..models import Organization
+from ..stackfile import json_path
+from .audit import AuditAction, AuditOutcome, AuditTrail
+from .db import Cursor, now_text
+from .rows import trusted_address, trusted_organization
+from .snapshot import Tenants, TenantsChange, unknown_tenant
+from .tenants_doc import check_tenants_doc
+
+_ORG_HINT = "give partners/<p>/organizations/<o>, <p>/<o> or <o>"
+
+
+class Tenancy(AuditTrail):
+    def _unknown(self, cur: Cursor, address: Address) -> UnknownTenant:
+        partners = [r[0] for r in self._x(cur, "SELECT id FROM partners").fetchall()]
+        having = (
+            [r[0] for r in self._x(cur, "SELECT partner FROM organizations WHERE id = ?", (address.org,)).fetchall()]
+            if address.org
+            else []
+        )
+        return unknown_tenant(address, partners, having)
+
+    def _tenants(self, cur: Cursor) -> Tenants:
+        partners: dict[str, list[str]] = {r[0]: [] for r in self._x(cur, "SELECT id FROM partners").fetchall()}
+        orgs: dict[Address, Organization] = {}
+        rows = self._x(cur, "SELECT partner, id, smtp_enabled FROM organizations").fetchall()
+        rows.sort()  # in Python: code-point order on both backends (a PostgreSQL collation may differ)
+        make_org, make_address = trusted_organization, trusted_address
+        for p, o, enabled in rows:
+            partners[p].append(o)
+            orgs[make_address(p, o)] = make_org(p, o, bool(enabled))
+        return Tenants(dict(sorted(partners.items())), orgs)
+
+    def tenants(self) -> Tenants:
+        with self._read_tx() as cur:
+            return self._tenants(cur)
+
+    def load_tenants(self, doc: object, *, actor: str | None = None) -> TenantsChange:
+        """Upsert partners, organizations and SMTP switches from a tenants document. Idempotent;
+        never removes a tenant. An org given without ``smtp_enabled`` keeps its switch (new: off)."""
+        wanted, problems = check_tenants_doc(doc)
+        if problems:
+            raise TenantsInvalid(
+                [Diagnostic("<tenants>", 1, 1, p.severity, p.message, json_path(p.path)) for p in problems]
+            )
+        actor = clean_actor(actor) if actor else current_actor()
+        at = now_text()
+        with self._write_tx() as cur:
+            have_p = {r[0] for r in self._x(cur, "SELECT id FROM partners").fetchall()}
+            have_o = {
+                (p, o): bool(e)
+                for p, o, e in self._x(cur, "SELECT partner, id, smtp_enabled FROM organizations").fetchall()
+            }
+            new_p = sorted(p for p in wanted if p not in have_p)
+            new_o, flips, unchanged = [], [], len(wanted) - len(new_p)
+            for p in sorted(wanted):
+                for o, enabled in sorted(wanted[p].items()):
+                    if (p, o) not in have_o:
+                        new_o.append((p, o, int(bool(enabled)), at, at))
+                    elif enabled is not None and enabled != have_o[(p, o)]:
+                        flips.append((int(enabled), at, p, o))
+                    else:
+                        unchanged += 1
+            if new_p:
+                # ON CONFLICT: a concurrent load of the same tenants is not an error
+                cur.executemany(
+                    self.dialect.q("INSERT INTO partners (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"),
+                    [(p, at) for p in new_p],
+                )
+            if new_o:
+                cur.executemany(
+                    self.dialect.q(
+                        "INSERT INTO organizations (partner, id, smtp_enabled, "
+                        "created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (partner, id) DO NOTHING"
+                    ),
+                    new_o,
+                )
+            if flips:
+                cur.executemany(
+                    self.dialect.q(
+                        "UPDATE organizations SET smtp_enabled = ?, updated_at = ? WHERE partner = ? AND id = ?"
+                    ),
+                    flips,
+                )
+            change = TenantsChange(
+                partners_added=new_p,
+                orgs_added=[Address(p, o) for p, o, *_ in new_o],
+                enabled=[Address(p, o) for e, _, p, o in flips if e],
+                disabled=[Address(p, o) for e, _, p, o in flips if not e],
+                unchanged=unchanged,
+            )
+            for e, _, p, o in flips:
+                self._audit(
+                    cur,
+                    actor=actor,
+                    stack=None,
+                    address=Address(p, o),
+                    action=AuditAction.ENABLE_SMTP if e else AuditAction.DISABLE_SMTP,
+                    outcome=AuditOutcome.OK,
+                    detail="by tenants load",
+                    at=at,
+                )
+            self._audit(
+                cur,
+                actor=actor,
+                stack=None,
+                address=None,
+                action=AuditAction.TENANTS_LOAD,
+                outcome=AuditOutcome.OK,
+                detail=change.summary(),
+                at=at,
+            )
+        return change
+
+    def find_org(self, ref: str) -> Organization:
+        """An organization by ``partners/p/organizations/o``, ``p/o`` or a bare org id (if unique)."""
+        ref = (ref or "").strip()
+        with self._read_tx() as cur:
+            if ref.startswith("partners/") or ref.count("/") == 1:
+                try:
+                    address = Address.parse(ref) if ref.startswith("partners/") else Address(*ref.split("/"))
+                except ValueError as e:
+                    raise UnknownTenant(str(e), hint=_ORG_HINT) from None
+                if not address.org:
+                    raise UnknownTenant(
+                        f"{address} is a partner, not an organization",
+                        address=address,
+                        hint=_ORG_HINT,
+                    )
+                row = self._x(
+                    cur,
+                    "SELECT smtp_enabled FROM organizations WHERE partner = ? AND id = ?",
+                    (address.partner, address.org),
+                ).fetchone()
+                if row is None:
+                    raise self._unknown(cur, address)
+                return Organization(partner=address.partner, name=address.org, smtp_enabled=bool(row[0]))
+            if not valid_id(ref):
+                raise UnknownTenant(
+                    f"{ref!r} is not an organization id (ids match {ID_PATTERN})",
+                    hint=_ORG_HINT,
+                )
+            rows = self._x(
+                cur, "SELECT partner, smtp_enabled FROM organizations WHERE id = ? ORDER BY partner", (ref,)
+            ).fetchall()
+            if len(rows) == 1:
+                return Organization(partner=rows[0][0], name=ref, smtp_enabled=bool(rows[0][1]))
+            if rows:
+                cands = ", ".join(str(Address(p, ref)) for p, _ in rows)
+                raise UnknownTenant(
+                    f"organization id '{ref}' is ambiguous: {cands}", hint="name it with its partner: <partner>/<org>"
+                )
+            ids = [r[0] for r in self._x(cur, "SELECT DISTINCT id FROM organizations").fetchall()]
+        near = difflib.get_close_matches(ref, ids, n=3)
+        raise UnknownTenant(
+            f"organization '{ref}' is not known to the store",
+            hint=(f"did you mean {', '.join(near)}? " if near else "") + "list them with: smtp-iac tenants list",
+        )
+
+    def set_smtp_enabled(self, org: Address, enabled: bool, *, actor: str | None = None) -> None:
+        """Switch organization-level SMTP on or off (audited)."""
+        actor = clean_actor(actor) if actor else current_actor()
+        action = AuditAction.ENABLE_SMTP if enabled else AuditAction.DISABLE_SMTP
+        if not org.org:
+            raise UnknownTenant(f"{org} is not an organization", address=org)
+        err: UnknownTenant | None = None
+        with self._write_tx() as cur:
+            row = self._x(
+                cur, "SELECT smtp_enabled FROM organizations WHERE partner = ? AND id = ?", (org.partner, org.org)
+            ).fetchone()
+            if row is None:
+                err = self._unknown(cur, org)
+            else:
+                self._x(
+                    cur,
+                    "UPDATE organizations SET smtp_enabled = ?, updated_at = ? WHERE partner = ? AND id = ?",
+                    (int(enabled), now_text(), org.partner, org.org),
+                )
+                detail = (
+                    "unchanged (already " + ("enabled)" if enabled else "disabled)")
+                    if bool(row[0]) == enabled
+                    else ("enabled" if enabled else "disabled")
+                )
+                self._audit(
+                    cur,
+                    actor=actor,
+                    stack=None,
+                    address=org,
+                    action=action,
+                    outcome=AuditOutcome.OK,
+                    detail=detail,
+                )
+        if err is not None:
+            with self._write_tx() as cur:
+                self._audit(
+                    cur,
+                    actor=actor,
+                    stack=None,
+                    address=org,
+                    action=action,
+                    outcome=AuditOutcome.REFUSED,
+                    detail=f"{err.kind}: {err.message}",
+                )
+            raise err

@@ -1,0 +1,79 @@
+"""The first stage of a check: resolve the relay's name and open a TCP connection to one of
+its addresses, within a deadline, every failure classified (``dns``, ``connection_refused``,
+``connect_timeout``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from typing import Any
+
+from .result import CheckFailed, Failure, Stage
+
+AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
+
+
+def resolve(host: str, port: int, deadline: float, timeout: float) -> list[AddrInfo]:
+    """The relay's IPv4 and IPv6 addresses. ``getaddrinfo`` cannot be interrupted, so it runs
+    in a daemon thread that the check stops waiting for at the deadline."""
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+        literal = True
+    except ValueError:
+        literal = False
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            flags = socket.AI_NUMERICHOST if literal else 0
+            box["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=flags)
+        except (OSError, UnicodeError) as e:
+            box["error"] = e
+
+    worker = threading.Thread(target=work, name="smtp-iac-dns", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        raise CheckFailed(Failure.DNS, Stage.CONNECT, f"no DNS answer for {host!r} within {timeout:g} s")
+    if "error" in box:
+        e = box["error"]
+        why = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        raise CheckFailed(Failure.DNS, Stage.CONNECT, f"cannot resolve {host!r}: {why}")
+    infos = [i for i in box["infos"] if i[0] in (socket.AF_INET, socket.AF_INET6)]
+    if not infos:
+        raise CheckFailed(Failure.DNS, Stage.CONNECT, f"{host!r} has no IPv4 or IPv6 address")
+    return infos
+
+
+def connect(infos: list[AddrInfo], host: str, port: int, deadline: float, timeout: float) -> tuple[socket.socket, str]:
+    """A connected socket to the first address that answers, and that address."""
+    errors: list[str] = []
+    last: tuple[Failure, str] | None = None
+    for family, type_, proto, _canon, sockaddr in infos:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        ip = str(sockaddr[0])
+        sock = socket.socket(family, type_, proto)
+        sock.settimeout(remaining)
+        try:
+            sock.connect(sockaddr)
+        except TimeoutError:
+            sock.close()
+            last = (Failure.CONNECT_TIMEOUT, f"no answer from {ip} port {port} within {timeout:g} s")
+        except ConnectionRefusedError:
+            sock.close()
+            last = (Failure.CONNECTION_REFUSED, f"connection refused by {ip} port {port}")
+        except OSError as e:
+            sock.close()
+            why = e.strerror or type(e).__name__
+            last = (Failure.CONNECTION_REFUSED, f"cannot connect to {ip} port {port}: {why}")
+        else:
+            return sock, ip
+        errors.append(last[1])
+    if last is None:
+        last = (Failure.CONNECT_TIMEOUT, f"no time left to connect to {host} port {port}")
+        errors.append(last[1])
+    raise CheckFailed(last[0], Stage.CONNECT, "; ".join(errors))
