@@ -5,7 +5,7 @@ sharing 5 relays, counting SMTP sessions at real loopback aiosmtpd servers.
 
     .venv/bin/python benchmarks/run.py    # SQLite only (PostgreSQL too if SMTP_IAC_TEST_PG_DSN is set)
     .venv/bin/python benchmarks/run.py --pg postgresql://postgres@127.0.0.1:5432/test
-    .venv/bin/python benchmarks/run.py --orgs 2000 --repeat 1 --no-cli   # a quick smoke run
+    .venv/bin/python benchmarks/run.py --orgs 2000 --repeat 1 --no-cli --apply-scopes 200   # a quick smoke run
 
 Every store is fresh: SQLite in a temporary directory, PostgreSQL in a new schema (selected with
 ``search_path`` in the store URL) that is dropped at the end. Timed parts run in-process, best

@@ -65,7 +65,7 @@ class ApplyReport:
         return all(r.ok for r in self.results)
 
     def counts(self) -> dict[str, int]:
-        c: dict[str, int] = {o: 0 for o in Outcome}
+        c: dict[str, int] = {str(o): 0 for o in Outcome}  # plain text keys, as in JSON
         for r in self.results:
             c[r.outcome] += 1
         return c

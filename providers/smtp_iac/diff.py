@@ -132,7 +132,7 @@ class Diff:
     unmanaged: list[Address] = field(default_factory=list)  # live overrides the stack does not mention
 
     def counts(self) -> dict[str, int]:
-        c: dict[str, int] = {a: 0 for a in Action} | {REFUSED: 0}
+        c: dict[str, int] = {str(a): 0 for a in Action} | {REFUSED: 0}  # plain text keys, as in JSON
         for s in self.scopes:
             c[s.action] += 1
             if s.refusal:
