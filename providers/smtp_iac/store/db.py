@@ -41,6 +41,7 @@ class Db(ABC):
     dialect: Dialect
     BEGIN_WRITE: str
     BEGIN_READ: str
+    _conn: Any  # the driver's connection (sqlite3 or psycopg), made by the backend
 
     def __init__(self, keyring: Keyring, url_for_display: str):
         self._keys = keyring
@@ -56,10 +57,11 @@ class Db(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ----- what a backend supplies ---------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
 
-    @abstractmethod
-    def close(self) -> None: ...
+    # ----- what a backend supplies ---------------------------------------------------
 
     @abstractmethod
     def _cursor(self) -> Cursor: ...

@@ -30,6 +30,7 @@ CONNECT_TIMEOUT_S = 10
 
 class PostgresStore(SqlStore):
     dialect = POSTGRES
+    _conn: psycopg.Connection[Any]
 
     def __init__(self, url: str, keyring: Keyring, url_for_display: str):
         super().__init__(keyring, url_for_display)
@@ -46,15 +47,7 @@ class PostgresStore(SqlStore):
                 f"cannot connect to the store {url_for_display}: {self._scrub(e)}",
                 hint="check the URL, that the server is up, and the credentials",
             ) from None
-        try:
-            self._open()
-        except BaseException:
-            self._conn.close()
-            raise
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._opened()
 
     def _scrub(self, e: BaseException) -> str:
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

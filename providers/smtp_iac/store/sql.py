@@ -20,6 +20,14 @@ from .snapshot import Snapshot
 class SqlStore(Records, KeyRotation, Opening):
     """A settings store on a database (``store.Store``). Open one with ``smtp_iac.store.open_store(url)``."""
 
+    def _opened(self) -> None:
+        """Migrate and check the key on the connection the backend just made; close it if that fails."""
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
     def snapshot(self) -> Snapshot:
         """Every record and every tenant from one consistent read: three queries."""
         with self._read_tx() as cur:

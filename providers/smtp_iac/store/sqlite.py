@@ -26,6 +26,7 @@ BUSY_TIMEOUT_S = 60
 
 class SqliteStore(SqlStore):
     dialect = SQLITE
+    _conn: sqlite3.Connection
 
     def __init__(self, path: str, keyring: Keyring, url_for_display: str):
         super().__init__(keyring, url_for_display)
@@ -50,15 +51,7 @@ class SqliteStore(SqlStore):
             raise StoreError(
                 f"cannot open the store {url_for_display}: {e}", hint="check the path and its permissions"
             ) from None
-        try:
-            self._open()
-        except BaseException:
-            self._conn.close()
-            raise
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._opened()
 
     BEGIN_WRITE = "BEGIN IMMEDIATE"
     BEGIN_READ = "BEGIN"
