@@ -57,8 +57,8 @@ def test_the_wheel_installs_one_top_level_package_with_its_types_and_schemas(whe
     assert {"smtp_iac/py.typed", "smtp_iac/schemas/stack.schema.json", "smtp_iac/schemas/plan.schema.json"} <= set(
         names
     )
-    top_level = [n for n in names if n.endswith("top_level.txt")]
-    assert not top_level or zipfile.ZipFile(wheel).read(top_level[0]).decode().split() == ["smtp_iac"]
+    (top_level,) = [n for n in names if n.endswith(".dist-info/top_level.txt")]
+    assert zipfile.ZipFile(wheel).read(top_level).decode().split() == ["smtp_iac"]
 
 
 def test_from_the_unpacked_wheel_smtp_iac_imports_and_providers_does_not(wheel: Path, tmp_path: Path) -> None:

@@ -29,7 +29,8 @@ from typing import Any
 from .actor import clean_actor, current_actor
 from .addresses import Address
 from .diff import Action
-from .errors import REFUSAL_KINDS, ConflictError, OwnershipError, SmtpIacError, VerifyFailed
+from .errors import REFUSAL_KINDS, ConflictError, SmtpIacError, VerifyFailed
+from .guard import write_refusal
 from .models import LiveRecord, ResolvedSettings
 from .store import AuditAction, AuditOutcome, Store
 from .verify import VerifyResult
@@ -114,22 +115,19 @@ class ScopeWriter:
 
     def refuse_early(self, w: ScopeWrite, live: LiveRecord | None) -> ScopeResult | None:
         """A refusal (audited) when the live record says the write cannot succeed; else None."""
-        actual = live.version if live is not None else None
-        err: SmtpIacError
-        if actual != w.expected_version:
-            err = ConflictError(
-                w.address,
-                w.expected_version,
-                actual,
-                live.updated_by if live else None,
-                live.updated_at.isoformat() if live and live.updated_at else None,
-            )
-            outcome = AuditOutcome.CONFLICT
-        elif live is not None and live.managed_by is not None and live.managed_by != w.stack and not w.adopt:
-            err = OwnershipError(w.address, live.managed_by, w.stack)
-            outcome = AuditOutcome.REFUSED
-        else:
+        err = write_refusal(
+            w.address,
+            expected=w.expected_version,
+            actual=live.version if live else None,
+            owner=live.managed_by if live else None,
+            stack=w.stack,
+            adopt=w.adopt,
+            last_writer=live.updated_by if live else None,
+            last_written=live.updated_at.isoformat() if live and live.updated_at else None,
+        )
+        if err is None:
             return None
+        outcome = AuditOutcome.CONFLICT if isinstance(err, ConflictError) else AuditOutcome.REFUSED
         self._audit_attempt(w, outcome, f"{err.kind}: {err.message}")
         return self._not_written(w, Outcome.REFUSED, err)
 

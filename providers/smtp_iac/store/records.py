@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from ..actor import clean_actor, current_actor
 from ..addresses import CONTROLLER, Address, Tier
 from ..errors import ConflictError, FeatureDisabled, OwnershipError, SmtpIacError, StoreError, UnknownTenant
+from ..guard import write_refusal
 from ..models import SETTINGS_FIELDS, LiveRecord, ResolvedSettings, has_unsafe_chars
 from .audit import AuditAction, AuditOutcome
 from .db import Cursor, Duplicate, now_text, parse_time
@@ -292,13 +293,18 @@ class Records(Tenancy):
     def _guard(address: Address, live: _Live | None, expected: int | None, stack: str, adopt: bool) -> None:
         """ConflictError unless the live version is the expected one; OwnershipError when
         another stack manages the scope and adopting was not asked for."""
-        actual = live.version if live else None
-        if actual != expected:
-            raise ConflictError(
-                address, expected, actual, live.updated_by if live else None, live.updated_at if live else None
-            )
-        if live and live.managed_by and live.managed_by != stack and not adopt:
-            raise OwnershipError(address, live.managed_by, stack)
+        err = write_refusal(
+            address,
+            expected=expected,
+            actual=live.version if live else None,
+            owner=live.managed_by if live else None,
+            stack=stack,
+            adopt=adopt,
+            last_writer=live.updated_by if live else None,
+            last_written=live.updated_at if live else None,
+        )
+        if err is not None:
+            raise err
 
     def _conflict_now(self, cur: Cursor, address: Address, expected: int | None) -> ConflictError:
         row = self._x(

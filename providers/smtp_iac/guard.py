@@ -1,0 +1,31 @@
+"""When a write of a scope is refused, as a pure rule shared by the two places that apply it:
+``write.ScopeWriter`` (before any SMTP connection, on the record the caller read) and the
+store (atomically, on the row inside the write's transaction).
+
+A write decided against version ``expected`` (None: the scope was seen without a record) is
+refused with ``ConflictError`` unless the live version is still ``expected``, and with
+``OwnershipError`` when another stack manages the scope and adopting was not asked for.
+"""
+
+from __future__ import annotations
+
+from .addresses import Address
+from .errors import ConflictError, OwnershipError
+
+
+def write_refusal(
+    address: Address,
+    *,
+    expected: int | None,
+    actual: int | None,
+    owner: str | None,
+    stack: str,
+    adopt: bool,
+    last_writer: str | None = None,
+    last_written: str | None = None,
+) -> ConflictError | OwnershipError | None:
+    if actual != expected:
+        return ConflictError(address, expected, actual, last_writer, last_written)
+    if owner is not None and owner != stack and not adopt:
+        return OwnershipError(address, owner, stack)
+    return None
