@@ -267,6 +267,10 @@ def test_cli_errors_exit_1_without_traceback(store_url, tmp_path, capsys):
     assert "cannot read tenants file" in capsys.readouterr().err
     assert run(["tenants", "enable-smtp", "ghost", "--store", store_url]) == 1
     err = capsys.readouterr().err
+    assert "error: no store at" in err and "nothing was created" in err and "Traceback" not in err
+    open_store(store_url).close()
+    assert run(["tenants", "enable-smtp", "ghost", "--store", store_url]) == 1
+    err = capsys.readouterr().err
     assert "error: organization 'ghost' is not known to the store" in err and "Traceback" not in err
     assert run(["tenants", "list", "--store", "mysql://db/x"]) == 1
     err = capsys.readouterr().err
@@ -274,6 +278,7 @@ def test_cli_errors_exit_1_without_traceback(store_url, tmp_path, capsys):
 
 
 def test_cli_list_of_an_empty_store(store_url, capsys):
+    open_store(store_url).close()
     assert run(["tenants", "list", "--store", store_url]) == 0
     assert "no tenants" in capsys.readouterr().out
 

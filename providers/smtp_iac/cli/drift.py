@@ -20,7 +20,7 @@ from .output import emit, load_stack
 def drift_cmd(state: State, file: str, fmt: str) -> int:
     """Compare the live store with the stack; write nothing. Exit 0 none, 2 drift, 1 error."""
     loaded = load_stack(file)
-    with state.open_store(loaded.stack.store) as store:
+    with state.open_store(loaded.stack.store, create=False) as store:
         plan = make_plan(loaded, store, stack_file=file, blast=False)
     unknown = [
         (s.address, s.refusal.message)

@@ -22,7 +22,7 @@ def effective_cmd(state: State, org: str | None, all_: bool, fmt: str) -> int:
     """Effective SMTP settings of an organization, and the tier they come from."""
     if bool(org) == all_:
         raise UsageError("give one ORG (partners/p/organizations/o, p/o or a unique org id) or --all")
-    with state.open_store() as store:
+    with state.open_store(create=False) as store:
         snap = store.snapshot()
         if org is None:
             everyone = snap.effective_all()

@@ -38,7 +38,7 @@ def _settings_yaml(rec: LiveRecord) -> dict[str, Any]:
 @pass_state
 def import_cmd(state: State, partner: str | None, name: str | None) -> int:
     """Print the live store as a stack file (passwords as {env: ...} placeholders)."""
-    with state.open_store() as store:
+    with state.open_store(create=False) as store:
         snap = store.snapshot()
     if partner and not snap.tenants.has_partner(partner):
         raise UsageError(f"partner '{partner}' is not known to the store")

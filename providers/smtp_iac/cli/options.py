@@ -26,10 +26,11 @@ class State:
         self.debug = debug
         self.store = store
 
-    def open_store(self, stack_url: str | None = None) -> Store:
+    def open_store(self, stack_url: str | None = None, *, create: bool) -> Store:
         """The store the invocation names (SPEC order: ``--store``, ``SMTP_IAC_STORE``, the
-        stack's ``store:``, the default)."""
-        return open_store(resolve_store_url(self.store, stack_url))
+        stack's ``store:``, the default). ``create``: whether the command may make it (only
+        commands that write; SPEC: commands that only read never create a store)."""
+        return open_store(resolve_store_url(self.store, stack_url), create=create)
 
 
 pass_state = click.make_pass_decorator(State, ensure=True)

@@ -36,7 +36,7 @@ def plan_cmd(
 ) -> int:
     """Show what apply would change in the live store, and for which organizations."""
     loaded = load_stack(file)
-    with state.open_store(loaded.stack.store) as store:
+    with state.open_store(loaded.stack.store, create=False) as store:
         plan = make_plan(loaded, store, stack_file=file, adopt=adopt)
         if out or fmt == "json":  # a document that apply may be given: signed with the store key
             plan.seal(store.fingerprint)
@@ -103,7 +103,7 @@ def apply_cmd(state: State, source: str, yes: bool, adopt: bool, concurrency: in
             report = _apply(plan, store, Path(plan.stack_file).parent, yes, concurrency, fmt)
     else:
         loaded = load_stack(source)
-        with state.open_store(loaded.stack.store) as store:
+        with state.open_store(loaded.stack.store, create=True) as store:
             plan = make_plan(loaded, store, stack_file=source, adopt=adopt)
             report = _apply(plan, store, loaded.base_dir, yes, concurrency, fmt)
     if report is None:
@@ -127,7 +127,7 @@ def _store_of(state: State, plan: Plan, source: str) -> Store:
     """The store a saved plan was made against. Versions and fingerprints in the plan belong to
     it: another store would either look "stale" for the wrong reason or, sharing the key, take
     the writes."""
-    store = state.open_store(None if MASK in plan.store else plan.store)
+    store = state.open_store(None if MASK in plan.store else plan.store, create=False)
     if store.url_for_display != plan.store:
         where = store.url_for_display
         store.close()

@@ -26,7 +26,7 @@ def rotate_keys_cmd(state: State) -> int:
 
     Put the new key first and keep the old one after it (NEW,OLD), run this, then drop OLD.
     Versions do not move; fingerprints do, so plans saved before a rotation become stale."""
-    with state.open_store() as store:
+    with state.open_store(create=False) as store:
         n = store.rotate_keys()
         click.echo(f"re-encrypted {n} password(s) in {store.url_for_display}")
     return EXIT_OK
@@ -44,7 +44,7 @@ def audit_cmd(state: State, address: str | None, limit: int, fmt: str) -> int:
         addr = Address.parse(address) if address else None
     except ValueError as e:
         raise UsageError(str(e)) from None
-    with state.open_store() as store:
+    with state.open_store(create=False) as store:
         entries = store.audit_log(address=addr, limit=limit)
     if fmt == "json":
         click.echo(json.dumps([e.to_dict() for e in entries], indent=2))

@@ -69,7 +69,7 @@ def tenants_group() -> None:
 def load_cmd(state: State, file: str, fmt: str) -> int:
     """Add partners and organizations and set SMTP switches from FILE (YAML). Never removes any."""
     doc = read_tenants_file(file)
-    with state.open_store() as store:
+    with state.open_store(create=True) as store:
         change = store.load_tenants(doc)
         if fmt == "json":
             click.echo(
@@ -104,7 +104,7 @@ def load_cmd(state: State, file: str, fmt: str) -> int:
 @pass_state
 def list_cmd(state: State, fmt: str) -> int:
     """List partners and their organizations with the SMTP switch of each."""
-    with state.open_store() as store:
+    with state.open_store(create=False) as store:
         tenants = store.tenants()
     if fmt == "json":
         click.echo(json.dumps(tenants.to_doc(), indent=2))
@@ -128,7 +128,7 @@ def list_cmd(state: State, fmt: str) -> int:
 
 
 def _switch(state: State, ref: str, enabled: bool) -> int:
-    with state.open_store() as store:
+    with state.open_store(create=False) as store:
         org = store.find_org(ref)
         store.set_smtp_enabled(org.address, enabled)
     was = "already " if org.smtp_enabled == enabled else ""

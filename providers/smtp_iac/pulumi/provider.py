@@ -119,10 +119,11 @@ class _StoreProvider(ResourceProvider):
         adopt: bool | None = getattr(self, "_adopt", None)
         return adopt if adopt is not None else _truthy(os.environ.get(ENV_ADOPT))
 
-    def _store(self, props: dict[str, Any]) -> Store:
+    def _store(self, props: dict[str, Any], *, create: bool = False) -> Store:
+        """The store, made only by create and update (preview, refresh and delete never make one)."""
         from ..store import open_store
 
-        return open_store(self._url(props), key=self._key())
+        return open_store(self._url(props), key=self._key(), create=create)
 
 
 class SmtpSettingsProvider(_StoreProvider):
@@ -150,7 +151,7 @@ class SmtpSettingsProvider(_StoreProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = P.normalize(props)
         address = Address.parse(props["address"])
-        with self._store(props) as store:
+        with self._store(props, create=True) as store:
             live = store.get(address)
             expected = live.version if live is not None else None
             w = ScopeWrite.put(address, P.resolved_settings(props), expected, props["stack"], self._adopting())
@@ -161,7 +162,7 @@ class SmtpSettingsProvider(_StoreProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         olds, news = P.normalize(olds), P.normalize(news)
         address = Address.parse(news["address"])
-        with self._store(news) as store:
+        with self._store(news, create=True) as store:
             live = store.get(address)
             w = ScopeWrite.put(address, P.resolved_settings(news), olds.get("version"), news["stack"], self._adopting())
             record = _written(ScopeWriter(store).write(w, live, _verifier(news)))
@@ -205,7 +206,7 @@ class SmtpInheritanceProvider(_StoreProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = P.normalize(props)
         address, stack_name = Address.parse(props["address"]), props["stack"]
-        with self._store(props) as store:
+        with self._store(props, create=True) as store:
             live = store.get(address)
             if live is not None:
                 w = ScopeWrite.remove(address, live.version, stack_name, self._adopting())
@@ -216,7 +217,7 @@ class SmtpInheritanceProvider(_StoreProvider):
         olds, news = P.normalize(olds), P.normalize(news)
         address, stack_name = Address.parse(news["address"]), news["stack"]
         expected = olds.get("version") if olds.get("override_present") else None
-        with self._store(news) as store:
+        with self._store(news, create=True) as store:
             live = store.get(address)
             if live is not None:
                 w = ScopeWrite.remove(address, expected, stack_name, self._adopting())

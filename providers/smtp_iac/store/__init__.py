@@ -22,6 +22,7 @@ import os
 from ..errors import StoreKeyError
 from .audit import AuditAction, AuditEntry, AuditOutcome
 from .keys import ENV_KEY, Keyring, create_key_file, generate_key, key_file_path, keyring_from, load_key_file
+from .opening import no_store
 from .protocol import Store
 from .snapshot import Snapshot, Tenants, TenantsChange
 from .url import DEFAULT_URL, StoreUrl, mask_url, parse_store_url
@@ -57,11 +58,14 @@ def resolve_store_url(cli_url: str | None, stack_url: str | None) -> str:
     return DEFAULT_URL
 
 
-def open_store(url: str, *, key: str | None = None) -> Store:
-    """Open (creating and migrating if needed) the store at ``url``.
+def open_store(url: str, *, key: str | None = None, create: bool = True) -> Store:
+    """Open (migrating if needed) the store at ``url``; with ``create``, make it if it is not there.
 
     ``key``: Fernet key list (comma-separated, the first encrypts); default ``SMTP_IAC_STORE_KEY``;
     for sqlite without either, the key file ``<db>.key`` (mode 0600, made on first use).
+    ``create=False`` is for commands that only read (SPEC: they never create a store): a URL
+    that names no store (no database file; a database without smtp-iac's tables) is a
+    ``StoreError`` that says so, and nothing is made, not even a directory or a key file.
     Raises StoreUrlError, StoreKeyError or StoreError."""
     parsed = parse_store_url(url)
     ring = keyring_from(key)
@@ -70,6 +74,8 @@ def open_store(url: str, *, key: str | None = None) -> Store:
 
         path = parsed.path
         assert path is not None
+        if not create and not os.path.isfile(path):
+            raise no_store(parsed.display, f"there is no database file {path}")
         if ring is None:
             kf = key_file_path(path)
             try:
@@ -80,6 +86,8 @@ def open_store(url: str, *, key: str | None = None) -> Store:
                             f"the store {parsed.display} holds encrypted passwords but its key file {kf} is missing",
                             hint=f"restore {kf}, or set {ENV_KEY} to the store's key",
                         )
+                    if not create:
+                        raise no_store(parsed.display, f"{path} holds no smtp-iac store")
                     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
                     ring = create_key_file(kf)
             except OSError as e:
@@ -87,7 +95,7 @@ def open_store(url: str, *, key: str | None = None) -> Store:
                     f"cannot read or make the key file {kf}: {e.strerror or e}",
                     hint=f"check the directory's permissions, or set {ENV_KEY}",
                 ) from None
-        return SqliteStore(path, ring, parsed.display)
+        return SqliteStore(path, ring, parsed.display, create=create)
     from .postgres import PostgresStore
 
     if ring is None:
@@ -97,4 +105,4 @@ def open_store(url: str, *, key: str | None = None) -> Store:
             "this store needs the same key; make one with: python -c 'from cryptography.fernet "
             "import Fernet; print(Fernet.generate_key().decode())'",
         )
-    return PostgresStore(parsed.url, ring, parsed.display)
+    return PostgresStore(parsed.url, ring, parsed.display, create=create)

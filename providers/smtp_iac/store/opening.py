@@ -10,10 +10,13 @@ from .schema import LATEST, MIGRATIONS, MIGRATIONS_TABLE
 
 
 class Opening(Db):
-    def _open(self) -> None:
-        """Run pending migrations, then prove the key fits the store."""
+    def _open(self, create: bool) -> None:
+        """Run pending migrations, then prove the key fits the store. Without ``create``, a
+        database without smtp-iac's tables is refused before anything is written to it."""
         with self._read_tx() as cur:
             current = self._schema_version(cur)
+        if current == 0 and not create:
+            raise no_store(self.url_for_display, "the database holds no smtp-iac tables")
         if current != LATEST:
             self._migrate()
         self._check_key()
@@ -69,3 +72,12 @@ class Opening(Db):
                 "a sqlite database); to change keys, list the new key first and the old one after, "
                 "then run a key rotation",
             ) from None
+
+
+def no_store(display: str, why: str) -> StoreError:
+    """What a read-only command says when its URL names no store."""
+    return StoreError(
+        f"no store at {display}: {why}; nothing was created",
+        hint="commands that only read never create a store: check --store, SMTP_IAC_STORE and the "
+        "stack's store:; a new store is made by `smtp-iac tenants load FILE` or `smtp-iac apply`",
+    )

@@ -32,7 +32,7 @@ class PostgresStore(SqlStore):
     dialect = POSTGRES
     _conn: psycopg.Connection[Any]
 
-    def __init__(self, url: str, keyring: Keyring, url_for_display: str):
+    def __init__(self, url: str, keyring: Keyring, url_for_display: str, *, create: bool = True):
         super().__init__(keyring, url_for_display)
         self._secret = _password_of(url)
         extra: dict[str, Any] = {"autocommit": True}
@@ -47,7 +47,7 @@ class PostgresStore(SqlStore):
                 f"cannot connect to the store {url_for_display}: {self._scrub(e)}",
                 hint="check the URL, that the server is up, and the credentials",
             ) from None
-        self._opened()
+        self._opened(create)
 
     def _scrub(self, e: BaseException) -> str:
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

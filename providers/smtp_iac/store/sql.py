@@ -20,10 +20,10 @@ from .snapshot import Snapshot
 class SqlStore(Records, KeyRotation, Opening):
     """A settings store on a database (``store.Store``). Open one with ``smtp_iac.store.open_store(url)``."""
 
-    def _opened(self) -> None:
+    def _opened(self, create: bool) -> None:
         """Migrate and check the key on the connection the backend just made; close it if that fails."""
         try:
-            self._open()
+            self._open(create)
         except BaseException:
             self.close()
             raise

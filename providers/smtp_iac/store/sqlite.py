@@ -28,7 +28,7 @@ class SqliteStore(SqlStore):
     dialect = SQLITE
     _conn: sqlite3.Connection
 
-    def __init__(self, path: str, keyring: Keyring, url_for_display: str):
+    def __init__(self, path: str, keyring: Keyring, url_for_display: str, *, create: bool = True):
         super().__init__(keyring, url_for_display)
         self.path = path
         directory = os.path.dirname(os.path.abspath(path))
@@ -51,7 +51,7 @@ class SqliteStore(SqlStore):
             raise StoreError(
                 f"cannot open the store {url_for_display}: {e}", hint="check the path and its permissions"
             ) from None
-        self._opened()
+        self._opened(create)
 
     BEGIN_WRITE = "BEGIN IMMEDIATE"
     BEGIN_READ = "BEGIN"
