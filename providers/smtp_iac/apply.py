@@ -8,15 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
 from .addresses import Address
 from .diff import DesiredKind, ScopePlan
-from .errors import SmtpIacError, StalePlan
+from .errors import ErrorKind, SmtpIacError, StalePlan
+from .filerefs import FileScope
 from .models import ResolvedSettings, SmtpSettings
 from .plan import KeyedDigest, Plan
 from .secrets import resolve_settings
-from .store import Store
+from .store import AuditOutcome, Store
 from .validation import validate_settings
 from .verify import verify_many
 from .write import Outcome, ScopeResult, ScopeWrite, ScopeWriter
@@ -86,7 +86,7 @@ def _settings_of(scope: ScopePlan) -> SmtpSettings:
 
 
 def resolve_planned(
-    plan: Plan, fingerprint: KeyedDigest, base_dir: Path, environ: Mapping[str, str] | None = None
+    plan: Plan, fingerprint: KeyedDigest, files: FileScope, environ: Mapping[str, str] | None = None
 ) -> tuple[dict[Address, ResolvedSettings], list[tuple[Address, str]]]:
     """Resolve the passwords of every scope to write; a reference that now resolves to another
     secret than the one planned makes the plan stale."""
@@ -96,7 +96,7 @@ def resolve_planned(
         if scope.desired.kind is not DesiredKind.SETTINGS:
             continue
         settings = _settings_of(scope)
-        r = resolve_settings(settings, base_dir=base_dir, environ=environ, address=scope.address)
+        r = resolve_settings(settings, files=files, environ=environ, address=scope.address)
         if fingerprint(r.password.get_secret_value()) != scope.desired.fingerprint:
             why = f"password reference {settings.password.describe()} now resolves to another secret"
             stale.append((scope.address, why))
@@ -120,13 +120,14 @@ def apply_plan(
     plan: Plan,
     store: Store,
     *,
-    base_dir: Path,
+    files: FileScope,
     concurrency: int = 8,
     environ: Mapping[str, str] | None = None,
     on_event: OnEvent | None = None,
     actor: str | None = None,
 ) -> ApplyReport:
-    """Apply exactly what ``plan`` shows, or nothing if it is stale (``StalePlan``)."""
+    """Apply exactly what ``plan`` shows, or nothing if it is stale (``StalePlan``). ``files``:
+    where the stack's ``{file:}`` references may reach (the store's own files are added here)."""
     emit: OnEvent = on_event or (lambda _e: None)
     if plan.has_errors:
         first = plan.diff.refused[0]
@@ -143,10 +144,13 @@ def apply_plan(
     changes = plan.diff.changes
     snap = store.snapshot()
     versions = {a: r.version for a, r in snap.records.items()}
-    resolved, stale_secrets = resolve_planned(plan, store.fingerprint, base_dir, environ)
-    stale = stale_scopes(plan, versions) + stale_secrets
-    if stale:
-        raise StalePlan(stale)
+    files = files.forbidding(store.local_files)
+    resolved, stale_secrets = resolve_planned(plan, store.fingerprint, files, environ)
+    moved = stale_scopes(plan, versions)
+    writer = ScopeWriter(store, actor=actor)
+    if moved or stale_secrets:
+        _audit_stale(writer, plan, resolved, moved, stale_secrets)
+        raise StalePlan(moved + stale_secrets, saved=plan.source is not None)
 
     to_verify = [(s.address, resolved[s.address]) for s in changes if s.address in resolved]
     for address, _ in to_verify:
@@ -157,7 +161,7 @@ def apply_plan(
             to_verify,
             plan.verify,
             concurrency=concurrency,
-            base_dir=base_dir,
+            base_dir=files.base_dir,
             on_result=lambda r: emit(
                 ApplyEvent(r.address, Step.VERIFIED)
                 if r.ok
@@ -168,7 +172,6 @@ def apply_plan(
         else {}
     )
 
-    writer = ScopeWriter(store, actor=actor)
     results: list[ScopeResult] = []
     for scope in changes:
         w = ScopeWrite(
@@ -178,3 +181,21 @@ def apply_plan(
         results.append(result)
         emit(ApplyEvent(scope.address, Step.LEFT if result.outcome is Outcome.VERIFY_FAILED else Step(result.outcome)))
     return ApplyReport(plan.stack, results)
+
+
+def _audit_stale(
+    writer: ScopeWriter,
+    plan: Plan,
+    resolved: Mapping[Address, ResolvedSettings],
+    moved: list[tuple[Address, str]],
+    secrets: list[tuple[Address, str]],
+) -> None:
+    """Every stale scope is a refused attempt (SPEC: every refused attempt is audited): a moved
+    version as ``conflict``, a secret that changed under the plan as ``refused``."""
+    scopes = {s.address: s for s in plan.diff.changes}
+    what = "saved plan is stale" if plan.source is not None else "the store changed while apply was planning"
+    for outcome, stale in ((AuditOutcome.CONFLICT, moved), (AuditOutcome.REFUSED, secrets)):
+        for address, why in stale:
+            s = scopes[address]
+            w = ScopeWrite(address, s.action, resolved.get(address), s.live_version, plan.stack, s.adopt)
+            writer.audit_refused(w, outcome, f"{ErrorKind.STALE_PLAN}: {what}, nothing applied: {why}")

@@ -3,7 +3,8 @@ reduced at once to the store's keyed fingerprint (the plain text goes no further
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 
 from .diff import DesiredKind, DesiredScope
 from .errors import SecretUnavailable
@@ -18,13 +19,16 @@ def desired_scopes(
     *,
     environ: Mapping[str, str] | None = None,
     pulumi_config: PulumiConfigGetter | None = None,
+    store_files: Iterable[Path] = (),
 ) -> list[DesiredScope]:
     """Every managed scope, in address order. All unresolvable password references are
     reported together (one error naming each reference and the scopes using it).
 
     Each distinct password reference is resolved and fingerprinted once (a 20,000-org stack
     has thousands of scopes and a handful of references); the public fields are the stack's
-    own, already validated by the model."""
+    own, already validated by the model. ``store_files``: the open store's own files, which no
+    ``{file:}`` reference may read."""
+    files = loaded.files.forbidding(store_files)
     out: list[DesiredScope] = []
     missing: dict[str, list[str]] = {}
     hints: dict[str, str | None] = {}
@@ -39,7 +43,7 @@ def desired_scopes(
             try:
                 secret = resolve_password(
                     want.password,
-                    base_dir=loaded.base_dir,
+                    files=files,
                     environ=environ,
                     pulumi_config=pulumi_config,
                     address=addr,

@@ -25,6 +25,7 @@ class ErrorKind(StrEnum):
     INVALID_STACK = "invalid_stack"
     INVALID_TENANTS = "invalid_tenants"
     SECRET_UNAVAILABLE = "secret_unavailable"
+    FILE_REFUSED = "file_refused"
     STORE = "store"
     STORE_URL = "store_url"
     STORE_KEY = "store_key"
@@ -92,6 +93,14 @@ class SecretUnavailable(SmtpIacError):
     """A password reference ({env}, {file}, {pulumi_config}) cannot be resolved."""
 
     kind = ErrorKind.SECRET_UNAVAILABLE
+
+
+class FileRefused(SmtpIacError):
+    """A file a stack file names ({file: ...}, verify.ca_file) that it may not make smtp-iac
+    read: outside its repository and SMTP_IAC_SECRET_DIRS, the store's own files, not a
+    regular file, too large, or unreadable (``filerefs``)."""
+
+    kind = ErrorKind.FILE_REFUSED
 
 
 class StoreError(SmtpIacError):
@@ -173,16 +182,22 @@ class FeatureDisabled(SmtpIacError):
 
 
 class StalePlan(SmtpIacError):
-    """A saved plan no longer matches the live store or the secrets it was made with."""
+    """A plan no longer matches the live store or the secrets it was made with: a saved plan
+    (``saved``), or the plan a stack-file apply made a moment before, when another writer got
+    in between."""
 
     kind = ErrorKind.STALE_PLAN
 
-    def __init__(self, stale: Sequence[tuple[Address, str]]):
+    def __init__(self, stale: Sequence[tuple[Address, str]], *, saved: bool = True):
         lines = "; ".join(f"{a}: {why}" for a, why in stale)
-        super().__init__(
-            f"saved plan is stale, nothing applied: {lines}", hint="run plan again and review the new plan"
-        )
+        if saved:
+            message, hint = f"saved plan is stale, nothing applied: {lines}", "run plan again and review the new plan"
+        else:
+            message = f"the store changed while apply was planning, nothing applied: {lines}"
+            hint = "another writer changed these scopes a moment ago; run apply again to see the new plan"
+        super().__init__(message, hint=hint)
         self.stale = list(stale)
+        self.saved = saved
 
 
 class VerifyFailed(SmtpIacError):

@@ -41,7 +41,7 @@ def make_plan(
 ) -> Plan:
     """``blast=False`` (drift) skips the blast radius, which only a plan shows."""
     snap = store.snapshot()
-    desired = desired_scopes(loaded, store.fingerprint, environ=environ)
+    desired = desired_scopes(loaded, store.fingerprint, environ=environ, store_files=store.local_files)
     d = diff(loaded.name, desired, snap.records, snap.tenants, adopt=adopt)
     radius = None
     if blast:

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from pydantic import SecretStr
 
 from .addresses import Address
-from .errors import SecretUnavailable
+from .errors import FileRefused, SecretUnavailable
+from .filerefs import MAX_SECRET_FILE, FileScope
 from .models import EnvRef, FileRef, PulumiConfigRef, ResolvedSettings, SecretRef, SmtpSettings, has_unsafe_chars
-
-MAX_SECRET_FILE = 64 * 1024
 
 PulumiConfigGetter = Callable[[str], "str | None"]
 
@@ -22,14 +20,15 @@ PulumiConfigGetter = Callable[[str], "str | None"]
 def resolve_password(
     ref: SecretRef,
     *,
-    base_dir: Path,
+    files: FileScope,
     pulumi_config: PulumiConfigGetter | None = None,
     environ: Mapping[str, str] | None = None,
     address: Address | None = None,
 ) -> SecretStr:
-    """The secret a reference names. SecretUnavailable when it cannot be had, or when it holds
-    CR, LF or NUL (it would break the SMTP conversation that sends it)."""
-    secret = _lookup(ref, base_dir=base_dir, pulumi_config=pulumi_config, environ=environ, address=address)
+    """The secret a reference names. SecretUnavailable when it cannot be had (a ``{file:}`` the
+    stack may not read: see ``filerefs``), or when it holds CR, LF or NUL (it would break the
+    SMTP conversation that sends it)."""
+    secret = _lookup(ref, files=files, pulumi_config=pulumi_config, environ=environ, address=address)
     if has_unsafe_chars(secret.get_secret_value()):
         raise SecretUnavailable(f"password from {ref.describe()} contains CR, LF or NUL", address=address)
     return secret
@@ -38,7 +37,7 @@ def resolve_password(
 def _lookup(
     ref: SecretRef,
     *,
-    base_dir: Path,
+    files: FileScope,
     pulumi_config: PulumiConfigGetter | None,
     environ: Mapping[str, str] | None,
     address: Address | None,
@@ -54,20 +53,10 @@ def _lookup(
             )
         return SecretStr(value)
     if isinstance(ref, FileRef):
-        path = Path(ref.file)
-        if not path.is_absolute():
-            path = base_dir / path
         try:
-            with open(path, "rb") as fh:
-                raw = fh.read(MAX_SECRET_FILE + 1)
-        except OSError as e:
-            raise SecretUnavailable(
-                f"password reference file:{ref.file}: {e.strerror or 'unreadable'}", address=address
-            ) from None
-        if len(raw) > MAX_SECRET_FILE:
-            raise SecretUnavailable(
-                f"password reference file:{ref.file}: file is larger than {MAX_SECRET_FILE} bytes", address=address
-            )
+            raw = files.read(ref.file, what=f"password reference file:{ref.file}", limit=MAX_SECRET_FILE)
+        except FileRefused as e:
+            raise SecretUnavailable(e.message, address=address) from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -95,13 +84,13 @@ def _lookup(
 def resolve_settings(
     settings: SmtpSettings,
     *,
-    base_dir: Path,
+    files: FileScope,
     pulumi_config: PulumiConfigGetter | None = None,
     environ: Mapping[str, str] | None = None,
     address: Address | None = None,
 ) -> ResolvedSettings:
     password = resolve_password(
-        settings.password, base_dir=base_dir, pulumi_config=pulumi_config, environ=environ, address=address
+        settings.password, files=files, pulumi_config=pulumi_config, environ=environ, address=address
     )
     return ResolvedSettings(
         host=settings.host,

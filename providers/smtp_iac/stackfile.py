@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from .addresses import valid_id
 from .diagnostics import Diagnostic, has_errors
 from .errors import StackInvalid
-from .models import Stack
+from .filerefs import FileScope
+from .models import FileRef, SmtpSettings, Stack
 from .schema import JsonPath, Problem
 from .validation import check_document
 from .yamlsource import MAX_BYTES, Document, parse_bytes
@@ -30,6 +32,43 @@ class LoadedStack:
     def base_dir(self) -> Path:
         """Relative paths in the file ({file: ...}, verify.ca_file) are relative to it."""
         return self.path.parent
+
+    @cached_property
+    def files(self) -> FileScope:
+        """Where its ``{file:}`` references and ``verify.ca_file`` may reach (``filerefs``)."""
+        return file_scope(self.path, self.stack.store)
+
+
+def file_scope(path: Path, stack_store: str | None) -> FileScope:
+    """The file rule of a stack file at ``path``: its repository and SMTP_IAC_SECRET_DIRS; never
+    the files of the store it would use (``--store`` aside, which the command adds when it opens
+    the store) nor of the default store."""
+    from .store import DEFAULT_URL, resolve_store_url, store_files
+
+    urls = dict.fromkeys((resolve_store_url(None, stack_store), DEFAULT_URL))
+    return FileScope.of_stack(path, store_files=[f for u in urls for f in store_files(u)])
+
+
+def file_ref_problems(stack: Stack, files: FileScope) -> list[Problem]:
+    """``filerefs``' rule applied to every file the stack names, each distinct reference once
+    (at its first use: a 20,000-organization stack may use one reference everywhere)."""
+    out = []
+    ca_file = stack.verify.ca_file
+    found = files.problem(ca_file, confined=False) if ca_file else None
+    if found is not None:
+        out.append(Problem(("verify", "ca_file"), f"file {ca_file!r} {found}"))
+    refs: dict[str, list[JsonPath]] = {}
+    for addr, want in stack.scopes().items():
+        if isinstance(want, SmtpSettings) and isinstance(want.password, FileRef):
+            at: JsonPath = ("partners", addr.partner) if addr.partner else ("controller",)
+            at = (*at, "organizations", addr.org) if addr.org else at
+            refs.setdefault(want.password.file, []).append((*at, "smtp", "password", "file"))
+    for ref, paths in refs.items():
+        found = files.problem(ref)
+        if found is not None:
+            more = f" (used {len(paths)} times)" if len(paths) > 1 else ""
+            out.append(Problem(paths[0], f"file {ref!r} {found}{more}"))
+    return out
 
 
 def json_path(path: JsonPath) -> str:
@@ -90,6 +129,11 @@ def read_bytes(raw: bytes, shown: str, path: Path | None = None) -> tuple[Loaded
                     "add a name: key (lowercase letters, digits and '-')",
                 )
             )
+    if not has_errors(diags):
+        assert checked.model is not None  # no errors: the model was built
+        diags += [
+            _diag(shown, doc, pr) for pr in file_ref_problems(checked.model, file_scope(path, checked.model.store))
+        ]
     diags.sort()
     if has_errors(diags):
         return None, diags

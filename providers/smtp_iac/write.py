@@ -128,13 +128,13 @@ class ScopeWriter:
         if err is None:
             return None
         outcome = AuditOutcome.CONFLICT if isinstance(err, ConflictError) else AuditOutcome.REFUSED
-        self._audit_attempt(w, outcome, f"{err.kind}: {err.message}")
+        self.audit_refused(w, outcome, f"{err.kind}: {err.message}")
         return self._not_written(w, Outcome.REFUSED, err)
 
     def commit(self, w: ScopeWrite, check: VerifyResult | None = None) -> ScopeResult:
         """Write ``w`` unless its ``check`` failed; every outcome audited."""
         if check is not None and not check.ok:
-            self._audit_attempt(w, AuditOutcome.VERIFY_FAILED, f"{check.failure}: {check.detail}")
+            self.audit_refused(w, AuditOutcome.VERIFY_FAILED, f"{check.failure}: {check.detail}")
             return ScopeResult(
                 w.address,
                 w.action,
@@ -171,7 +171,8 @@ class ScopeWriter:
     ) -> ScopeResult:
         return ScopeResult(w.address, w.action, outcome, err.message, err.hint, w.expected_version, check, err)
 
-    def _audit_attempt(self, w: ScopeWrite, outcome: AuditOutcome, detail: str) -> None:
+    def audit_refused(self, w: ScopeWrite, outcome: AuditOutcome, detail: str) -> None:
+        """Audit an attempt that was not written (also used by ``apply`` for a stale plan)."""
         new_fp = self.store.fingerprint(w.settings.password.get_secret_value()) if w.settings is not None else None
         self.store.record_attempt(
             w.address,

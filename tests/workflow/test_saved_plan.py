@@ -1,7 +1,8 @@
 """A saved plan (``plan --out``) applies exactly what it showed, or nothing: when a planned
 scope's live version moved, or a password reference now resolves to another secret, apply
-exits 1 naming the stale scope, and the store (records, versions, fingerprints, audit) is
-exactly as it was; no SMTP session is opened."""
+exits 1 naming the stale scope, and the records (versions, fingerprints) are exactly as they
+were; the audit log gains one refused attempt per stale scope (SPEC: every refused attempt is
+audited) and nothing else; no SMTP session is opened."""
 
 from __future__ import annotations
 
@@ -25,6 +26,19 @@ def _stack(ca_file, port: int, acme_user: str = USER2, globex_user: str = USER) 
             "globex": partner(settings(port, user=globex_user, env=OTHER_ENV if globex_user == USER2 else PW_ENV)),
         },
     )
+
+
+def _unchanged_but_audited(ws, before, stale: dict[str, str]) -> None:
+    """Records as ``before``; the audit grew by exactly one entry per stale scope: ``stale``
+    maps its address to its outcome (conflict: version moved; refused: secret changed)."""
+    records, audit = ws.state()
+    assert records == before[0]
+    assert audit[: len(before[1])] == before[1]
+    new = audit[len(before[1]) :]
+    assert {e["address"]: e["outcome"] for e in new} == stale
+    for e in new:
+        assert e["detail"].startswith("stale_plan: saved plan is stale, nothing applied: "), e
+        assert e["stack"] == STACK and e["action"] in ("create", "update", "delete") and e["actor"]
 
 
 def _applied_then_planned(ws, relay, ca_file) -> str:
@@ -56,7 +70,7 @@ def test_saved_plan_applies_exactly_what_it_showed(ws, relay, ca_file):
     before = ws.state()
     r = ws.run("apply", "plan.json", "--yes")
     assert r.rc == 1 and "stale" in r.err
-    assert ws.state() == before
+    _unchanged_but_audited(ws, before, {"partners/acme": "conflict", "partners/globex": "conflict"})
     assert ws.run("plan", f, "--detailed-exitcode").rc == 2  # the edited stack, not the plan
 
 
@@ -82,7 +96,8 @@ def test_stale_plan_version_moved_applies_nothing(ws, relay, ca_file):
         assert "partners/acme: live record moved from version 1 to version 2" in r.err
         assert "partners/globex" not in r.err  # only the stale scope is named
         assert "run plan again" in r.err
-        assert ws.state() == before  # versions, fingerprints and audit identical
+        _unchanged_but_audited(ws, before, {"partners/acme": "conflict"})
+        before = ws.state()
     assert relay.stats.sessions == sessions  # not even a verify
     assert ws.record("partners/globex").version == 1 and ws.record("partners/globex").username == USER
 
@@ -103,7 +118,7 @@ def test_stale_plan_record_deleted_or_created_since(ws, relay, ca_file):
     r = ws.run("apply", "plan.json", "--yes")
     assert r.rc == 1
     assert "partners/globex: live record moved from absent to version 1" in r.err
-    assert ws.state() == before
+    _unchanged_but_audited(ws, before, {"partners/globex": "conflict"})
     assert ws.record("controller") is None  # the other planned creates did not happen either
 
 
@@ -119,9 +134,8 @@ def test_stale_plan_password_reference_resolves_to_another_secret(ws, relay, ca_
     assert f"partners/globex: password reference env:{OTHER_ENV} now resolves to another secret" in r.err
     assert "partners/acme:" not in r.err
     assert "rotated-after-review-0a9c" not in r.both
-    after = ws.state()
-    assert after == before
-    assert {r["address"]: r["password_fingerprint"] for r in after[0]} == fp_before
+    _unchanged_but_audited(ws, before, {"partners/globex": "refused"})
+    assert {r["address"]: r["password_fingerprint"] for r in ws.state()[0]} == fp_before
     assert relay.stats.sessions == sessions  # not even a verify
 
 
@@ -195,3 +209,50 @@ def test_saved_plan_applies_only_to_the_store_it_was_planned_against(
     monkeypatch.setenv("SMTP_IAC_STORE", ws.url)
     assert ws.run("apply", "plan.json", "--yes").rc == 0
     assert ws.record("controller").version == 1
+
+
+def test_stack_file_apply_that_loses_a_race(ws, relay, ca_file, monkeypatch):
+    """Another writer lands between the plan a stack-file apply makes and its writes (the
+    window is made wide and certain by writing right after planning). Before: the message
+    spoke of a "saved plan" although none was used, and the refusal was not audited."""
+    import smtp_iac.cli.plan as cli_plan
+
+    ws.load_tenants()
+    f = ws.write_stack(_stack(ca_file, relay.port))
+    real_make_plan = cli_plan.make_plan
+
+    def plan_then_someone_writes(*args, **kwargs):
+        plan = real_make_plan(*args, **kwargs)
+        with ws.open() as s:
+            s.put(
+                Address.parse("partners/acme"),
+                ResolvedSettings(host="127.0.0.1", port=relay.port, tls=True, username="racer", password="race-pw-77"),
+                expected_version=None,
+                stack=STACK,
+                actor="console",
+            )
+        return plan
+
+    monkeypatch.setattr(cli_plan, "make_plan", plan_then_someone_writes)
+    before = ws.state()
+    sessions = relay.stats.sessions
+    r = ws.run("apply", f, "--yes")
+    assert r.rc == 1, r.both
+    assert "saved plan" not in r.err
+    assert "the store changed while apply was planning, nothing applied" in r.err
+    assert "partners/acme: live record moved from absent to version 1" in r.err
+    assert "run apply again" in r.err
+    assert relay.stats.sessions == sessions
+    records, audit = ws.state()
+    assert [r["address"] for r in records] == ["partners/acme"]  # only the racer's write
+    new = audit[len(before[1]) :]
+    assert [(e["address"], e["action"], e["outcome"]) for e in new] == [
+        ("partners/acme", "create", "ok"),  # the racer
+        ("partners/acme", "create", "conflict"),  # this apply's refused attempt
+    ]
+    assert new[1]["detail"] == (
+        "stale_plan: the store changed while apply was planning, nothing applied: "
+        "live record moved from absent to version 1"
+    )
+    monkeypatch.setattr(cli_plan, "make_plan", real_make_plan)
+    assert ws.run("apply", f, "--yes").rc == 0  # run again: the new plan adopts nothing, updates acme

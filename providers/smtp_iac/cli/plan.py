@@ -11,10 +11,12 @@ import click
 
 from ..apply import ApplyEvent, ApplyReport, apply_plan
 from ..errors import UsageError
+from ..filerefs import FileScope
 from ..plan import Plan
 from ..planfile import read_plan, write_plan
 from ..planner import make_plan
 from ..report import markdown, text
+from ..stackfile import file_scope
 from ..store import Store
 from .options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, State, format_option, pass_state, store_option
 from .output import emit, load_stack
@@ -100,12 +102,12 @@ def apply_cmd(state: State, source: str, yes: bool, adopt: bool, concurrency: in
             raise UsageError("--adopt belongs to plan; a saved plan applies what it showed")
         plan = read_plan(source)
         with _store_of(state, plan, source) as store:
-            report = _apply(plan, store, Path(plan.stack_file).parent, yes, concurrency, fmt)
+            report = _apply(plan, store, file_scope(Path(plan.stack_file), None), yes, concurrency, fmt)
     else:
         loaded = load_stack(source)
         with state.open_store(loaded.stack.store, create=True) as store:
             plan = make_plan(loaded, store, stack_file=source, adopt=adopt)
-            report = _apply(plan, store, loaded.base_dir, yes, concurrency, fmt)
+            report = _apply(plan, store, loaded.files, yes, concurrency, fmt)
     if report is None:
         click.echo("nothing applied", err=True)
         return EXIT_ERROR
@@ -139,7 +141,7 @@ def _store_of(state: State, plan: Plan, source: str) -> Store:
     return store
 
 
-def _apply(plan: Plan, store: Store, base_dir: Path, yes: bool, concurrency: int, fmt: str) -> ApplyReport | None:
+def _apply(plan: Plan, store: Store, files: FileScope, yes: bool, concurrency: int, fmt: str) -> ApplyReport | None:
     """The plan applied, or None when the person at the terminal declined."""
     changes = plan.diff.changes
     if changes and not plan.has_errors and not yes:
@@ -149,7 +151,7 @@ def _apply(plan: Plan, store: Store, base_dir: Path, yes: bool, concurrency: int
         if not click.confirm(f"Apply {len(changes)} change(s) to {plan.store}?", err=True):
             return None
     with _Progress(len(changes), fmt == "text") as progress:
-        return apply_plan(plan, store, base_dir=base_dir, concurrency=concurrency, on_event=progress.event)
+        return apply_plan(plan, store, files=files, concurrency=concurrency, on_event=progress.event)
 
 
 def register(cli: click.Group) -> None:

@@ -54,7 +54,7 @@ def test_email_cmd(file: str, address: str, fmt: str) -> int:
             address=addr,
             hint="test the scope whose settings it inherits",
         )
-    resolved = resolve_settings(desired, base_dir=loaded.base_dir, address=addr)
+    resolved = resolve_settings(desired, files=loaded.files, address=addr)
     options = loaded.stack.verify
     if options.mode == "off":
         options = options.model_copy(update={"mode": "login"})

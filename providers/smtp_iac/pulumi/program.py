@@ -18,10 +18,12 @@ import pulumi
 
 from ..addresses import Address
 from ..errors import SmtpIacError, StackInvalid
+from ..filerefs import FileScope
 from ..models import EnvRef, FileRef, PulumiConfigRef
 from ..models import SmtpSettings as DesiredSettings
 from ..secrets import resolve_password
 from ..stackfile import load
+from ..store import store_files
 from .resources import SmtpInheritance, SmtpSettings
 
 STACKS_DIR = "stacks"
@@ -52,6 +54,8 @@ def build(stack: str | None = None, *, root: str | os.PathLike[str] | None = Non
         pulumi.log.warn(replace(diag, file=shown).format())
 
     verify = loaded.stack.verify.model_dump(by_alias=True, exclude_none=True)
+    # The store the provider will use may come from stack config: its files are off limits too.
+    files = loaded.files.forbidding(store_files(pulumi.Config("smtp-iac").get("store") or ""))
     resources: dict[str, pulumi.CustomResource] = {}
     for address, desired in loaded.stack.scopes().items():
         name = str(address)
@@ -59,7 +63,7 @@ def build(stack: str | None = None, *, root: str | os.PathLike[str] | None = Non
             resources[name] = SmtpInheritance(name, address=name, stack=loaded.name, stack_file=shown)
             continue
         try:
-            password = _password(desired, base_dir=loaded.base_dir, address=address)
+            password = _password(desired, files=files, address=address)
         except SmtpIacError as e:
             raise pulumi.RunError(str(e)) from None
         settings = desired.model_dump(exclude={"password"}, exclude_none=True)
@@ -69,13 +73,13 @@ def build(stack: str | None = None, *, root: str | os.PathLike[str] | None = Non
     return resources
 
 
-def _password(desired: DesiredSettings, *, base_dir: Path, address: Address) -> pulumi.Output[str]:
+def _password(desired: DesiredSettings, *, files: FileScope, address: Address) -> pulumi.Output[str]:
     ref = desired.password
     if isinstance(ref, PulumiConfigRef):
         namespace, _, key = ref.pulumi_config.rpartition(":")
         return pulumi.Config(namespace or None).require_secret(key)
     if isinstance(ref, (EnvRef, FileRef)):
-        value = resolve_password(ref, base_dir=base_dir, address=address)  # SecretUnavailable: see build
+        value = resolve_password(ref, files=files, address=address)  # SecretUnavailable: see build
         return pulumi.Output.secret(value.get_secret_value())
     raise pulumi.RunError(f"{address}: unsupported password reference")
 

@@ -18,14 +18,15 @@ rows to objects, fast), ``tenants_doc`` (the tenants file, checked purely).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from ..errors import StoreKeyError
+from ..errors import StoreKeyError, StoreUrlError
 from .audit import AuditAction, AuditEntry, AuditOutcome
-from .keys import ENV_KEY, Keyring, create_key_file, generate_key, key_file_path, keyring_from, load_key_file
+from .keys import ENV_KEY, Keyring, create_key_file, generate_key, keyring_from, load_key_file
 from .opening import no_store
 from .protocol import Store
 from .snapshot import Snapshot, Tenants, TenantsChange
-from .url import DEFAULT_URL, StoreUrl, mask_url, parse_store_url
+from .url import DEFAULT_URL, StoreUrl, key_file_path, mask_url, parse_store_url
 
 ENV_STORE = "SMTP_IAC_STORE"
 
@@ -47,6 +48,7 @@ __all__ = [
     "open_store",
     "parse_store_url",
     "resolve_store_url",
+    "store_files",
 ]
 
 
@@ -56,6 +58,15 @@ def resolve_store_url(cli_url: str | None, stack_url: str | None) -> str:
         if candidate and candidate.strip():
             return candidate.strip()
     return DEFAULT_URL
+
+
+def store_files(url: str) -> tuple[Path, ...]:
+    """The local files of the store ``url`` names (none for PostgreSQL or a URL that does not
+    parse), without opening it: what a stack file may never name (``filerefs``)."""
+    try:
+        return parse_store_url(url).local_files
+    except StoreUrlError:
+        return ()
 
 
 def open_store(url: str, *, key: str | None = None, create: bool = True) -> Store:

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Self
 
 from ..errors import StoreError
@@ -46,6 +47,7 @@ class Db(ABC):
     def __init__(self, keyring: Keyring, url_for_display: str):
         self._keys = keyring
         self.url_for_display = url_for_display
+        self.local_files: tuple[Path, ...] = ()  # a backend on local files says which
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:

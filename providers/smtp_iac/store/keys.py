@@ -116,10 +116,6 @@ def keyring_from(key: str | None, *, environ: Mapping[str, str] | None = None) -
     return None
 
 
-def key_file_path(db_path: str) -> str:
-    return db_path + ".key"
-
-
 def load_key_file(path: str) -> Keyring | None:
     """Read the key file; None if it does not exist. Refuses a file others can read."""
     try:

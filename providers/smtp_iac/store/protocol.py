@@ -8,6 +8,7 @@ of the settings service can be another. Addresses cross it as ``Address``; passw
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, Self
 
 from pydantic import SecretStr
@@ -21,6 +22,8 @@ from .snapshot import Snapshot, Tenants, TenantsChange
 class Store(Protocol):
     url_for_display: str
     """The store's URL with any password masked: safe in any output."""
+    local_files: tuple[Path, ...]
+    """Files on this machine that hold the store or its key; a stack file may never name them."""
 
     def __enter__(self) -> Self: ...
 

@@ -20,6 +20,7 @@ from .db import Duplicate
 from .keys import KEY_CHECK, Keyring
 from .schema import SQLITE
 from .sql import SqlStore
+from .url import StoreUrl
 
 BUSY_TIMEOUT_S = 60
 
@@ -31,6 +32,7 @@ class SqliteStore(SqlStore):
     def __init__(self, path: str, keyring: Keyring, url_for_display: str, *, create: bool = True):
         super().__init__(keyring, url_for_display)
         self.path = path
+        self.local_files = StoreUrl("sqlite", url_for_display, path).local_files
         directory = os.path.dirname(os.path.abspath(path))
         try:
             os.makedirs(directory, exist_ok=True)

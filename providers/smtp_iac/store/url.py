@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import StoreUrlError
@@ -32,6 +33,23 @@ class StoreUrl:
     @property
     def display(self) -> str:
         return self.url if self.backend == "sqlite" else mask_url(self.url)
+
+    @property
+    def local_files(self) -> tuple[Path, ...]:
+        """The files that hold this store or its key on this machine (sqlite: the database, its
+        journal files and the key file beside it; PostgreSQL: none). A stack file may never
+        make smtp-iac read them (``filerefs``)."""
+        if self.path is None:
+            return ()
+        return tuple(Path(p) for p in (self.path, key_file_path(self.path), *(self.path + s for s in _SIDECARS)))
+
+
+_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def key_file_path(db_path: str) -> str:
+    """The key file of a sqlite store without SMTP_IAC_STORE_KEY: beside the database."""
+    return db_path + ".key"
 
 
 def parse_store_url(url: str) -> StoreUrl:
