@@ -330,3 +330,24 @@ def test_drift_of_an_override_the_switch_forbids_says_why_it_is_missing(ws):
     assert "cannot be written: organization-level SMTP is disabled" in line
     assert "partner admin or system administrator" in line and "deleted out of band" not in line
     assert ws.run("plan", f).rc == 1
+
+
+@pytest.mark.parametrize("bad", ["../../x", "Prod", "a b", "x\u200by", "-lead", ""])
+def test_import_refuses_a_name_that_is_not_an_id(ws, bad):
+    """Before: `import --name '../../x'` printed a stack that does not validate."""
+    ws.load_tenants()
+    r = ws.run("import", "--name", bad)
+    assert r.rc == 1 and "is not a valid stack name" in r.err and r.out == "", r.both
+    assert "Traceback" not in r.err
+    r = ws.run("import", "--partner", bad)
+    assert r.rc == 1 and "is not a valid partner id" in r.err and r.out == "", r.both
+
+
+def test_import_with_a_valid_name_validates(ws, relay, ca_file, tmp_path):
+    ws.load_tenants()
+    assert ws.run("apply", ws.write_stack(_stack(ca_file, relay.port)), "--yes").rc == 0
+    r = ws.run("import", "--name", "imported-2")
+    assert r.rc == 0, r.err
+    out = ws.dir / "stacks" / "imported-2.yaml"
+    out.write_text(r.out)
+    assert ws.run("validate", "stacks/imported-2.yaml").rc == 0

@@ -8,7 +8,7 @@ from typing import Any
 import click
 import yaml
 
-from ..addresses import CONTROLLER, Address
+from ..addresses import CONTROLLER, ID_PATTERN, Address, valid_id
 from ..errors import UsageError
 from ..models import LiveRecord
 from .options import EXIT_OK, State, pass_state, store_option
@@ -38,6 +38,12 @@ def _settings_yaml(rec: LiveRecord) -> dict[str, Any]:
 @pass_state
 def import_cmd(state: State, partner: str | None, name: str | None) -> int:
     """Print the live store as a stack file (passwords as {env: ...} placeholders)."""
+    if name is not None and not valid_id(name):
+        shown = name.encode("unicode_escape").decode("ascii")
+        raise UsageError(f"--name '{shown}' is not a valid stack name", hint=f"a stack name is an id: {ID_PATTERN}")
+    if partner is not None and not valid_id(partner):
+        shown = partner.encode("unicode_escape").decode("ascii")
+        raise UsageError(f"--partner '{shown}' is not a valid partner id", hint=f"ids match {ID_PATTERN}")
     with state.open_store(create=False) as store:
         snap = store.snapshot()
     if partner and not snap.tenants.has_partner(partner):
