@@ -216,3 +216,17 @@ def test_ca_file_may_be_outside_but_not_a_fifo(repo, relay, ca_file):
     f = repo.write_stack(doc)
     r = repo.run("validate", f)
     assert r.rc == 1 and "is a FIFO" in r.out and "[at $.verify.ca_file]" in r.out, r.both
+
+
+def test_ca_file_fifo_at_check_time_does_not_hang(tmp_path):
+    """The check reads verify.ca_file under the same rule when it builds its TLS context (a
+    FIFO put there after validate would otherwise block before any deadline starts)."""
+    from smtp_iac.errors import UsageError
+    from smtp_iac.verify.tlsctx import client_context
+
+    os.mkfifo(tmp_path / "ca.fifo")
+    with pytest.raises(UsageError, match=r"is a FIFO \(named pipe\), not a regular file"):
+        client_context("ca.fifo", tmp_path)
+    (tmp_path / "not-pem").write_text("hello")
+    with pytest.raises(UsageError, match="cannot be loaded"):
+        client_context("not-pem", tmp_path)
