@@ -296,3 +296,28 @@ def test_create_takes_over_a_record_this_stack_already_manages(store, relay, ca_
     p = configured(SmtpSettingsProvider, store)
     outs = p.create(p.check({}, inputs(relay, ca_file)).inputs).outs
     assert (outs["version"], outs["host"], outs["managed_by"]) == (2, "127.0.0.1", "prod")
+
+
+def test_preview_refresh_and_delete_never_create_a_store(tmp_path, relay, ca_file):
+    """SPEC: only writes make a store. A typo in smtp-iac:store must fail preview (diff),
+    refresh (read) and destroy (delete), not hand them a new empty store."""
+    from cryptography.fernet import Fernet
+
+    from smtp_iac.errors import StoreError
+
+    typo = tmp_path / "typo"
+    cfg = {"smtp-iac:store": f"sqlite:///{typo}/store.db", "smtp-iac:storeKey": Fernet.generate_key().decode()}
+    p = SmtpSettingsProvider()
+    p.configure(ConfigureRequest(Config(cfg, "smtp-iac")))
+    props = inputs(relay, ca_file)
+    old = {**props, "password": "an-old-secret-value"}
+    for call in (
+        lambda: p.read("partners/acme", props),
+        lambda: p.diff("partners/acme", old, props),
+        lambda: p.delete("partners/acme", {**props, "version": 1.0}),
+    ):
+        with pytest.raises(StoreError, match="no store at"):
+            call()
+        assert not typo.exists()
+    p.create({**props, "address": "controller"})  # up: the first write makes the store
+    assert (typo / "store.db").is_file()
