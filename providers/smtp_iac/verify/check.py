@@ -3,9 +3,11 @@
 connect (DNS, TCP) -> [implicit TLS] -> greeting -> EHLO -> [STARTTLS -> EHLO] -> AUTH
 -> (send mode) MAIL, RCPT, DATA.
 
-Bounded in time and classified by ``session.Session`` (each stage under ``timeout_seconds``).
-After a failure the socket is closed, never QUIT-and-wait. Nothing returned or logged holds
-the password.
+Bounded in time and classified by ``session.Session``: ``timeout_seconds`` is one deadline for
+the whole conversation, counted from the start of the check; replies are capped in size
+(``client``). After a failure the socket is closed, never QUIT-and-wait. Nothing returned or
+logged holds the password: relay text is masked before it is cut, and every detail is masked
+again as a whole.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import logging
 import smtplib
 import socket
 import ssl
-import time
 from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,6 +25,7 @@ from ..errors import SmtpIacError
 from ..models import ResolvedSettings, VerifyOptions
 from .client import SmtpClient
 from .connect import connect, resolve
+from .deadline import Deadline
 from .message import UnsafeField, build_test_message, looks_like_address, needs_smtputf8
 from .redact import Redactor, reply_text
 from .result import CheckFailed, Failure, Stage, VerifyResult, failed, skipped, succeeded
@@ -50,21 +52,21 @@ def run_check(
     """
     if options.mode == "off":
         return skipped(address)
-    started = time.monotonic()
+    deadline = Deadline(float(options.timeout_seconds))
     password = settings.password.get_secret_value()
     redact = Redactor(settings.username, password)
-    check = _Check(settings, options, address, base_dir, shared_with, tls_context)
+    check = _Check(settings, options, address, base_dir, shared_with, tls_context, deadline, redact)
     try:
         detail = check.run(password)
-        result = succeeded(address, options.mode, redact(detail), time.monotonic() - started)
+        result = succeeded(address, options.mode, redact(detail), deadline.elapsed())
     except CheckFailed as f:
-        result = failed(address, options.mode, f, redact(f.detail), time.monotonic() - started)
+        result = failed(address, options.mode, f, redact(f.detail), deadline.elapsed())
     except SmtpIacError:
         raise
     except Exception as e:  # noqa: BLE001 - a relay must never crash an apply
         why = CheckFailed(Failure.PROTOCOL, check.stage, f"unexpected {type(e).__name__} during {check.stage}")
-        detail = redact(f"{why.detail}: {reply_text(str(e))}")
-        result = failed(address, options.mode, why, detail, time.monotonic() - started)
+        detail = redact(f"{why.detail}: {reply_text(str(e), redact)}")
+        result = failed(address, options.mode, why, detail, deadline.elapsed())
     finally:
         check.close()
     log.info("verify %s", result.summary())
@@ -80,9 +82,11 @@ class _Check(Session):
         base_dir: Path | None,
         shared_with: Sequence[Address],
         tls_context: ssl.SSLContext | None,
+        deadline: Deadline,
+        redact: Redactor,
     ):
         host = settings.host.strip().strip("[]")
-        super().__init__(host, settings.port, float(options.timeout_seconds), tls_context)
+        super().__init__(host, settings.port, deadline, tls_context, redact)
         self.s = settings
         self.o = options
         self.address = address
@@ -102,7 +106,7 @@ class _Check(Session):
             sock = self._implicit_tls(sock)
         local = sock.getsockname()[0]
         helo_name = f"[IPv6:{local}]" if ":" in local else f"[{local}]"
-        self._smtp = SmtpClient(self.host, sock, helo_name, self.timeout)
+        self._smtp = SmtpClient(self.host, sock, helo_name, self.deadline.remaining())
         self._greeting()
         self._ehlo()
         if self.tls_mode == "starttls":
@@ -152,17 +156,18 @@ class _Check(Session):
 
     def _connect(self) -> socket.socket:
         with self._stage(Stage.CONNECT):
-            infos = resolve(self.host, self.port, self._stage_deadline, self.timeout)
-            sock, ip = connect(infos, self.host, self.port, self._stage_deadline, self.timeout)
+            infos = resolve(self.host, self.port, self.deadline)
+            sock, ip = connect(infos, self.host, self.port, self.deadline)
             self.where = f"{self.host} port {self.port}" + (f" ({ip})" if ip != self.host else "")
-            sock.settimeout(self.timeout)
+            self.sock = sock
             self.watchdog.watch(sock)
             return sock
 
     def _implicit_tls(self, sock: socket.socket) -> socket.socket:
         with self._stage(Stage.TLS):
             try:
-                return self._tls().wrap_socket(sock, server_hostname=self.host)
+                self.sock = self._tls().wrap_socket(sock, server_hostname=self.host)
+                return self.sock
             except Exception as e:  # noqa: BLE001 - any handshake failure is classified, none escapes
                 if self._timed_out(e):
                     raise self._timeout_failure("the TLS handshake") from None
@@ -240,7 +245,7 @@ class _Check(Session):
                     Failure.AUTH_FAILED,
                     Stage.AUTH,
                     f"{self.where} rejected the credentials of {self.s.username!r}: "
-                    f"{e.smtp_code} {reply_text(e.smtp_error)}",
+                    f"{e.smtp_code} {self.text(e.smtp_error)}",
                 ) from None
             except smtplib.SMTPNotSupportedError:
                 raise CheckFailed(Failure.AUTH_NOT_OFFERED, Stage.AUTH, f"{self.where} does not offer AUTH") from None
@@ -248,14 +253,14 @@ class _Check(Session):
                 raise self._io_failure(e, "AUTH") from None
             except smtplib.SMTPException as e:
                 if type(e) is smtplib.SMTPException:  # "No suitable authentication method found."
-                    offered = self.smtp.esmtp_features.get("auth", "").strip() or "no mechanism"
+                    offered = self.text(self.smtp.esmtp_features.get("auth", "")) or "no mechanism"
                     raise CheckFailed(
                         Failure.AUTH_NOT_OFFERED,
                         Stage.AUTH,
                         f"{self.where} offers AUTH {offered}; none that this client supports (CRAM-MD5, PLAIN, LOGIN)",
                     ) from None
                 raise CheckFailed(
-                    Failure.PROTOCOL, Stage.AUTH, f"{self.where}: AUTH failed: {reply_text(str(e))}"
+                    Failure.PROTOCOL, Stage.AUTH, f"{self.where}: AUTH failed: {self.text(str(e))}"
                 ) from None
             except OSError as e:
                 raise self._io_failure(e, "AUTH") from None
@@ -285,7 +290,7 @@ class _Check(Session):
             try:
                 code, text = self._reply(lambda: self.smtp.data(msg.as_bytes()), "DATA")
             except smtplib.SMTPDataError as e:
-                code, text = e.smtp_code, reply_text(e.smtp_error)
+                code, text = e.smtp_code, self.text(e.smtp_error)
             if code != 250:
                 raise self._rejected(Failure.PROTOCOL, Stage.DATA, "the test message (DATA)", code, text)
         return f"test message from {sender} to {to} accepted: {code} {text}"

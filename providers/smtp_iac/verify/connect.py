@@ -1,21 +1,21 @@
 """The first stage of a check: resolve the relay's name and open a TCP connection to one of
 its addresses, within a deadline, every failure classified (``dns``, ``connection_refused``,
-``connect_timeout``)."""
+``connect_timeout``). Both run within what is left of the check's one ``Deadline``."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
 import threading
-import time
 from typing import Any
 
+from .deadline import Deadline
 from .result import CheckFailed, Failure, Stage
 
 AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
 
 
-def resolve(host: str, port: int, deadline: float, timeout: float) -> list[AddrInfo]:
+def resolve(host: str, port: int, deadline: Deadline) -> list[AddrInfo]:
     """The relay's IPv4 and IPv6 addresses. ``getaddrinfo`` cannot be interrupted, so it runs
     in a daemon thread that the check stops waiting for at the deadline."""
     try:
@@ -34,9 +34,9 @@ def resolve(host: str, port: int, deadline: float, timeout: float) -> list[AddrI
 
     worker = threading.Thread(target=work, name="smtp-iac-dns", daemon=True)
     worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()))
+    worker.join(deadline.remaining())
     if worker.is_alive():
-        raise CheckFailed(Failure.DNS, Stage.CONNECT, f"no DNS answer for {host!r} within {timeout:g} s")
+        raise CheckFailed(Failure.DNS, Stage.CONNECT, f"no DNS answer for {host!r}: {deadline.ran_out}")
     if "error" in box:
         e = box["error"]
         why = getattr(e, "strerror", None) or str(e) or type(e).__name__
@@ -47,12 +47,13 @@ def resolve(host: str, port: int, deadline: float, timeout: float) -> list[AddrI
     return infos
 
 
-def connect(infos: list[AddrInfo], host: str, port: int, deadline: float, timeout: float) -> tuple[socket.socket, str]:
-    """A connected socket to the first address that answers, and that address."""
+def connect(infos: list[AddrInfo], host: str, port: int, deadline: Deadline) -> tuple[socket.socket, str]:
+    """A connected socket to the first address that answers, and that address; its timeout
+    is what is left of the deadline."""
     errors: list[str] = []
     last: tuple[Failure, str] | None = None
     for family, type_, proto, _canon, sockaddr in infos:
-        remaining = deadline - time.monotonic()
+        remaining = deadline.remaining()
         if remaining <= 0:
             break
         ip = str(sockaddr[0])
@@ -62,7 +63,7 @@ def connect(infos: list[AddrInfo], host: str, port: int, deadline: float, timeou
             sock.connect(sockaddr)
         except TimeoutError:
             sock.close()
-            last = (Failure.CONNECT_TIMEOUT, f"no answer from {ip} port {port} within {timeout:g} s")
+            last = (Failure.CONNECT_TIMEOUT, f"no answer from {ip} port {port}: {deadline.ran_out}")
         except ConnectionRefusedError:
             sock.close()
             last = (Failure.CONNECTION_REFUSED, f"connection refused by {ip} port {port}")
@@ -71,9 +72,10 @@ def connect(infos: list[AddrInfo], host: str, port: int, deadline: float, timeou
             why = e.strerror or type(e).__name__
             last = (Failure.CONNECTION_REFUSED, f"cannot connect to {ip} port {port}: {why}")
         else:
+            sock.settimeout(max(deadline.remaining(), 0.001))
             return sock, ip
         errors.append(last[1])
     if last is None:
-        last = (Failure.CONNECT_TIMEOUT, f"no time left to connect to {host} port {port}")
+        last = (Failure.CONNECT_TIMEOUT, f"no time left to connect to {host} port {port}: {deadline.ran_out}")
         errors.append(last[1])
     raise CheckFailed(last[0], Stage.CONNECT, "; ".join(errors))
