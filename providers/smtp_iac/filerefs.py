@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -128,31 +128,55 @@ class FileScope:
         outside = self._outside(target) if confined else None
         if outside:
             raise FileRefused(f"{what}: {outside}")
-        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-        try:
-            fd = os.open(target, flags)
-        except OSError as e:
-            raise FileRefused(f"{what}: {_why(e)} ({target})") from None
-        try:
-            st = os.fstat(fd)
-            if self._forbidden(target, st):
-                raise FileRefused(f"{what}: {_FORBIDDEN}")
-            if not stat.S_ISREG(st.st_mode):
-                raise FileRefused(f"{what}: is {_kind(st.st_mode)}, not a regular file ({target})")
-            if st.st_size > limit:
-                raise FileRefused(f"{what}: is larger than {limit} bytes")
-            with os.fdopen(os.dup(fd), "rb") as fh:
-                raw = fh.read(limit + 1)
-        except OSError as e:
-            raise FileRefused(f"{what}: {_why(e)}") from None
-        finally:
-            os.close(fd)
-        if len(raw) > limit:  # it grew between fstat and read
-            raise FileRefused(f"{what}: is larger than {limit} bytes")
-        return raw
+        return read_regular(target, what=what, limit=limit, refuse=self._refusal(target), follow=False)
+
+    def _refusal(self, target: Path) -> Callable[[os.stat_result], str | None]:
+        return lambda st: _FORBIDDEN if self._forbidden(target, st) else None
 
 
 _FORBIDDEN = "is the store's database or key file, which a stack file may never name"
+
+
+def read_regular(
+    path: Path,
+    *,
+    what: str,
+    limit: int,
+    refuse: Callable[[os.stat_result], str | None] | None = None,
+    follow: bool = True,
+) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``limit``; ``FileRefused`` naming
+    ``what`` otherwise. Also for the files a command is pointed at (stack, tenants and plan
+    files): their path comes from the pipeline, but a pull request can make one a symlink
+    to ``/dev/zero`` or a FIFO. Opened without blocking, judged by ``fstat`` on the open
+    descriptor, read only up to the limit whatever the size said. ``refuse`` may refuse the
+    file by its ``fstat`` (the store's own files). ``follow=False`` for a path already
+    resolved: a symlink put in its place since is not followed."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise FileRefused(f"{what}: {_why(e)} ({path})") from None
+    try:
+        st = os.fstat(fd)
+        why = refuse(st) if refuse is not None else None
+        if why:
+            raise FileRefused(f"{what}: {why}")
+        if not stat.S_ISREG(st.st_mode):
+            raise FileRefused(f"{what}: is {_kind(st.st_mode)}, not a regular file ({path})")
+        if st.st_size > limit:
+            raise FileRefused(f"{what}: is larger than {limit} bytes")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as e:
+        raise FileRefused(f"{what}: {_why(e)}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > limit:  # it grew between fstat and read
+        raise FileRefused(f"{what}: is larger than {limit} bytes")
+    return raw
 
 
 def repository_root(stack_file: Path) -> Path:

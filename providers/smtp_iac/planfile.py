@@ -16,7 +16,8 @@ from typing import Any
 import jsonschema
 from pydantic import ValidationError
 
-from .errors import UsageError
+from .errors import FileRefused, UsageError
+from .filerefs import read_regular
 from .plan import Plan, plan_from_dict
 from .schema import SCHEMA_DIR
 
@@ -31,13 +32,12 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 def read_plan(path: str) -> Plan:
     """Load a saved plan, or raise UsageError saying why it is not one."""
-    p = Path(path)
     try:
-        if p.stat().st_size > MAX_PLAN_BYTES:
-            raise UsageError(f"{path}: plan file is too large")
-        doc: Any = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read plan: {e.strerror or e}") from None
+        raw = read_regular(Path(path), what=f"{path}: cannot read plan", limit=MAX_PLAN_BYTES)
+    except FileRefused as e:
+        raise UsageError(e.message) from None
+    try:
+        doc: Any = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         where = f" at line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
         raise UsageError(f"{path}: not a JSON plan file{where}") from None

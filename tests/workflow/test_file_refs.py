@@ -230,3 +230,19 @@ def test_ca_file_fifo_at_check_time_does_not_hang(tmp_path):
     (tmp_path / "not-pem").write_text("hello")
     with pytest.raises(UsageError, match="cannot be loaded"):
         client_context("not-pem", tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_files_a_command_is_pointed_at_are_read_safely(repo, kind):
+    """A pull request cannot commit a FIFO, but it can commit a symlink: a tenants file or a
+    saved plan that is a FIFO or a link to /dev/zero is refused at once, never read forever."""
+    for name in ("tenants.yaml", "plan.json"):
+        target = repo.dir / name
+        if kind == "fifo":
+            os.mkfifo(target)
+        else:
+            target.symlink_to("/dev/zero")
+    r = repo.run("tenants", "load", "tenants.yaml")
+    assert r.rc == 1 and "cannot read tenants file tenants.yaml: is " in r.err and "not a regular file" in r.err
+    r = repo.run("apply", "plan.json", "--yes")
+    assert r.rc == 1 and "plan.json: cannot read plan: is " in r.err and "not a regular file" in r.err

@@ -11,14 +11,15 @@ Loading is an idempotent upsert: it never removes a tenant.
 from __future__ import annotations
 
 import json
-import os
+from pathlib import Path
 from typing import Any
 
 import click
 
 from ..addresses import Address
 from ..diagnostics import Diagnostic
-from ..errors import TenantsInvalid, UsageError
+from ..errors import FileRefused, TenantsInvalid, UsageError
+from ..filerefs import read_regular
 from ..stackfile import json_path
 from ..store.tenants_doc import check_tenants_doc
 from ..yamlsource import MAX_BYTES, parse_bytes
@@ -28,14 +29,9 @@ from .options import EXIT_OK, State, format_option, pass_state, store_option
 def read_tenants_file(path: str) -> Any:
     """The tenants document of ``path``, or TenantsInvalid with every problem located."""
     try:
-        if os.path.getsize(path) > MAX_BYTES:
-            raise TenantsInvalid([Diagnostic(path, 1, 1, "error", f"file is over the {MAX_BYTES} byte limit")])
-        with open(path, "rb") as f:
-            raw = f.read()
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a tenants file") from None
-    except OSError as e:
-        raise UsageError(f"cannot read tenants file {path}: {e.strerror or e}") from None
+        raw = read_regular(Path(path), what=f"cannot read tenants file {path}", limit=MAX_BYTES)
+    except FileRefused as e:
+        raise UsageError(e.message) from None
     if not raw.strip():
         raise TenantsInvalid(
             [Diagnostic(path, 1, 1, "error", "file is empty: expected 'partners: {<partner>: {organizations: ...}}'")]
