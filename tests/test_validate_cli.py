@@ -149,6 +149,15 @@ def test_json_format_content(files, capsys):
     assert PASSWORD not in out
 
 
+def test_json_says_what_the_error_budget_left_out_even_when_nothing(files, capsys):
+    """``omitted`` (errors, warnings, at_least) is in every file's entry; the diagnostics carry it
+    only on the one line that counts what is past the budget (tests/stackfile/test_limits.py)."""
+    _, out, _ = cli(capsys, "--format", "json", files / "broken.yaml", files / "clean.yaml")
+    for entry in json.loads(out)["files"]:
+        assert entry["omitted"] == {"errors": 0, "warnings": 0, "at_least": False}
+        assert all("omitted" not in d for d in entry["diagnostics"])
+
+
 def test_json_valid_true_with_warnings_only(files, capsys):
     rc, out, _ = cli(capsys, "--format", "json", files / "warn.yaml")
     assert rc == 0

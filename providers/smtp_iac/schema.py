@@ -50,8 +50,15 @@ class Problem:
 
 def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
     """JSON Schema patterns are ECMA 262, where ``$`` matches only at the very end. Python's
-    ``$`` also matches before a final newline, so ``"acme\\n"`` would pass ``^[a-z]+$``."""
-    if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
+    ``$`` also matches before a final newline, so ``"acme\\n"`` would pass ``^[a-z]+$``.
+    A string longer than its ``maxLength`` is not matched (``maxLength`` reports it): Python's
+    backtracking engine takes quadratic time on a long host of colons (the host pattern's
+    IPv6 branch), where pydantic's (Rust) engine is linear."""
+    if not validator.is_type(instance, "string"):
+        return
+    if isinstance(schema, dict) and len(instance) > schema.get("maxLength", len(instance)):
+        return
+    if not _compiled(pattern).search(instance):
         yield ValidationError(f"does not match {pattern!r}")
 
 
@@ -100,10 +107,20 @@ def validator(definition: str | None = None, schema_name: str = "stack") -> Any:
 
 
 def validate(instance: Any, definition: str | None = None, *, schema_name: str = "stack") -> list[Problem]:
+    return explain(instance, definition, schema_name=schema_name)[0]
+
+
+def explain(
+    instance: Any, definition: str | None = None, *, schema_name: str = "stack", limit: int | None = None
+) -> tuple[list[Problem], int]:
+    """The problems of ``instance``, and how many more were found but not itemized: the
+    unknown keys of one mapping past ``limit`` (a hostile mapping may hold 500,000; each would
+    cost a did-you-mean). Work is linear in the size of the instance."""
     problems: list[Problem] = []
+    more = [0]
     for error in validator(definition, schema_name).iter_errors(instance):
-        problems.extend(_explain(error, schema_name))
-    return _dedupe(problems)
+        problems.extend(_explain(error, schema_name, limit, more))
+    return _dedupe(problems), more[0]
 
 
 def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
@@ -155,7 +172,9 @@ def _secret_path(path: JsonPath) -> bool:
     return "password" in path
 
 
-def _explain(error: ValidationError, schema_name: str) -> list[Problem]:
+def _explain(
+    error: ValidationError, schema_name: str, limit: int | None = None, more: list[int] | None = None
+) -> list[Problem]:
     path = tuple(error.absolute_path)
     kw = str(error.validator)
     schema: Any = error.schema  # the failing schema node (jsonschema types it loosely)
@@ -183,7 +202,7 @@ def _explain(error: ValidationError, schema_name: str) -> list[Problem]:
         if branch is not None:
             out: list[Problem] = []
             for sub in branch:
-                out.extend(_explain(sub, schema_name))
+                out.extend(_explain(sub, schema_name, limit, more))
             return out
         return [Problem(path, _custom(schema, kw) or f"{field} does not match any allowed form")]
 
@@ -196,8 +215,11 @@ def _explain(error: ValidationError, schema_name: str) -> list[Problem]:
             # {env: A, hunter2}: a password typed as a key must not be echoed, in the message or the path
             return [Problem(path, f"{len(extras)} unknown key(s) in {field} (allowed: {known})")]
         out = []
+        if limit is not None and len(extras) > limit and more is not None:
+            more[0] += len(extras) - limit
+            extras = extras[:limit]
         for k in extras:
-            hint = difflib.get_close_matches(k, sorted(properties), n=1)
+            hint = difflib.get_close_matches(k, sorted(properties), n=1) if len(k) <= 64 else []
             tail = f" (did you mean '{hint[0]}'?)" if hint else f" (allowed: {known})"
             where = f" in {field}" if path else ""
             out.append(Problem(path + (k,), f"unknown key '{_printable(k)}'{where}{tail}", at_key=True))
@@ -214,7 +236,7 @@ def _explain(error: ValidationError, schema_name: str) -> list[Problem]:
     if kw in ("minimum", "maximum"):
         lo, hi = schema.get("minimum"), schema.get("maximum")
         rng = f"{lo}..{hi}" if lo is not None and hi is not None else (f">= {lo}" if lo is not None else f"<= {hi}")
-        val = "" if _secret_path(path) else f" {inst}"
+        val = "" if _secret_path(path) or _huge(inst) else f" {inst}"
         return [Problem(path, custom or f"{field}{val} is out of range {rng}")]
     if kw in ("minLength", "maxLength"):
         if kw == "minLength" and schema["minLength"] == 1:
@@ -281,5 +303,10 @@ def _a(t: Any) -> str:
     return names.get(t, str(t))
 
 
+def _huge(value: Any) -> bool:
+    """An integer too long to show (``0x`` and 16 MiB of hex digits is one)."""
+    return isinstance(value, int) and value.bit_length() > 128
+
+
 def _printable(s: Any) -> str:
-    return str(s).encode("unicode_escape").decode("ascii")[:80]
+    return str(s)[:80].encode("unicode_escape").decode("ascii")[:80]

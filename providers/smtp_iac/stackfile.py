@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .addresses import valid_id
-from .diagnostics import Diagnostic, has_errors
+from .diagnostics import Diagnostic, Omitted, has_errors, within_budget
 from .errors import StackInvalid
 from .filerefs import FileScope
 from .models import FileRef, SmtpSettings, Stack
@@ -77,9 +77,9 @@ def json_path(path: JsonPath) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         elif isinstance(part, str) and part.replace("_", "a").replace("-", "a").isalnum() and part.isascii():
-            out += f".{part}"
+            out += f".{part[:80]}"
         else:
-            escaped = str(part).encode("unicode_escape").decode("ascii").replace("'", "\\'")
+            escaped = str(part)[:80].encode("unicode_escape").decode("ascii")[:80].replace("'", "\\'")
             out += f"['{escaped}']"
     return out
 
@@ -109,7 +109,7 @@ def read_bytes(raw: bytes, shown: str, path: Path | None = None) -> tuple[Loaded
     diags = [Diagnostic(shown, pr.line, pr.column, "error", pr.message, json_path(pr.path)) for pr in doc.problems]
     if doc.data is None and diags:
         return None, sorted(diags)
-    checked = check_document(doc.data)
+    checked = check_document(doc.data, locate=doc.locate)
     diags += [_diag(shown, doc, pr) for pr in checked.problems]
     path = path or Path(shown)
     name = doc.data.get("name") if isinstance(doc.data, dict) else None
@@ -129,12 +129,12 @@ def read_bytes(raw: bytes, shown: str, path: Path | None = None) -> tuple[Loaded
                     "add a name: key (lowercase letters, digits and '-')",
                 )
             )
-    if not has_errors(diags):
-        assert checked.model is not None  # no errors: the model was built
+    if checked.model is not None and not has_errors(diags):  # None: errors, some past the budget
         diags += [
             _diag(shown, doc, pr) for pr in file_ref_problems(checked.model, file_scope(path, checked.model.store))
         ]
     diags.sort()
+    diags = within_budget(diags, checked.omitted + Omitted(doc.omitted))  # the first ERROR_BUDGET, then a count
     if has_errors(diags):
         return None, diags
     stack = checked.model

@@ -1,10 +1,16 @@
 """Safe YAML reading that remembers where every value stands.
 
-PyYAML is used only to compose a node tree (the safe composer); values are built here so
-that (a) every value and key keeps its line and column, (b) anchors and aliases are refused
-(they hide what a reviewer reads), (c) duplicate keys are refused (YAML keeps the last one
-silently), (d) scalars follow YAML 1.2's core schema: ``yes``/``no``/``on``/``off`` stay
-strings, ``0755`` is not octal, ``1:30`` is not sexagesimal, timestamps stay strings.
+PyYAML (libyaml when built in) only parses, to events; values are built here in ONE pass over
+the events, with an explicit stack (no recursion), so that (a) every value and key keeps its
+line and column, (b) anchors and aliases are refused (they hide what a reviewer reads),
+(c) duplicate keys are refused (YAML keeps the last one silently), (d) scalars follow YAML
+1.2's core schema: ``yes``/``no``/``on``/``off`` stay strings, ``0755`` is not octal, ``1:30``
+is not sexagesimal, timestamps stay strings.
+
+Bounded work for any file (a stack file comes from a pull request, and validate runs on every
+one): at most ``MAX_BYTES`` bytes, ``MAX_DEPTH`` levels and ``MAX_NODES`` nodes (keys and values;
+the first node over the limit is refused, located, and nothing more is read), and at most
+``ERROR_BUDGET`` problems are kept (in file order; ``Document.omitted`` counts the rest).
 """
 
 from __future__ import annotations
@@ -12,27 +18,47 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import yaml
-from yaml.composer import Composer
-from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, Event, ScalarEvent
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml import events as E
+from yaml.composer import ComposerError
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-MAX_BYTES = 16 * 1024 * 1024  # a 20,000-organization stack is a few MiB
-# A stack file nests 7 deep (partners/p/organizations/o/smtp/password/env). libyaml's composer
-# recurses in C without a limit: 100,000 '[' crash the process. Refused before composing.
+from .diagnostics import ERROR_BUDGET
+
+ScalarEvent, MappingStartEvent, SequenceStartEvent = E.ScalarEvent, E.MappingStartEvent, E.SequenceStartEvent
+MappingEndEvent, SequenceEndEvent, AliasEvent = E.MappingEndEvent, E.SequenceEndEvent, E.AliasEvent
+
+MAX_BYTES = 16 * 1024 * 1024  # a 20,000-organization stack is about 1.1 MiB
+# A stack file nests 7 deep (partners/p/organizations/o/smtp/password/env).
 MAX_DEPTH = 64
+# Keys and values. The 20,000-organization platform of benchmarks/platform_gen.py has 111,385
+# (5.5 per organization); 20,000 organizations that all have their own settings, 364,000.
+# Reading 750,000 takes ~1.2 s, validating them ~1.2 s more; 16 MiB can hold 8,000,000.
+MAX_NODES = 750_000
+_TOO_MANY_NODES = (
+    f"too many YAML nodes: more than {MAX_NODES:,} keys and values (a 20,000-organization stack has 110,000)"
+)
+# libyaml refuses 1,000 levels itself, possibly before handing over the event of level 65 (its
+# scanner reads up to 1,024 characters ahead). Then PyYAML's Python parser (10x slower) finds
+# our limit at its place if the part already read is this small; else ``_scan_flow_depth``.
+_PY_FALLBACK_EVENTS = 10_000
+# ``0x`` and 16 MiB of hex digits is an int Python cannot print (jsonschema's messages do).
+MAX_INT_DIGITS = 1000
 
 Path = tuple[Any, ...]
+_NONE: Any = None
 
 _T = "tag:yaml.org,2002:"
+_STR, _MAP, _SEQ, _INT_TAG, _FLOAT_TAG = _T + "str", _T + "map", _T + "seq", _T + "int", _T + "float"
+_BOOL_TAG, _NULL_TAG = _T + "bool", _T + "null"
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _INT = re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+|0o[0-7]+)$")
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
 # A float needs a dot or an exponent; a leading-zero number like 0755 stays a string.
 _FLOAT = re.compile(
     r"^(?:[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9]*)\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?(?:0|[1-9][0-9]*)[eE][-+]?[0-9]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
@@ -45,95 +71,61 @@ class _CoreResolver(BaseResolver):
 
 
 _CoreResolver.yaml_implicit_resolvers = {}
-_CoreResolver.add_implicit_resolver(_T + "bool", _BOOL, list("tTfF"))
-_CoreResolver.add_implicit_resolver(_T + "int", _INT, list("-+0123456789"))
-_CoreResolver.add_implicit_resolver(_T + "float", _FLOAT, list("-+0123456789."))
-_CoreResolver.add_implicit_resolver(_T + "null", _NULL, ["~", "n", "N", ""])
+_CoreResolver.add_implicit_resolver(_BOOL_TAG, _BOOL, list("tTfF"))
+_CoreResolver.add_implicit_resolver(_INT_TAG, _INT, list("-+0123456789"))
+_CoreResolver.add_implicit_resolver(_FLOAT_TAG, _FLOAT, list("-+0123456789."))
+_CoreResolver.add_implicit_resolver(_NULL_TAG, _NULL, ["~", "n", "N", ""])
+_IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = _CoreResolver.yaml_implicit_resolvers
 
 
 class _Refused(Exception):
     def __init__(self, message: str, mark: Any):
         super().__init__(message)
-        self.message = message
-        self.mark = mark
+        self.message, self.mark = message, mark
 
 
-class _PyLoader(Reader, Scanner, Parser, Composer, _CoreResolver):
+class _Empty(Exception):
+    """No document in the stream (an empty file, or comments only)."""
+
+
+class _PyLoader(Reader, Scanner, Parser, _CoreResolver):
     def __init__(self, stream: str):
         Reader.__init__(self, stream)
         Scanner.__init__(self)
         Parser.__init__(self)
-        Composer.__init__(self)
         _CoreResolver.__init__(self)
-
-
-def _prescan(loader: Any) -> None:
-    """One pass over the events (the parser keeps an explicit stack, it does not recurse):
-    refuse anchors, aliases and nesting deeper than MAX_DEPTH before anything composes."""
-    depth = 0
-    while loader.check_event():
-        event = loader.get_event()
-        _refuse_anchors(event)
-        if isinstance(event, CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _Refused(f"YAML nesting is too deep (more than {MAX_DEPTH} levels)", event.start_mark)
-        elif isinstance(event, CollectionEndEvent):
-            depth -= 1
-
-
-def _prescan_in_python(text: str) -> None:
-    """The nesting limit is ours, whatever PyYAML release is installed. PyYAML 6.0.4's libyaml
-    refuses 1,000 levels itself, and its scanner reads up to 1,024 characters ahead (a
-    possible simple key), so on ``[[[[...`` it can report its own limit, at its own position,
-    before the parser has handed us the event of level 65. Then PyYAML's pure-Python parser
-    (no limit, no recursion, the same lookahead) is run only as far as our limit, so the
-    message and the position are the same on every release."""
-    loader = _PyLoader(text)
-    try:
-        _prescan(loader)
-    finally:
-        loader.dispose()
-
-
-def _refuse_anchors(event: Event) -> None:
-    if isinstance(event, AliasEvent):
-        raise _Refused("YAML aliases are not allowed in stack files (write the value out)", event.start_mark)
-    if isinstance(event, (ScalarEvent, CollectionStartEvent)) and event.anchor is not None:
-        raise _Refused("YAML anchors are not allowed in stack files (write the value out)", event.start_mark)
 
 
 if yaml.__with_libyaml__:
     from yaml._yaml import CParser
 
-    class _CLoader(CParser, _CoreResolver):
-        def __init__(self, stream: str):
-            CParser.__init__(self, stream)
-            _CoreResolver.__init__(self)
-
-    _Loader: type = _CLoader
+    _Loader: type = CParser
 else:  # pragma: no cover - PyYAML built without libyaml
     _Loader = _PyLoader
 
 
-def _compose(text: str) -> Node | None:
-    """libyaml is ~7x faster than PyYAML's Python parser (a 20,000-organization stack is
-    parsed on every plan). One pass over the events refuses anchors and aliases and too deep
-    nesting (the C composer gives no hook and recurses without a limit), a second composes."""
-    scan = _Loader(text)
-    try:
-        _prescan(scan)
-    except yaml.MarkedYAMLError as e:
-        if _Loader is not _PyLoader and "nesting depth" in (e.problem or ""):
-            _prescan_in_python(text)  # raises our own refusal at level MAX_DEPTH + 1
-        raise
-    finally:
-        scan.dispose()
-    loader = _Loader(text)
-    try:
-        return cast("Node | None", loader.get_single_node())
-    finally:
-        loader.dispose()
+def _too_deep(mark: Any) -> _Refused:
+    return _Refused(f"YAML nesting is too deep (more than {MAX_DEPTH} levels)", mark)
+
+
+def _refuse_anchors(event: E.Event) -> None:
+    if isinstance(event, AliasEvent):
+        raise _Refused("YAML aliases are not allowed in stack files (write the value out)", event.start_mark)
+    if isinstance(event, (ScalarEvent, E.CollectionStartEvent)) and event.anchor is not None:
+        raise _Refused("YAML anchors are not allowed in stack files (write the value out)", event.start_mark)
+
+
+def _prescan_in_python(text: str) -> None:
+    """PyYAML's pure-Python parser (no limit, no recursion) run only as far as our limits:
+    refuses anchors, aliases and the first level over MAX_DEPTH at their own place."""
+    loader: Any = _PyLoader(text)
+    depth = 0
+    while loader.check_event():
+        event = loader.get_event()
+        _refuse_anchors(event)
+        depth += isinstance(event, E.CollectionStartEvent) - isinstance(event, E.CollectionEndEvent)
+        if depth > MAX_DEPTH:
+            raise _too_deep(event.start_mark)
 
 
 @dataclass
@@ -146,42 +138,55 @@ class Problem:
     path: Path = ()  # where in the document, when the problem is in a value or key
 
 
+Where = tuple[int, int, Any]
+"""Where a node stands: (line, column, children). Children: None for a scalar; for a sequence a
+list of ``Where``; for a mapping a dict of key -> (key's line, key's column, value's line,
+value's column, value's children)."""
+
+
 @dataclass
 class Document:
     """Plain data (dicts, lists, str, int, float, bool, None) and where each part stands."""
 
     data: Any
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)  # path -> (line, col) of the value
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)  # path -> (line, col) of the key
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # the first ERROR_BUDGET, in file order
+    omitted: int = 0  # problems found after those
+    where: Where | None = None  # of the root node
+
+    def problem(self, line: int, column: int, message: str, path: Path = ()) -> None:
+        if len(self.problems) < ERROR_BUDGET:
+            self.problems.append(Problem(line, column, message, path))
+        else:
+            self.omitted += 1
 
     def locate(self, path: Path, *, key: bool = False) -> tuple[int, int]:
-        """Position of a path, or of its nearest located ancestor."""
-        p = tuple(path)
-        while True:
-            if key and p in self.keys:
-                return self.keys[p]
-            if p in self.values:
-                return self.values[p]
-            if not p:
-                return (1, 1)
-            p = p[:-1]
+        """Position of a path (its key's with ``key``), or of its nearest located ancestor."""
+        if self.where is None:
+            return (1, 1)
+        line, col, children = self.where
+        for part in path:
+            if type(children) is dict and part in children:
+                kline, kcol, line, col, children = children[part]
+                if key:
+                    line, col = kline, kcol
+            elif type(children) is list and type(part) is int and 0 <= part < len(children):
+                line, col, children = children[part]
+            else:
+                break
+        return (line, col)
 
 
-def _pos(mark: Any) -> tuple[int, int]:
+def _pos(mark: Any) -> tuple[int, int]:  # PyYAML counts from 0
     return (mark.line + 1, mark.column + 1)
 
 
 def decode(raw: bytes) -> tuple[str | None, Problem | None]:
     """UTF-8 (with or without BOM). A bad byte is reported at its line and column."""
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as e:
-        before = raw[: e.start]
-        line = before.count(b"\n") + 1
-        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        line, col = raw.count(b"\n", 0, e.start) + 1, e.start - raw.rfind(b"\n", 0, e.start)
         return None, Problem(line, col, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x})")
-    return text, None
 
 
 def parse_bytes(raw: bytes) -> Document:
@@ -196,113 +201,196 @@ def parse_bytes(raw: bytes) -> Document:
 def parse_text(text: str) -> Document:
     doc = Document(None)
     try:
-        node = _compose(text)
+        doc.data = _build(_Loader(text), doc, text)
     except _Refused as e:
-        doc.problems.append(Problem(*_pos(e.mark), e.message))
-        return doc
+        return Document(None, problems=[Problem(*_pos(e.mark), e.message)])
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = _pos(mark) if mark else (1, 1)
         what = "; ".join(x for x in (e.context, e.problem) if x) or "invalid YAML"
-        doc.problems.append(Problem(line, col, f"YAML syntax error: {what}"))
-        return doc
+        return Document(None, problems=[Problem(line, col, f"YAML syntax error: {what}")])
     except yaml.YAMLError as e:  # ReaderError (control characters) and others
         pos = getattr(e, "position", None)
         line, col = _line_col(text, pos) if pos is not None else (1, 1)
-        doc.problems.append(Problem(line, col, f"YAML error: {_reader_reason(e)}"))
-        return doc
-    except RecursionError:
-        doc.problems.append(Problem(1, 1, "YAML nesting is too deep"))
-        return doc
-    if node is None:
-        doc.problems.append(Problem(1, 1, "file is empty: expected a mapping that starts with 'version: 1'"))
-        return doc
-    try:
-        doc.data = _build(node, (), doc)
-    except RecursionError:
-        doc.problems.append(Problem(1, 1, "YAML nesting is too deep"))
-        doc.data = None
+        return Document(None, problems=[Problem(line, col, f"YAML error: {_reader_reason(e)}")])
+    except _Empty:
+        message = "file is empty: expected a mapping that starts with 'version: 1'"
+        return Document(None, problems=[Problem(1, 1, message)])
     return doc
 
 
-def _reader_reason(e: yaml.YAMLError) -> str:
-    if isinstance(e, yaml.reader.ReaderError):
-        return (
-            f"special character #x{e.character:04x} is not allowed"
-            if isinstance(e.character, int)
-            else "unreadable character"
-        )
-    return type(e).__name__
+def _build(loader: Any, doc: Document, text: str) -> Any:
+    """The document's data from the parser's events, in one pass with an explicit stack.
 
-
-def _line_col(text: str, pos: int) -> tuple[int, int]:
-    before = text[:pos]
-    return before.count("\n") + 1, pos - (before.rfind("\n") + 1) + 1
-
-
-_COLLECTION_TAGS: dict[type[Node], str] = {MappingNode: _T + "map", SequenceNode: _T + "seq"}
-
-
-def _build(node: Node, path: Path, doc: Document) -> Any:
-    doc.values[path] = _pos(node.start_mark)
-    expected = _COLLECTION_TAGS.get(type(node))
-    if expected is not None and node.tag != expected:
-        # e.g. ``!!python/object:os.system {...}`` or ``!!set``: never built, refused like a scalar's tag.
-        doc.problems.append(Problem(*_pos(node.start_mark), f"unsupported YAML tag {node.tag}", path))
-    if isinstance(node, MappingNode):
-        out: dict[str, Any] = {}
-        first_seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
-                doc.problems.append(Problem(*_pos(key_node.start_mark), "mapping keys must be plain strings", path))
-                continue
-            key = key_node.value
-            if key in first_seen:
-                doc.problems.append(
-                    Problem(
-                        *_pos(key_node.start_mark),
-                        f"duplicate key '{_printable(key)}' (first at line {first_seen[key]})",
-                        path + (key,),
-                    )
-                )
-                continue
-            first_seen[key] = key_node.start_mark.line + 1
-            doc.keys[path + (key,)] = _pos(key_node.start_mark)
-            out[key] = _build(value_node, path + (key,), doc)
-        return out
-    if isinstance(node, SequenceNode):
-        return [_build(item, path + (i,), doc) for i, item in enumerate(node.value)]
-    assert isinstance(node, ScalarNode)
-    return _scalar(node, path, doc)
-
-
-def _scalar(node: ScalarNode, path: Path, doc: Document) -> Any:
-    tag, value = node.tag, node.value
+    A mapping's ``state``: 0 a key is next, 1 its value, 2 a node to skip (the value of a
+    duplicate or non-scalar key). ``skipping`` counts the open collections of a node being
+    skipped (read, counted and checked for anchors, but not built)."""
+    get_event = loader.get_event
+    get_event()  # StreamStart
+    if isinstance(get_event(), E.StreamEndEvent):
+        raise _Empty
+    nodes = depth = skipping = state = kline = kcol = 0
+    # the dict or list being filled and its positions (``Where`` children), the key it waits for
+    container = children = key = root = ev = _NONE
+    cpath: Path = ()
+    stack: list[tuple[Any, Any, Path, int, Any, int, int]] = []
     try:
-        if tag == _T + "str":
+        while True:
+            ev = get_event()
+            cls = type(ev)
+            if cls is ScalarEvent or cls is MappingStartEvent or cls is SequenceStartEvent:
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise _Refused(_TOO_MANY_NODES, ev.start_mark)
+                if ev.anchor is not None:
+                    _refuse_anchors(ev)
+                scalar = cls is ScalarEvent
+                if not scalar:
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise _too_deep(ev.start_mark)
+                    if skipping:
+                        skipping += 1
+                        continue
+                elif skipping:
+                    continue
+                start = ev.start_mark
+                line, col = start.line + 1, start.column + 1
+                if state == 2:
+                    state, skipping = 0, 0 if scalar else 1
+                    continue
+                if state == 0 and type(container) is dict:  # a key
+                    if not scalar:
+                        doc.problem(line, col, "mapping keys must be plain strings", cpath)
+                        state, skipping = 2, 1
+                    elif ev.value in container:
+                        k = ev.value
+                        first = children[k][0]
+                        doc.problem(line, col, f"duplicate key '{_printable(k)}' (first at line {first})", cpath + (k,))
+                        state = 2
+                    else:
+                        key, kline, kcol, state = ev.value, line, col, 1
+                    continue
+                if scalar:
+                    value = ev.value
+                    if ev.tag is not None or (ev.implicit[0] and value[:1] in _IMPLICIT):
+                        value = _scalar(ev, cpath, key if state else len(container or ()), doc, container is None)
+                    sub: Any = None
+                else:
+                    value = {} if cls is MappingStartEvent else []
+                    sub = {} if cls is MappingStartEvent else []
+                if state == 1:
+                    container[key] = value
+                    children[key] = (kline, kcol, line, col, sub)
+                    state = 0
+                    leaf: Path = (key,)
+                elif container is not None:
+                    leaf = (len(container),)
+                    container.append(value)
+                    children.append((line, col, sub))
+                else:
+                    root, leaf, doc.where = value, (), (line, col, sub)
+                if not scalar:
+                    tag = ev.tag
+                    if tag is not None and tag != "!" and tag != (_MAP if cls is MappingStartEvent else _SEQ):
+                        # e.g. ``!!python/object:os.system {...}`` or ``!!set``: refused like a scalar's tag.
+                        doc.problem(line, col, f"unsupported YAML tag {_printable(tag)}", cpath + leaf)
+                    stack.append((container, children, cpath, state, key, kline, kcol))
+                    container, children, cpath, state = value, sub, cpath + leaf, 0
+            elif cls is MappingEndEvent or cls is SequenceEndEvent:
+                depth -= 1
+                if skipping:
+                    skipping -= 1
+                else:
+                    container, children, cpath, state, key, kline, kcol = stack.pop()
+            elif cls is AliasEvent:
+                _refuse_anchors(ev)
+            elif cls is E.DocumentEndEvent:
+                after = get_event()
+                if not isinstance(after, E.StreamEndEvent):
+                    raise ComposerError(
+                        "expected a single document in the stream", None, "but found another document", after.start_mark
+                    )
+                return root
+    except yaml.MarkedYAMLError as e:
+        if _Loader is not _PyLoader and "nesting depth" in (e.problem or ""):
+            if nodes <= _PY_FALLBACK_EVENTS:
+                _prescan_in_python(text)  # raises our own refusal at level MAX_DEPTH + 1
+            _scan_flow_depth(text, ev.end_mark.index if ev is not None else 0, depth, e)
+        raise
+
+
+def _scalar(ev: Any, cpath: Path, leaf: Any, doc: Document, root: bool) -> Any:
+    """A scalar's value, by its tag (explicit, or resolved by the YAML 1.2 core schema).
+    ``cpath`` + ``leaf`` (a key or index; nothing when ``root``) is its path."""
+    path, value = () if root else cpath + (leaf,), ev.value
+    tag = ev.tag
+    if tag is None or tag == "!":
+        if not ev.implicit[0]:
             return value
-        if tag == _T + "bool":
+        for resolved, regexp in _IMPLICIT.get(value[:1], ()):
+            if regexp.match(value):
+                tag = resolved
+                break
+        else:
+            return value
+    try:
+        if tag == _STR:
+            return value
+        if tag == _INT_TAG:
+            if len(value) > MAX_INT_DIGITS:
+                doc.problem(*_pos(ev.start_mark), f"value is not a valid int (over {MAX_INT_DIGITS} digits)", path)
+                return value
+            return int(value, 0) if value[:2] in ("0x", "0o") or not _DECIMAL.fullmatch(value) else int(value)
+        if tag == _NULL_TAG:
+            return None
+        if tag == _BOOL_TAG:
             if not _BOOL.match(value):
                 raise ValueError
             return value.lower() == "true"
-        if tag == _T + "int":
-            return int(value, 0) if not re.fullmatch(r"[-+]?[0-9]+", value) else int(value)
-        if tag == _T + "float":
+        if tag == _FLOAT_TAG:
             low = value.lower()
             if low.endswith(".inf"):
                 return -math.inf if low.startswith("-") else math.inf
-            if low == ".nan":
-                return math.nan
-            return float(value)
-        if tag == _T + "null":
-            return None
+            return math.nan if low == ".nan" else float(value)
     except ValueError:
-        doc.problems.append(Problem(*_pos(node.start_mark), f"value is not a valid {tag.rsplit(':', 1)[-1]}", path))
+        doc.problem(*_pos(ev.start_mark), f"value is not a valid {tag.rsplit(':', 1)[-1]}", path)
         return value
-    doc.problems.append(Problem(*_pos(node.start_mark), f"unsupported YAML tag {tag}", path))
+    doc.problem(*_pos(ev.start_mark), f"unsupported YAML tag {_printable(tag)}", path)
     return value
 
 
+_FLOW_TOKEN = re.compile(r"""'(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|(?<![^ \t\n])#[^\n]*|[\[\]{}]""")
+
+
+def _scan_flow_depth(text: str, begin: int, depth: int, error: yaml.MarkedYAMLError) -> None:
+    """libyaml stopped at its own nesting limit while reading ahead through flow brackets
+    (``[[[[...``), after a part too long to read again with the Python parser. ``depth``
+    collections were open after the last event it handed over, which ended at ``begin``; the
+    brackets from there to its stop (outside quotes and comments) give the level over
+    MAX_DEPTH, refused at its own place; else it is refused where libyaml stopped."""
+    stop = error.problem_mark.index if error.problem_mark is not None else len(text)
+    for m in _FLOW_TOKEN.finditer(text, begin, stop):
+        depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(m.group(), 0)
+        if depth > MAX_DEPTH:
+            stop = m.start()
+            break
+    line, col = _line_col(text, stop)
+    raise _too_deep(yaml.error.Mark("", stop, line - 1, col - 1, None, 0))
+
+
+def _reader_reason(e: yaml.YAMLError) -> str:
+    if not isinstance(e, yaml.reader.ReaderError):
+        return type(e).__name__
+    what = f"special character #x{e.character:04x}" if isinstance(e.character, int) else "unreadable character"
+    return f"{what} is not allowed" if isinstance(e.character, int) else what
+
+
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    return text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
+
+
 def _printable(text: str) -> str:
-    """A key as one line of text (a key with CR/LF must not break the FILE:LINE:COL format)."""
-    return text.encode("unicode_escape").decode("ascii")[:80]
+    """A key as one line of text (a key with CR/LF must not break the FILE:LINE:COL format);
+    at most 80 characters, whatever the length of the key."""
+    return text[:80].encode("unicode_escape").decode("ascii")[:80]

@@ -75,6 +75,27 @@ EXPECTED = {
     "verify-send-without-to.yaml": (4, 3, "verify.to is required when mode is send"),
     "verify-timeout-121.yaml": (4, 20, "timeout_seconds 121 is out of range 1..120"),
     "version-2.yaml": (1, 10, "version must be 1"),
+    # invisible characters (raw, or from a double-quoted escape), in values, ids and keys
+    "invisible-zwsp-in-host.yaml": (5, 11, "host contains U+200B ZERO WIDTH SPACE"),
+    "invisible-bidi-override-in-host.yaml": (5, 11, "host contains U+202E RIGHT-TO-LEFT OVERRIDE"),
+    "invisible-soft-hyphen-in-username.yaml": (8, 15, "username contains U+00AD SOFT HYPHEN"),
+    "invisible-bom-in-sender.yaml": (10, 13, "sender contains U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+    "invisible-escaped-isolate-in-username.yaml": (8, 15, "username contains U+2066 LEFT-TO-RIGHT ISOLATE"),
+    "invisible-escape-char-in-username.yaml": (8, 15, "username contains U+001B, a control character"),
+    "invisible-tag-chars-in-name.yaml": (2, 7, "name contains U+E0069 TAG LATIN SMALL LETTER I"),
+    "invisible-zwj-in-partner-id.yaml": (4, 3, "key 'acme\\u200d' contains U+200D ZERO WIDTH JOINER"),
+    "invisible-word-joiner-in-env.yaml": (9, 21, "env contains U+2060 WORD JOINER"),
+    "invisible-line-separator-in-store.yaml": (3, 8, "store contains U+2028 LINE SEPARATOR"),
+    "invisible-zwnj-in-unknown-key.yaml": (10, 5, "key 'tls_mo\\u200cde' contains U+200C ZERO WIDTH NON-JOINER"),
+    # hosts that IDNA 2003 or the UTS 46 mapping would quietly turn into another name
+    "host-fullwidth.yaml": (5, 11, "host is not written as it would be used"),
+    "host-nfd.yaml": (5, 11, "host is not in Unicode normal form NFC"),
+    "host-idna2008-disallowed.yaml": (5, 11, "IDNA 2008: Codepoint U+2044"),
+    "host-bad-a-label.yaml": (5, 11, "host label 'xn--zz' is not a valid IDNA A-label"),
+    "host-zwj-in-label.yaml": (5, 11, "host contains U+200D ZERO WIDTH JOINER"),
+    # bounded work in a small file
+    "long-hex-port.yaml": (6, 11, "value is not a valid int (over 1000 digits)"),
+    "long-colon-host.yaml": (5, 11, "host must be at most 253 characters"),
 }
 GENERATED = {
     "huge-50mb.yaml": (1, 1, "over the 16777216 byte limit"),

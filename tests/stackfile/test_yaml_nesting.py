@@ -54,3 +54,25 @@ def test_the_python_fallback_refuses_at_the_same_place_as_the_fast_path(text):
 def test_sixty_four_levels_are_still_read():
     doc = yamlsource.parse_text(flow(63))  # 63 lists under the top-level mapping: 64 levels
     assert doc.problems == []
+
+
+@pytest.mark.parametrize(
+    "deep",
+    ["[" * 5000 + "]" * 5000, "[ 'a[', " * 30 + "{k: " * 1000 + "}" * 1000 + "]" * 30, '["]\\"", # ]\n' + "[" * 2000],
+    ids=["brackets", "quotes-and-mappings", "escapes-and-comment"],
+)
+def test_after_a_long_part_the_limit_is_found_without_reading_it_again(deep):
+    """Past ``_PY_FALLBACK_EVENTS`` nodes, libyaml's own stop is not followed by a second, Python
+    read of the whole file (10x slower): the brackets it read ahead give the same place."""
+    long = "version: 1\nname: deep\nlist: [" + "1, " * yamlsource._PY_FALLBACK_EVENTS + "1]\ncontroller: "
+    text = long + deep + "\n"
+    with pytest.raises(yamlsource._Refused) as reference:
+        yamlsource._prescan_in_python(text)
+    doc = yamlsource.parse_text(text)
+    assert [(p.line, p.column, p.message) for p in doc.problems] == [
+        (
+            reference.value.mark.line + 1,
+            reference.value.mark.column + 1,
+            f"YAML nesting is too deep (more than {yamlsource.MAX_DEPTH} levels)",
+        )
+    ]

@@ -1,4 +1,10 @@
-"""``smtp-iac validate FILE...``: schema + rules, no store. Exit 0 valid (warnings allowed), 1 errors."""
+"""``smtp-iac validate FILE...``: schema + rules, no store. Exit 0 valid (warnings allowed), 1 errors.
+
+Past the error budget (``diagnostics.ERROR_BUDGET`` per file), each format shows the first
+diagnostics in file order and then ONE more that counts the rest: a line in text, an annotation
+in github, the last entry of ``diagnostics`` in json (with ``omitted``: errors, warnings,
+at_least; the file's entry has the same ``omitted``). Text's summary line totals them all.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import json
 
 import click
 
-from ..diagnostics import Diagnostic, has_errors
+from ..diagnostics import Diagnostic, has_errors, summary
 from ..stackfile import read
 from .options import EXIT_ERROR, EXIT_OK, format_option
 
@@ -42,7 +48,12 @@ def validate_cmd(files: tuple[str, ...], fmt: str) -> int:
                 {
                     "valid": not failed,
                     "files": [
-                        {"file": f, "valid": not has_errors(d), "diagnostics": [x.to_dict() for x in d]}
+                        {
+                            "file": f,
+                            "valid": not has_errors(d),
+                            "diagnostics": [x.to_dict() for x in d],
+                            "omitted": _omitted(d),
+                        }
                         for f, d in results
                     ],
                 },
@@ -57,11 +68,19 @@ def validate_cmd(files: tuple[str, ...], fmt: str) -> int:
         for f, diags in results:
             for d in diags:
                 click.echo(d.format())
-            errors = sum(d.severity == "error" for d in diags)
-            warnings = len(diags) - errors
+            errors, warnings, at_least = summary(diags)
             state = "invalid" if errors else "valid"
-            click.echo(f"{f}: {state} ({errors} error(s), {warnings} warning(s))")
+            least = "at least " if at_least else ""
+            click.echo(f"{f}: {state} ({least}{errors} error(s), {warnings} warning(s))")
     return EXIT_ERROR if failed else EXIT_OK
+
+
+def _omitted(diags: list[Diagnostic]) -> dict[str, object]:
+    """What the error budget left out of ``diags`` (nothing: zeros)."""
+    for d in diags:
+        if d.omitted is not None:
+            return {"errors": d.omitted.errors, "warnings": d.omitted.warnings, "at_least": d.omitted.at_least}
+    return {"errors": 0, "warnings": 0, "at_least": False}
 
 
 def register(cli: click.Group) -> None:
