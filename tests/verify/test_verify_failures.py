@@ -29,6 +29,15 @@ def test_dns(settings, options, bound):
     assert "hostname" in r.advice
 
 
+def test_an_idn_host_is_looked_up_as_its_idna_2008_a_label(settings, options, bound):
+    """The host the check connects to is the one validation accepted. Python's own codec is
+    IDNA 2003, which maps 'ß' to 'ss': 'faß.invalid' would be looked up as 'fass.invalid',
+    another name than the one reviewed."""
+    r = run_check(settings(587, host="smtp.faß.invalid"), options(), address=Address.parse("controller"))
+    check_failed(r, "dns", "connect", bound)
+    assert "smtp.xn--fa-hia.invalid" in r.detail and "fass" not in r.detail
+
+
 def test_connection_refused(settings, options, bound):
     r = run_check(settings(smtp_servers.closed_port()), options(), address=Address.parse("controller"))
     check_failed(r, "connection_refused", "connect", bound)

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..addresses import Address
 from ..errors import SmtpIacError
 from ..models import ResolvedSettings, VerifyOptions
+from ..rules import HostError, host_ascii
 from .client import SmtpClient
 from .connect import connect, resolve
 from .deadline import Deadline
@@ -85,8 +86,7 @@ class _Check(Session):
         deadline: Deadline,
         redact: Redactor,
     ):
-        host = settings.host.strip().strip("[]")
-        super().__init__(host, settings.port, deadline, tls_context, redact)
+        super().__init__(_network_host(settings.host), settings.port, deadline, tls_context, redact)
         self.s = settings
         self.o = options
         self.address = address
@@ -294,3 +294,15 @@ class _Check(Session):
             if code != 250:
                 raise self._rejected(Failure.PROTOCOL, Stage.DATA, "the test message (DATA)", code, text)
         return f"test message from {sender} to {to} accepted: {code} {text}"
+
+
+def _network_host(host: str) -> str:
+    """The host as validation accepted it, in the form DNS, SNI and the certificate check use:
+    the A-label (IDNA 2008) of a name, an IP literal as written. Python's own codec would
+    encode a name with IDNA 2003 (``faß.de`` becomes ``fass.de``: another host than the one
+    reviewed)."""
+    host = host.strip().strip("[]")
+    try:
+        return host_ascii(host)
+    except HostError:  # settings from an old plan or store: let DNS say what is wrong
+        return host

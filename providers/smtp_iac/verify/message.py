@@ -14,6 +14,8 @@ from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid
 
+import idna
+
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 _ADDR = re.compile(r"^[^\s@\x00<>\"(),;:\[\]\\]+@[^\s@\x00<>\"(),;:\[\]\\]+$")
 ADDRESS_HEADER = "X-Smtp-Iac-Verify"
@@ -63,8 +65,8 @@ def build_test_message(
     now = now or datetime.now(UTC)
     domain = from_addr.rpartition("@")[2]
     try:
-        msgid_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
+        msgid_domain = idna.encode(domain, uts46=True).decode("ascii")
+    except UnicodeError:  # idna.IDNAError is one
         msgid_domain = "smtp-iac.invalid"
 
     msg = EmailMessage(policy=SMTPUTF8 if needs_smtputf8(from_addr, to_addr) else SMTP)
