@@ -7,14 +7,15 @@ raises for anything in the file; ``load`` raises ``StackInvalid`` when there are
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from .addresses import valid_id
 from .diagnostics import Diagnostic, Omitted, has_errors, within_budget
-from .errors import StackInvalid
-from .filerefs import FileScope
+from .errors import FileRefused, StackInvalid
+from .filerefs import FileScope, read_regular
 from .models import FileRef, SmtpSettings, Stack
 from .schema import JsonPath, Problem
 from .validation import check_document
@@ -58,17 +59,33 @@ def file_ref_problems(stack: Stack, files: FileScope) -> list[Problem]:
     if found is not None:
         out.append(Problem(("verify", "ca_file"), f"file {ca_file!r} {found}"))
     refs: dict[str, list[JsonPath]] = {}
-    for addr, want in stack.scopes().items():
-        if isinstance(want, SmtpSettings) and isinstance(want.password, FileRef):
-            at: JsonPath = ("partners", addr.partner) if addr.partner else ("controller",)
-            at = (*at, "organizations", addr.org) if addr.org else at
-            refs.setdefault(want.password.file, []).append((*at, "smtp", "password", "file"))
+    for at, ref in _password_files(stack):
+        refs.setdefault(ref, []).append(at)
     for ref, paths in refs.items():
         found = files.problem(ref)
         if found is not None:
             more = f" (used {len(paths)} times)" if len(paths) > 1 else ""
             out.append(Problem(paths[0], f"file {ref!r} {found}{more}"))
     return out
+
+
+def _password_files(stack: Stack) -> Iterator[tuple[JsonPath, str]]:
+    """(where, path) of every ``{file:}`` password, in file order, without building the scopes."""
+
+    def file_of(smtp: object) -> str | None:
+        if isinstance(smtp, SmtpSettings) and isinstance(smtp.password, FileRef):
+            return smtp.password.file
+        return None
+
+    tail = ("smtp", "password", "file")
+    if stack.controller is not None and (f := file_of(stack.controller.smtp)):
+        yield ("controller", *tail), f
+    for p, pentry in stack.partners.items():
+        if f := file_of(pentry.smtp):
+            yield ("partners", p, *tail), f
+        for o, oentry in pentry.organizations.items():
+            if f := file_of(oentry.smtp):
+                yield ("partners", p, "organizations", o, *tail), f
 
 
 def json_path(path: JsonPath) -> str:
@@ -98,9 +115,12 @@ def read(path: str | os.PathLike[str]) -> tuple[LoadedStack | None, list[Diagnos
         size = p.stat().st_size
         if size > MAX_BYTES:
             return None, [Diagnostic(shown, 1, 1, "error", f"file is {size} bytes, over the {MAX_BYTES} byte limit")]
-        raw = p.read_bytes()
+        # A pull request may make a stack file a symlink to /dev/zero: regular files only.
+        raw = read_regular(p, what="cannot read file", limit=MAX_BYTES)
     except OSError as e:
         return None, [Diagnostic(shown, 1, 1, "error", f"cannot read file: {e.strerror or e}")]
+    except FileRefused as e:
+        return None, [Diagnostic(shown, 1, 1, "error", e.message)]
     return read_bytes(raw, shown, p)
 
 

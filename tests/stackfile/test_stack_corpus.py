@@ -38,6 +38,8 @@ EXPECTED = {
     "duplicate-keys.yaml": (9, 5, "duplicate key 'port' (first at line 6)"),
     "duplicate-partner.yaml": (5, 3, "duplicate key 'acme' (first at line 4)"),
     "empty.yaml": (1, 1, "file is empty"),
+    "file-ref-absolute-outside.yaml": (9, 22, "resolves to /etc/passwd, outside the stack's repository"),
+    "file-ref-dotdot-escape.yaml": (11, 15, "resolves to /etc/shadow, outside the stack's repository"),
     "inherit-typo.yaml": (4, 9, "or the word 'inherit'"),
     "lf-in-username-block.yaml": (8, 15, "username must not contain CR, LF or NUL"),
     "missing-required.yaml": (5, 5, "missing required key"),

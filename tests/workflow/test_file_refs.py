@@ -246,3 +246,19 @@ def test_files_a_command_is_pointed_at_are_read_safely(repo, kind):
     assert r.rc == 1 and "cannot read tenants file tenants.yaml: is " in r.err and "not a regular file" in r.err
     r = repo.run("apply", "plan.json", "--yes")
     assert r.rc == 1 and "plan.json: cannot read plan: is " in r.err and "not a regular file" in r.err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_a_stack_file_that_is_not_a_regular_file(repo, kind):
+    """validate runs on every file a pull request adds under stacks/: a symlink to /dev/zero
+    (or a FIFO on a runner) is one located error, not an endless read."""
+    (repo.dir / "stacks").mkdir(exist_ok=True)
+    target = repo.dir / "stacks" / "evil.yaml"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to("/dev/zero")
+    for args in (("validate", "stacks/evil.yaml"), ("plan", "stacks/evil.yaml")):
+        r = repo.run(*args)
+        assert r.rc == 1 and "stacks/evil.yaml:1:1: error: cannot read file: is a " in r.both, r.both
+        assert "not a regular file" in r.both
