@@ -299,3 +299,21 @@ def test_snapshot_tenants_equal_validated_models(store):
     for a, org in t.orgs.items():
         assert hash(a) == hash(Address(a.partner, a.org)) and org.address == a
         assert org.model_dump() == expected[a].model_dump()
+
+
+def test_a_hostile_tenants_file_costs_bounded_work(tmp_path, capsys):
+    """Thousands of bad ids: the first ERROR_BUDGET are listed, in file order, then one line
+    says there are more (the rest are not even enumerated: jsonschema's cost per error made
+    300,000 bad ids take 11 s before)."""
+    from smtp_iac.diagnostics import ERROR_BUDGET
+
+    bad = ERROR_BUDGET + 2000
+    f = tmp_path / "t.yaml"
+    f.write_text("partners:\n" + "".join(f"  Bad_{i}: {{}}\n" for i in range(bad)))
+    assert run(["tenants", "load", str(f), "--store", f"sqlite:///{tmp_path}/s.db"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    listed = [line for line in err if "invalid partner id" in line]
+    assert len(listed) == ERROR_BUDGET
+    assert listed[0].startswith(f"{f}:2:3: error: invalid partner id 'Bad_0'")
+    assert "at least 1 more error(s)" in err[-2] and "only the first 1,000 diagnostics" in err[-2]
+    assert not (tmp_path / "s.db").exists()  # nothing was made of a file that does not load

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from ..addresses import Address
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, Omitted, within_budget
 from ..errors import FileRefused, TenantsInvalid, UsageError
 from ..filerefs import read_regular
 from ..stackfile import json_path
@@ -43,12 +43,15 @@ def read_tenants_file(path: str) -> Any:
         )
         for p in doc.problems
     ]
+    omitted = Omitted(doc.omitted)
     if doc.data is not None:
-        for p in check_tenants_doc(doc.data)[1]:  # schemas/tenants.schema.json, located like a stack file's
+        _, problems, more = check_tenants_doc(doc.data)  # schemas/tenants.schema.json, located like a stack file's
+        for p in problems:
             line, col = doc.locate(p.path, key=p.at_key)
             diags.append(Diagnostic(path, line, col, p.severity, p.message, json_path(p.path)))
+        omitted += Omitted(1, 0, True) if more else Omitted()
     if diags:
-        raise TenantsInvalid(sorted(set(diags)))
+        raise TenantsInvalid(within_budget(sorted(set(diags)), omitted))
     return doc.data
 
 

@@ -49,7 +49,7 @@ class Tenancy(AuditTrail):
     def load_tenants(self, doc: object, *, actor: str | None = None) -> TenantsChange:
         """Upsert partners, organizations and SMTP switches from a tenants document. Idempotent;
         never removes a tenant. An org given without ``smtp_enabled`` keeps its switch (new: off)."""
-        wanted, problems = check_tenants_doc(doc)
+        wanted, problems, _more = check_tenants_doc(doc)
         if problems:
             raise TenantsInvalid(
                 [Diagnostic("<tenants>", 1, 1, p.severity, p.message, json_path(p.path)) for p in problems]

@@ -14,19 +14,26 @@ from __future__ import annotations
 from typing import Any
 
 from .. import schema
+from ..diagnostics import ERROR_BUDGET
 from ..schema import Problem
 
 # partner -> org -> smtp_enabled (None: leave as it is / default off for a new org)
 Normalized = dict[str, dict[str, "bool | None"]]
 
 
-def check_tenants_doc(doc: object) -> tuple[Normalized, list[Problem]]:
-    """The document's tenants, or ``({}, problems)`` when it does not pass the schema."""
-    problems = schema.validate(doc, schema_name="tenants")
+def check_tenants_doc(doc: object) -> tuple[Normalized, list[Problem], bool]:
+    """The document's tenants, or ``({}, problems, more)`` when it does not pass the schema:
+    at most ``ERROR_BUDGET`` problems, ``more`` when there were others (not even counted, so
+    that a hostile document costs bounded time)."""
+    problems, more = schema.first_problems(doc, ERROR_BUDGET, schema_name="tenants")
     if problems:
-        return {}, problems
+        return {}, problems, more
     data: Any = doc  # the schema has vouched for its shape
-    return {
-        p: {o: (org or {}).get("smtp_enabled") for o, org in ((partner or {}).get("organizations") or {}).items()}
-        for p, partner in (data["partners"] or {}).items()
-    }, []
+    return (
+        {
+            p: {o: (org or {}).get("smtp_enabled") for o, org in ((partner or {}).get("organizations") or {}).items()}
+            for p, partner in (data["partners"] or {}).items()
+        },
+        [],
+        False,
+    )
