@@ -324,11 +324,15 @@ class RawServer:
                 continue
             self.connections += 1
             self._conns.append(conn)
-            if self.payload is not None and self.drip_interval:
-                threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
-            elif self.payload is not None:
-                with contextlib.suppress(OSError):
-                    conn.sendall(self.payload)
+            self._handle(conn)
+
+    def _handle(self, conn: socket.socket) -> None:
+        """What the server does with a new connection (subclasses script a conversation)."""
+        if self.payload is not None and self.drip_interval:
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+        elif self.payload is not None:
+            with contextlib.suppress(OSError):
+                conn.sendall(self.payload)
 
     def _drip(self, conn: socket.socket) -> None:
         for i in range(len(self.payload)):

@@ -103,24 +103,21 @@ def invisible_problems(parts: Iterable[tuple[JsonPath, Any, bool]], limit: int) 
 def _scan(path: JsonPath, value: Any, found: list[tuple[JsonPath, str, bool]]) -> None:
     """Every string of ``value`` with an INVISIBLE character, keys too, into ``found``."""
     search = INVISIBLE.search
+    items: Iterable[tuple[str | int, Any]]
     if type(value) is dict:
-        for k, v in value.items():
-            if type(k) is str and search(k):
-                found.append((path + (k,), k, True))
-            t = type(v)
-            if t is str:
-                if search(v):
-                    found.append((path + (k,), v, False))
-            elif t is dict or t is list:
-                _scan(path + (k,), v, found)
+        found += [(path + (k,), k, True) for k in value if type(k) is str and search(k)]
+        items = value.items()
     elif type(value) is list:
-        for i, v in enumerate(value):
-            t = type(v)
-            if t is str:
-                if search(v):
-                    found.append((path + (i,), v, False))
-            elif t is dict or t is list:
-                _scan(path + (i,), v, found)
+        items = enumerate(value)
+    else:
+        return
+    for k, v in items:
+        t = type(v)
+        if t is str:
+            if search(v):
+                found.append((path + (k,), v, False))
+        elif t is dict or t is list:
+            _scan(path + (k,), v, found)
 
 
 def _invisible(path: JsonPath, text: str, at_key: bool) -> Problem:

@@ -70,15 +70,8 @@ class ScriptedServer(RawServer):
         self.delay = delay
         self.drip = drip
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            self.connections += 1
-            self._conns.append(conn)
-            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
+    def _handle(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._run, args=(conn,), daemon=True).start()
 
     def _run(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError, ValueError):

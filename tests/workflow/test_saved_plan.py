@@ -41,6 +41,18 @@ def _unchanged_but_audited(ws, before, stale: dict[str, str]) -> None:
         assert e["stack"] == STACK and e["action"] in ("create", "update", "delete") and e["actor"]
 
 
+def _console_creates(ws, relay, address: str, username: str) -> None:
+    """Another writer (a console, say) creates a record out of band."""
+    with ws.open() as s:
+        s.put(
+            Address.parse(address),
+            ResolvedSettings(host="127.0.0.1", port=relay.port, tls=True, username=username, password="out-of-band-1"),
+            expected_version=None,
+            stack=STACK,
+            actor="console",
+        )
+
+
 def _applied_then_planned(ws, relay, ca_file) -> str:
     """Apply a first stack, then save a plan that updates both partners."""
     ws.load_tenants()
@@ -106,14 +118,7 @@ def test_stale_plan_record_deleted_or_created_since(ws, relay, ca_file):
     ws.load_tenants()
     f = ws.write_stack(_stack(ca_file, relay.port))
     assert ws.run("plan", f, "--out", "plan.json").rc == 0  # creates, planned against "absent"
-    with ws.open() as s:
-        s.put(
-            Address.parse("partners/globex"),
-            ResolvedSettings(host="127.0.0.1", port=relay.port, tls=True, username="early", password="early-pw-456"),
-            expected_version=None,
-            stack=STACK,
-            actor="console",
-        )
+    _console_creates(ws, relay, "partners/globex", "early")
     before = ws.state()
     r = ws.run("apply", "plan.json", "--yes")
     assert r.rc == 1
@@ -223,14 +228,7 @@ def test_stack_file_apply_that_loses_a_race(ws, relay, ca_file, monkeypatch):
 
     def plan_then_someone_writes(*args, **kwargs):
         plan = real_make_plan(*args, **kwargs)
-        with ws.open() as s:
-            s.put(
-                Address.parse("partners/acme"),
-                ResolvedSettings(host="127.0.0.1", port=relay.port, tls=True, username="racer", password="race-pw-77"),
-                expected_version=None,
-                stack=STACK,
-                actor="console",
-            )
+        _console_creates(ws, relay, "partners/acme", "racer")
         return plan
 
     monkeypatch.setattr(cli_plan, "make_plan", plan_then_someone_writes)
