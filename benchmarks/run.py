@@ -368,7 +368,7 @@ def bench_apply(backend: Backend, pl: Platform, tmp: Path, scopes: int) -> dict[
             quiesce()
             t_apply, report = once(
                 lambda: apply_plan(
-                    plan, store, base_dir=path.parent, concurrency=8, environ=passwords, actor="benchmark"
+                    plan, store, files=loaded.files, concurrency=8, environ=passwords, actor="benchmark"
                 )
             )
             drift_after = drift_items(

@@ -6,4 +6,4 @@ I/O: ``secrets``, ``desired``, ``planner``, ``planfile``, ``write`` (the one wri
 ``apply``, ``store``, ``verify``, ``report``, ``cli``, ``pulumi``.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

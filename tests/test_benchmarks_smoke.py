@@ -1,0 +1,38 @@
+"""The benchmarks are not tests (their figures go to benchmarks/RESULTS.md), but their code
+must keep running as the code it measures changes: each runs here once, on a small input, as
+a subprocess, to its end. No figure is asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _run(*args: str) -> str:
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=240, cwd=BENCH.parent)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout
+
+
+def test_platform_benchmark_runs_to_the_end():
+    out = _run(
+        str(BENCH / "run.py"), "--orgs", "200", "--partners", "4", "--repeat", "1", "--no-cli", "--apply-scopes", "20"
+    )
+    assert "drift afterwards: 0 items" in out
+
+
+def test_validate_limits_runs_to_the_end():
+    out = _run(str(BENCH / "validate_limits.py"), "--only", "long-key", "--only", "comments", "--no-formats")
+    assert "| long-key | text |" in out and "worst:" in out
+
+
+def test_hostile_relay_runs_to_the_end():
+    out = _run(str(BENCH / "hostile_relay.py"), "--timeout", "1")
+    assert "endless multi-line greeting" in out and "protocol at greeting" in out
