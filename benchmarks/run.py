@@ -367,9 +367,7 @@ def bench_apply(backend: Backend, pl: Platform, tmp: Path, scopes: int) -> dict[
             counts = plan.diff.counts()
             quiesce()
             t_apply, report = once(
-                lambda: apply_plan(
-                    plan, store, files=loaded.files, concurrency=8, environ=passwords, actor="benchmark"
-                )
+                lambda: apply_plan(plan, store, files=loaded.files, concurrency=8, environ=passwords, actor="benchmark")
             )
             drift_after = drift_items(
                 make_plan(loaded, store, stack_file=str(path), environ=passwords).diff, STACK_NAME
