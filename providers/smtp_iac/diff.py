@@ -2,13 +2,18 @@
 delete, no-op), why a scope cannot be written (unknown tenant, feature switched off,
 another stack's scope), and which live records the stack leaves unmanaged.
 
+A live record that this stack manages (``managed_by``) but that its file no longer mentions
+is planned as ``delete`` with the note ``removed from the stack`` (SPEC: as a resource removed
+from a Terraform configuration); ``release`` is how a stack lets go without deleting. With
+``targets``, only the scopes they match are planned, removed or listed as unmanaged.
+
 Pure: it takes the desired scopes (passwords already reduced to the store's keyed
 fingerprint), the live records and a view of the tenants, and touches none of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Container, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -36,11 +41,14 @@ class DesiredKind(StrEnum):
 
     SETTINGS = "settings"
     INHERIT = INHERIT
+    REMOVED = "removed"  # no longer in the stack file, but still managed by the stack: removed
 
 
 CHANGED = "(changed)"
 SET = "(set)"
 IGNORED_NOTE = "organization SMTP is switched off: this override is ignored"
+REMOVED_NOTE = "removed from the stack"
+DESTROY_NOTE = "destroy: the stack removes every override it manages"
 
 Content = tuple[Hashable, ...]
 """What makes two records equal for mail delivery: every field and the password's fingerprint."""
@@ -132,11 +140,10 @@ class Diff:
     unmanaged: list[Address] = field(default_factory=list)  # live overrides the stack does not mention
 
     def counts(self) -> dict[str, int]:
+        """Scopes per action, refused ones apart: a refused scope is not a change."""
         c: dict[str, int] = {str(a): 0 for a in Action} | {REFUSED: 0}  # plain text keys, as in JSON
         for s in self.scopes:
-            c[s.action] += 1
-            if s.refusal:
-                c[REFUSED] += 1
+            c[REFUSED if s.refusal else s.action] += 1
         return c
 
     @property
@@ -173,12 +180,16 @@ def diff(
     tenants: TenantsView,
     *,
     adopt: bool = False,
+    targets: Container[Address] | None = None,
+    removed_note: str = REMOVED_NOTE,
 ) -> Diff:
     scopes: list[ScopePlan] = []
     managed: set[Address] = set()
     for want in desired:
         addr = want.address
         managed.add(addr)
+        if targets is not None and addr not in targets:
+            continue
         live = records.get(addr)
         version = live.version if live else None
         owner = live.managed_by if live else None
@@ -201,7 +212,13 @@ def diff(
         scopes.append(
             ScopePlan(want, action, version, owner, changes, refusal, adopt=taking_over and adopt, notes=tuple(notes))
         )
-    unmanaged = sorted(a for a in records if a not in managed)
+    in_run = [a for a in records if a not in managed and (targets is None or a in targets)]
+    for addr in sorted(a for a in in_run if records[a].managed_by == stack):
+        live = records[addr]
+        gone = DesiredScope(addr, DesiredKind.REMOVED)
+        scopes.append(ScopePlan(gone, Action.DELETE, live.version, live.managed_by, notes=(removed_note,)))
+    scopes.sort(key=lambda s: s.address)
+    unmanaged = sorted(a for a in in_run if records[a].managed_by != stack)
     return Diff(scopes, unmanaged)
 
 

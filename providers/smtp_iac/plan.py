@@ -34,6 +34,7 @@ class Plan:
     diff: Diff
     blast: BlastRadius | None
     adopt: bool = False
+    targets: list[str] | None = None  # --target, as given (sorted); None: the whole stack
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     created_by: str = ""
     digest: str | None = None  # keyed digest of the document (``seal``); checked by apply
@@ -67,6 +68,7 @@ class Plan:
             "created_at": self.created_at,
             "created_by": self.created_by,
             "adopt": self.adopt,
+            "targets": self.targets,
             "verify": self.verify.model_dump(by_alias=True, exclude_none=True),
             "summary": self.diff.counts() | {"affected_organizations": self.blast.affected if self.blast else 0},
             "scopes": [_scope_dict(s) for s in self.diff.scopes],
@@ -167,6 +169,7 @@ def plan_from_dict(doc: dict[str, Any]) -> Plan:
         diff,
         _blast_from(doc["blast_radius"]),
         adopt=doc["adopt"],
+        targets=doc.get("targets"),
         created_at=doc["created_at"],
         created_by=doc["created_by"],
         digest=doc["digest"],

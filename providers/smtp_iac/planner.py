@@ -9,10 +9,11 @@ from .actor import current_actor
 from .addresses import Address
 from .blast import blast_radius
 from .desired import desired_scopes
-from .diff import Action, Content, Diff, diff, record_content
+from .diff import DESTROY_NOTE, REMOVED_NOTE, Action, Content, Diff, diff, record_content
 from .plan import Plan
 from .stackfile import LoadedStack
 from .store import Store
+from .targets import Targets
 
 
 def planned_contents(d: Diff, before: Mapping[Address, Content]) -> dict[Address, Content]:
@@ -38,11 +39,18 @@ def make_plan(
     adopt: bool = False,
     environ: Mapping[str, str] | None = None,
     blast: bool = True,
+    targets: Targets | None = None,
+    destroy: bool = False,
 ) -> Plan:
-    """``blast=False`` (drift) skips the blast radius, which only a plan shows."""
+    """``blast=False`` (drift) skips the blast radius, which only a plan shows. ``targets``
+    limits the plan to those scopes. ``destroy`` plans the removal of every override the stack
+    manages, as if its file named none (its ``inherit`` scopes need nothing)."""
     snap = store.snapshot()
-    desired = desired_scopes(loaded, store.fingerprint, environ=environ, store_files=store.local_files)
-    d = diff(loaded.name, desired, snap.records, snap.tenants, adopt=adopt)
+    desired = (
+        [] if destroy else desired_scopes(loaded, store.fingerprint, environ=environ, store_files=store.local_files)
+    )
+    note = DESTROY_NOTE if destroy else REMOVED_NOTE
+    d = diff(loaded.name, desired, snap.records, snap.tenants, adopt=adopt, targets=targets, removed_note=note)
     radius = None
     if blast:
         before = {a: record_content(r) for a, r in snap.records.items()}
@@ -57,5 +65,6 @@ def make_plan(
         diff=d,
         blast=radius,
         adopt=adopt,
+        targets=targets.texts() if targets is not None else None,
         created_by=current_actor(),
     )

@@ -129,9 +129,11 @@ def test_failing_verify_leaves_that_scope_untouched_while_others_apply(ws, relay
     # the text summary names each failure class and the seed's advice; exit 1 again
     r = ws.run("apply", f, "--yes")
     assert r.rc == 1
-    globex = next(ln for ln in r.out.splitlines() if "partners/globex" in ln)
+    plan_part, _, report = r.out.partition("Plan: ")  # apply prints the plan it applies, then the outcome
+    assert "~  update  partners/globex" in plan_part
+    globex = next(ln for ln in report.splitlines() if "partners/globex" in ln)
     assert globex.startswith("VERIFY_FAILED") and "auth_failed" in globex
-    initech = next(ln for ln in r.out.splitlines() if "partners/initech" in ln)
+    initech = next(ln for ln in report.splitlines() if "partners/initech" in ln)
     assert "connection_refused" in initech
     assert "hint:" in r.out
     assert "Apply: 0 applied, 2 failed verify, 0 refused, 0 failed." in r.out

@@ -89,7 +89,7 @@ def test_apply_asks_on_a_terminal(ws, relay, ca_file, answer, rc):
         os.close(master)
     ws.outputs += [p.stdout, p.stderr]
     assert p.returncode == rc, p.stderr
-    assert "Plan for stack 'dev'" in p.stderr and "Apply 1 change(s) to" in p.stderr
+    assert "Plan for stack 'dev'" in p.stdout and "Apply 1 change(s) to" in p.stderr  # the plan: the result
     if rc:
         assert "nothing applied" in p.stderr and ws.record("controller") is None
     else:

@@ -220,7 +220,7 @@ def test_stack_file_apply_that_loses_a_race(ws, relay, ca_file, monkeypatch):
     """Another writer lands between the plan a stack-file apply makes and its writes (the
     window is made wide and certain by writing right after planning). Before: the message
     spoke of a "saved plan" although none was used, and the refusal was not audited."""
-    import smtp_iac.cli.plan as cli_plan
+    import smtp_iac.cli.apply as cli_plan
 
     ws.load_tenants()
     f = ws.write_stack(_stack(ca_file, relay.port))

@@ -10,7 +10,7 @@ import sys
 import click
 
 from ..errors import SmtpIacError, StackInvalid
-from . import drift, effective, importing, plan, store, tenants, validate, verify
+from . import apply, drift, effective, importing, plan, release, show, store, tenants, validate, verify
 from .options import EXIT_ERROR, EXIT_OK, State
 
 
@@ -27,7 +27,7 @@ def cli(ctx: click.Context, debug: bool, store_url: str | None) -> None:
         state.store = store_url
 
 
-for _module in (validate, tenants, verify, plan, drift, effective, importing, store):
+for _module in (validate, tenants, verify, plan, apply, show, drift, effective, importing, release, store):
     _module.register(cli)
 
 

@@ -59,3 +59,15 @@ def store_option(f: F) -> F:
         help="Store URL (sqlite:///path.db or postgresql://...). "
         "Else SMTP_IAC_STORE, else the stack's store:, else sqlite:///.smtp-iac/store.db.",
     )(f)
+
+
+def target_option(f: F) -> F:
+    """``--target ADDRESS`` (repeatable): limit the run to those scopes (``targets.Targets``)."""
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="ADDRESS",
+        help="Only this scope (repeatable): controller, partners/P, partners/P/organizations/O, "
+        "or partners/P/* for the partner and its organizations.",
+    )(f)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..blast import ImpactKind, PartnerImpact
-from ..diff import Action, FieldChange, ScopePlan
+from ..diff import Action, DesiredKind, FieldChange, ScopePlan
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.NOOP: " "}
 
@@ -31,7 +31,8 @@ def scope_summary(s: ScopePlan) -> str:
         return f"REFUSED ({s.refusal.kind}): {s.refusal.message}" + (f"; {s.refusal.hint}" if s.refusal.hint else "")
     if s.action is Action.DELETE:
         owner = f" (owned by '{s.live_owner}')" if s.live_owner else ""
-        return f"remove override{owner}; inherit from the tier above"
+        why = f"{s.notes[0]}: " if s.desired.kind is DesiredKind.REMOVED and s.notes else ""
+        return f"{why}remove override{owner}; inherit from the tier above"
     parts = [change_text(c, created=s.action is Action.CREATE) for c in s.changes]
     return "; ".join(parts)
 

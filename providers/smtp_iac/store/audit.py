@@ -23,6 +23,7 @@ class AuditAction(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    RELEASE = "release"
     TENANTS_LOAD = "tenants-load"
     ENABLE_SMTP = "enable-smtp"
     DISABLE_SMTP = "disable-smtp"

@@ -72,6 +72,9 @@ class Store(Protocol):
         adopt: bool = False,
     ) -> None: ...
 
+    def release(self, address: Address, *, stack: str, actor: str | None = None) -> LiveRecord:
+        """``stack`` stops managing ``address``; the record stays (``store.release``)."""
+
     def record_attempt(
         self,
         address: Address,

@@ -12,12 +12,13 @@ organizations.
 from __future__ import annotations
 
 from .opening import Opening
-from .records import RECORD_SELECT, Records
+from .records import RECORD_SELECT
+from .release import Release
 from .rotation import KeyRotation
 from .snapshot import Snapshot
 
 
-class SqlStore(Records, KeyRotation, Opening):
+class SqlStore(Release, KeyRotation, Opening):
     """A settings store on a database (``store.Store``). Open one with ``smtp_iac.store.open_store(url)``."""
 
     def _opened(self, create: bool) -> None:
