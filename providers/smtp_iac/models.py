@@ -107,15 +107,21 @@ class PulumiConfigRef(BaseModel):
 SecretRef = EnvRef | FileRef | PulumiConfigRef
 
 
+Host = Annotated[str, Field(min_length=1, max_length=253, pattern=HOST_PATTERN)]
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+TlsMode = Literal["starttls", "implicit"]
+Username = Annotated[str, Field(min_length=1, max_length=512, pattern=SAFE_TEXT)]
+
+
 class SmtpSettings(_NoNull):
     """Desired settings of one scope, as written in a stack file (the password is a reference)."""
 
     model_config = _STRICT
-    host: Annotated[str, Field(min_length=1, max_length=253, pattern=HOST_PATTERN)]
-    port: Annotated[StrictInt, Field(ge=1, le=65535)]
+    host: Host
+    port: Port
     tls: StrictBool
-    tls_mode: Literal["starttls", "implicit"] | None = None
-    username: Annotated[str, Field(min_length=1, max_length=512, pattern=SAFE_TEXT)]
+    tls_mode: TlsMode | None = None
+    username: Username
     password: SecretRef
     sender: Email | None = None
 
@@ -149,22 +155,51 @@ class VerifyOptions(BaseModel):
 
 
 Desired = SmtpSettings | Literal["inherit"]
+"""A managed scope: complete settings, or ``inherit``."""
+
+
+class RelayRef(_NoNull):
+    """``smtp: {relay: NAME, ...}``: the settings of ``relays.NAME``, with any field given
+    beside ``relay`` in place of the relay's (``Stack.scopes`` merges them). That the relay
+    exists and that the merged settings pass the rules is checked by ``relays``."""
+
+    model_config = _STRICT
+    relay: Id
+    host: Host | None = None
+    port: Port | None = None
+    tls: StrictBool | None = None
+    tls_mode: TlsMode | None = None
+    username: Username | None = None
+    password: SecretRef | None = None
+    sender: Email | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """The settings fields given beside ``relay``, by name."""
+        return {name: getattr(self, name) for name in self.model_fields_set if name != "relay"}
+
+    def merged(self, relay: SmtpSettings) -> SmtpSettings:
+        """The relay's settings with this scope's overrides (every field already validated)."""
+        return relay.model_copy(update=self.overrides())
+
+
+Written = SmtpSettings | RelayRef | Literal["inherit"]
+"""A scope's ``smtp:`` as written in the file."""
 
 
 class OrganizationEntry(_NoNull):
     model_config = _STRICT
-    smtp: Desired | None = None
+    smtp: Written | None = None
 
 
 class PartnerEntry(_NoNull):
     model_config = _STRICT
-    smtp: Desired | None = None
+    smtp: Written | None = None
     organizations: dict[Id, OrganizationEntry] = Field(default_factory=dict)
 
 
 class ControllerEntry(_NoNull):
     model_config = _STRICT
-    smtp: Desired | None = None
+    smtp: Written | None = None
 
 
 class Stack(_NoNull):
@@ -175,6 +210,7 @@ class Stack(_NoNull):
     name: Id | None = None
     store: Annotated[str, Field(min_length=1, pattern=SAFE_TEXT)] | None = None
     verify: VerifyOptions = Field(default_factory=VerifyOptions)
+    relays: dict[Id, SmtpSettings] = Field(default_factory=dict)
     controller: ControllerEntry | None = None
     partners: dict[Id, PartnerEntry] = Field(default_factory=dict)
 
@@ -198,17 +234,26 @@ class Stack(_NoNull):
         return value
 
     def scopes(self) -> dict[Address, Desired]:
-        """Managed scopes, in address order: settings or ``"inherit"``. Unmentioned = unmanaged."""
+        """Managed scopes, in address order: complete settings (a ``{relay: NAME}`` merged with
+        its relay) or ``"inherit"``. Unmentioned = unmanaged."""
         out: dict[Address, Desired] = {}
         if self.controller is not None and self.controller.smtp is not None:
-            out[CONTROLLER] = self.controller.smtp
+            out[CONTROLLER] = self._desired(CONTROLLER, self.controller.smtp)
         for p, pentry in sorted(self.partners.items()):
             if pentry.smtp is not None:
-                out[Address(p)] = pentry.smtp
+                out[Address(p)] = self._desired(Address(p), pentry.smtp)
             for o, oentry in sorted(pentry.organizations.items()):
                 if oentry.smtp is not None:
-                    out[Address(p, o)] = oentry.smtp
+                    out[Address(p, o)] = self._desired(Address(p, o), oentry.smtp)
         return out
+
+    def _desired(self, address: Address, smtp: Written) -> Desired:
+        if not isinstance(smtp, RelayRef):
+            return smtp
+        relay = self.relays.get(smtp.relay)
+        if relay is None:  # validation reports it, located; only a model built without it gets here
+            raise ValueError(f"{address}: unknown relay '{smtp.relay}'")
+        return smtp.merged(relay)
 
 
 # ----- live state ------------------------------------------------------------------------

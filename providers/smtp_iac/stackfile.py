@@ -16,7 +16,7 @@ from .addresses import valid_id
 from .diagnostics import Diagnostic, Omitted, has_errors, within_budget
 from .errors import FileRefused, StackInvalid
 from .filerefs import FileScope, read_regular
-from .models import FileRef, SmtpSettings, Stack
+from .models import FileRef, RelayRef, SmtpSettings, Stack
 from .schema import JsonPath, Problem
 from .validation import check_document
 from .yamlsource import MAX_BYTES, Document, parse_bytes
@@ -70,13 +70,17 @@ def file_ref_problems(stack: Stack, files: FileScope) -> list[Problem]:
 
 
 def _password_files(stack: Stack) -> Iterator[tuple[JsonPath, str]]:
-    """(where, path) of every ``{file:}`` password, in file order, without building the scopes."""
+    """(where, path) of every ``{file:}`` password, in file order, without building the scopes:
+    each relay's, and each scope's own (its settings', or its override beside ``relay``)."""
 
     def file_of(smtp: object) -> str | None:
-        if isinstance(smtp, SmtpSettings) and isinstance(smtp.password, FileRef):
+        if isinstance(smtp, (SmtpSettings, RelayRef)) and isinstance(smtp.password, FileRef):
             return smtp.password.file
         return None
 
+    for r, relay in stack.relays.items():
+        if f := file_of(relay):
+            yield ("relays", r, "password", "file"), f
     tail = ("smtp", "password", "file")
     if stack.controller is not None and (f := file_of(stack.controller.smtp)):
         yield ("controller", *tail), f

@@ -12,9 +12,10 @@ Bounded work for any document (the reader builds at most ``yamlsource.MAX_NODES`
 stack file comes from a pull request, and validate runs on every one):
 
 - The document is cut into parts that stand apart in the file, in file order (``_parts``):
-  the document itself (its type, its required keys), each top-level key but ``partners``,
-  each partner (its id, the type of its entry), each other key of a partner's entry, each
-  organization (its id and entry). Every problem of a part stands within the part.
+  the document itself (its type, its required keys), each top-level key but ``partners``
+  and ``relays``, each relay (its name and settings), each partner (its id, the type of its
+  entry), each other key of a partner's entry, each organization (its id and entry). Every
+  problem of a part stands within the part.
 - The model decides which parts fail, ``CHUNK`` parts at a time, so that its errors (about
   1 KB each) stay few. A part that plainly fails (``_plainly_failing``: an unknown or missing
   key, an id that is not one) is not asked: one mapping with 500,000 unknown keys would make
@@ -22,6 +23,8 @@ stack file comes from a pull request, and validate runs on every one):
 - The schema explains the first ``budget`` failing parts, in file order (each has at least one
   problem). The others are only counted, one error each (``Checked.omitted``, a lower bound
   then); the rules and the invisible-character check skip them.
+- A scope's ``smtp: {relay: NAME, ...}`` is checked merged with its relay (``relays``), not
+  by ``rules`` as it stands.
 - Invisible characters (``rules.invisible_problems``) are checked in every string, keys too; a
   schema problem at the same place gives way to the one that names the character.
 - With ``locate``, only the first ``budget`` problems in file order are kept; the rest are counted.
@@ -36,7 +39,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from . import rules, schema
+from . import relays, rules, schema
 from .addresses import ID_PATTERN
 from .diagnostics import ERROR_BUDGET, Omitted
 from .models import (
@@ -46,6 +49,7 @@ from .models import (
     OrganizationEntry,
     PartnerEntry,
     PulumiConfigRef,
+    RelayRef,
     SmtpSettings,
     Stack,
     VerifyOptions,
@@ -72,6 +76,7 @@ def _keys(*models: type[BaseModel], required: bool = False) -> frozenset[str]:
 _ROOT, _VERIFY, _CONTROLLER = _keys(Stack), _keys(VerifyOptions), _keys(ControllerEntry)
 _PARTNER, _ORGANIZATION = _keys(PartnerEntry), _keys(OrganizationEntry)
 _SETTINGS, _REF = _keys(SmtpSettings), _keys(EnvRef, FileRef, PulumiConfigRef)
+_RELAY_REF = _keys(RelayRef)
 _ROOT_REQUIRED, _SETTINGS_REQUIRED = _keys(Stack, required=True), _keys(SmtpSettings, required=True)
 
 
@@ -118,8 +123,10 @@ def check_document(data: Any, *, locate: Locate | None = None, budget: int = ERR
     skipped = {parts[i][0] for i in counted}
     invisible, more_invisible = rules.invisible_problems(_texts(p for p in parts if p[0] not in skipped), budget)
     found, flagged = _with_invisible(found, invisible)
+    refs = list(relays.references(data))  # checked merged with their relays, not as they stand
     exclude = frozenset(path if path[-1:] == ("smtp",) else path + ("smtp",) for path in skipped)
-    found += rules.check_document(data, flagged, exclude)
+    found += rules.check_document(data, flagged, exclude | {path for path, _ in refs})
+    found += relays.check_document(data, flagged, frozenset(skipped), refs)
     checked: Checked[Stack] = Checked(found, None, Omitted(more + more_invisible + len(counted), 0, bool(counted)))
     if not failing and checked.ok:
         try:
@@ -147,6 +154,9 @@ def _parts(data: Any) -> Iterator[Part]:
     if not isinstance(data, dict):
         return
     for key, value in data.items():
+        if key == "relays" and isinstance(value, dict):
+            yield from (((key, name), relay) for name, relay in value.items())
+            continue
         if key != "partners" or not isinstance(value, dict):
             yield (key,), value
             continue
@@ -171,6 +181,8 @@ def _assemble(data: Any, parts: Iterable[Part]) -> Any:
     for path, value in parts:
         if len(path) == 1:
             doc[path[0]] = value
+        elif path[:1] == ("relays",):
+            doc.setdefault("relays", {})[path[1]] = value
         elif len(path) > 1:
             partners = doc.setdefault("partners", {})
             if len(path) == 2:
@@ -237,6 +249,8 @@ def _part_of(loc: tuple[Any, ...], data: Any) -> JsonPath:
     """The part that a model error at ``loc`` is in."""
     if not loc or not isinstance(data, dict) or loc[0] not in data:
         return ()  # the document's type or a required key
+    if loc[0] == "relays" and isinstance(data["relays"], dict) and len(loc) > 1:
+        return loc[:2]
     partners = data.get("partners")
     if loc[0] != "partners" or not isinstance(partners, dict) or len(loc) < 2:
         return loc[:1]
@@ -260,7 +274,7 @@ def _plainly_failing(path: JsonPath, value: Any) -> bool:
             return isinstance(value, dict) and not value.keys() <= _VERIFY
         return path[0] == "controller" and _entry_fails(value, _CONTROLLER)
     if len(path) == 2:
-        return not _id(path[1])
+        return not _id(path[1]) or (path[0] == "relays" and _settings_fail(value))
     if len(path) == 3:
         return path[2] not in _PARTNER or (path[2] == "smtp" and _settings_fail(value))
     return not _id(path[3]) or _entry_fails(value, _ORGANIZATION)
@@ -274,7 +288,10 @@ def _settings_fail(s: Any) -> bool:
     if not isinstance(s, dict):
         return False
     ref = s.get("password")
-    if not _SETTINGS_REQUIRED <= s.keys() <= _SETTINGS:
+    if "relay" in s:  # {relay: NAME, <overrides>}
+        if not s.keys() <= _RELAY_REF:
+            return True
+    elif not _SETTINGS_REQUIRED <= s.keys() <= _SETTINGS:
         return True
     return isinstance(ref, dict) and (len(ref) != 1 or not ref.keys() <= _REF)
 
@@ -286,7 +303,7 @@ def _texts(parts: Iterable[Part]) -> Iterator[tuple[JsonPath, Any, bool]]:
         if not path:
             if not isinstance(value, dict):
                 yield path, value, False
-        elif len(path) == 2:
+        elif len(path) == 2 and path[0] == "partners":
             yield path, None if isinstance(value, dict) else value, True
         else:
             yield path, value, True

@@ -291,3 +291,88 @@ def test_the_project_entry_point_runs_the_program(example_env, monkeypatch):
         pulumi.runtime.set_all_config({}, [])
     names = {r.name for r in monitor.requests}
     assert names == {str(a) for a in load(root / "stacks" / "dev.yaml").stack.scopes()}
+
+
+RELAY_STACK = """version: 1
+verify: {mode: off}
+relays:
+  main:
+    host: smtp.example.com
+    port: 465
+    tls: true
+    username: mailer
+    password: {env: RELAY_TEST_MAIN_PW}
+    sender: no-reply@example.com
+  other:
+    host: smtp.other.example
+    port: 587
+    tls: true
+    tls_mode: starttls
+    username: other
+    password: {env: RELAY_TEST_OTHER_PW}
+controller:
+  smtp: {relay: main}
+partners:
+  acme:
+    smtp: {relay: main, port: 587, tls_mode: starttls, sender: a@acme.example}
+    organizations:
+      acme-eu:
+        smtp: {relay: other, password: {file: secrets/eu.txt}}
+      acme-us:
+        smtp: inherit
+  globex:
+    smtp: {relay: other}
+"""
+
+
+def test_a_relay_stack_declares_what_the_cli_plan_shows(any_store, tmp_path, monkeypatch, capsys):
+    """The same relay-using stack through ``smtp-iac plan`` and through the Pulumi program:
+    the same scopes, the same merged settings, the same passwords (by the store's fingerprint)."""
+    from smtp_iac.cli.app import run
+
+    root = tmp_path / "project"
+    (root / "stacks" / "secrets").mkdir(parents=True)
+    (root / "stacks" / "relays.yaml").write_text(RELAY_STACK)
+    (root / "stacks" / "secrets" / "eu.txt").write_text("eu-" + PASSWORD + "\n")
+    monkeypatch.setenv("RELAY_TEST_MAIN_PW", PASSWORD)
+    monkeypatch.setenv("SMTP_IAC_STORE", any_store.url)
+    monkeypatch.setenv("SMTP_IAC_STORE_KEY", any_store.key)
+    monkeypatch.setenv("RELAY_TEST_OTHER_PW", "other-" + PASSWORD)
+    monkeypatch.chdir(root)
+
+    capsys.readouterr()
+    assert run(["plan", "stacks/relays.yaml", "--format", "json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    planned = {s["address"]: s for s in plan["scopes"]}
+
+    requests = run_program("relays", root, {}, [])
+    assert (
+        set(requests)
+        == set(planned)
+        == {
+            "controller",
+            "partners/acme",
+            "partners/acme/organizations/acme-eu",
+            "partners/acme/organizations/acme-us",
+            "partners/globex",
+        }
+    )
+    with any_store.open() as s:
+        fingerprint = s.fingerprint
+        for address, scope in planned.items():
+            req = requests[address]
+            if scope["desired"] == "inherit":
+                assert req.type == INHERITANCE_TYPE
+                continue
+            props = raw(req)
+            declared = {k: props.get(k) for k in scope["fields"]}
+            assert declared == scope["fields"], address
+            assert fingerprint(props["password"]["value"]) == scope["password_fingerprint"], address
+    acme = planned["partners/acme"]["fields"]
+    assert (acme["host"], acme["port"], acme["tls_mode"], acme["sender"]) == (
+        "smtp.example.com",
+        587,
+        "starttls",
+        "a@acme.example",
+    )
+    assert raw(requests["partners/acme/organizations/acme-eu"])["password"]["value"] == "eu-" + PASSWORD

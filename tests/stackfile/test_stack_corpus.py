@@ -98,6 +98,12 @@ EXPECTED = {
     # bounded work in a small file
     "long-hex-port.yaml": (6, 11, "value is not a valid int (over 1000 digits)"),
     "long-colon-host.yaml": (5, 11, "host must be at most 253 characters"),
+    # relays: (SPEC) and smtp: {relay: NAME, ...}
+    "relay-bad-name.yaml": (4, 3, "invalid relay name 'Send_Grid'"),
+    "relay-unknown.yaml": (15, 14, "unknown relay 'sengrid' (did you mean 'sendgrid'?)"),
+    "relay-unknown-key-beside.yaml": (14, 7, "unknown key 'sendr' in smtp (did you mean 'sender'?)"),
+    "relay-override-465-tls-false.yaml": (16, 16, "port 465 is implicit TLS: set tls: true"),
+    "relay-file-ref-outside.yaml": (9, 22, "resolves to /etc/passwd, outside the stack's repository"),
 }
 GENERATED = {
     "huge-50mb.yaml": (1, 1, "over the 16777216 byte limit"),

@@ -5,6 +5,8 @@ A file with errors fails the run with the same ``FILE:LINE:COL: error: ...`` lin
 log. Passwords become Pulumi secrets here: ``{pulumi_config: key}`` through
 ``Config.require_secret``, ``{env: NAME}`` and ``{file: path}`` resolved and wrapped with
 ``Output.secret``. Names are addresses, so each resource's URN ends with its scope.
+A scope that says ``smtp: {relay: NAME, ...}`` is declared with the merged, complete settings
+(``Stack.scopes``), as ``smtp-iac plan`` shows them: a resource never names its relay.
 """
 
 from __future__ import annotations
