@@ -167,18 +167,19 @@ class UnknownTenant(SmtpIacError):
 
 
 class FeatureDisabled(SmtpIacError):
-    """Organization-level SMTP is switched off for the organization (seed's advice)."""
+    """Organization-level SMTP is switched off for the organization. The message says what,
+    once; the hint is the seed's advice and the command that does it."""
 
     kind = ErrorKind.FEATURE_DISABLED
 
-    ADVICE = (
-        "The SMTP Configuration feature is not enabled for this organization; "
-        "contact your partner admin or system administrator to enable it "
-        "(smtp-iac tenants enable-smtp ORG)"
-    )
+    ADVICE = "contact your partner admin or system administrator to enable it for your organization"
 
     def __init__(self, address: Address):
-        super().__init__("organization-level SMTP is disabled", address=address, hint=self.ADVICE)
+        super().__init__(
+            "organization-level SMTP is disabled",
+            address=address,
+            hint=f"{self.ADVICE} (smtp-iac tenants enable-smtp {address})",
+        )
 
 
 class StalePlan(SmtpIacError):

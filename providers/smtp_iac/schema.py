@@ -5,6 +5,10 @@ Errors become ``Problem``s (path + message) built here from the failing keyword,
 jsonschema's own text: that text echoes the offending value, and a value under ``password``
 is a secret. A schema node may carry ``x-message`` (a string, or a dict keyed by keyword)
 to say what a reviewer needs in place of the generic text.
+
+One typo, one message: a close match gets a did-you-mean (an unknown key, or a word such as
+``smtp: inherted``), and a required key that an unknown key of the same mapping is a likely
+typo of (``hots:`` for ``host``) is not reported missing as well.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +50,10 @@ class Problem:
     message: str
     severity: Severity = "error"
     at_key: bool = False
+    # An unknown key's did-you-mean target, and a required key found missing: an unknown key
+    # suggested as the missing one is the cause, and "missing" would be its consequence.
+    suggests: str | None = field(default=None, compare=False)
+    missing: str | None = field(default=None, compare=False)
 
 
 def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
@@ -137,14 +145,28 @@ def explain(
 
 
 def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
+    """Each problem once, without the "missing required key" an unknown key of the same
+    mapping already explains (``hots:`` is reported with "did you mean 'host'?", not also as
+    a missing ``host``)."""
+    problems = list(problems)
+    typos = {(p.path[:-1], p.suggests) for p in problems if p.suggests is not None}
     seen: set[tuple[JsonPath, str, bool]] = set()
     out: list[Problem] = []
     for p in problems:
         k = (p.path, p.message, p.at_key)
-        if k not in seen:
-            seen.add(k)
-            out.append(p)
+        if k in seen or (p.missing is not None and (p.path, p.missing) in typos):
+            continue
+        seen.add(k)
+        out.append(p)
     return out
+
+
+def suggestion(word: str, choices: Iterable[str]) -> str | None:
+    """The closest of ``choices`` to a mistyped ``word`` (a key or a value), if any is close."""
+    if len(word) > 64:
+        return None
+    hint = difflib.get_close_matches(word, sorted(choices), n=1)
+    return hint[0] if hint else None
 
 
 def _custom(schema: Any, keyword: str) -> str | None:
@@ -217,7 +239,11 @@ def _explain(
             for sub in branch:
                 out.extend(_explain(sub, schema_name, limit, more))
             return out
-        return [Problem(path, _custom(schema, kw) or f"{field} does not match any allowed form")]
+        message = _custom(schema, kw) or f"{field} does not match any allowed form"
+        word = suggestion(inst, _branch_words(error, schema_name)) if isinstance(inst, str) else None
+        if word is not None and not _secret_path(path):
+            message += f" (did you mean '{word}'?)"
+        return [Problem(path, message)]
 
     custom = _custom(schema, kw)
     if kw == "additionalProperties" or kw == "unevaluatedProperties":
@@ -232,16 +258,20 @@ def _explain(
             more[0] += len(extras) - limit
             extras = extras[:limit]
         for k in extras:
-            hint = difflib.get_close_matches(k, sorted(properties), n=1) if len(k) <= 64 else []
-            tail = f" (did you mean '{hint[0]}'?)" if hint else f" (allowed: {known})"
+            hint = suggestion(k, properties)
+            tail = f" (did you mean '{hint}'?)" if hint else f" (allowed: {known})"
             where = f" in {field}" if path else ""
-            out.append(Problem(path + (k,), f"unknown key '{_printable(k)}'{where}{tail}", at_key=True))
+            message = f"unknown key '{_printable(k)}'{where}{tail}"
+            out.append(Problem(path + (k,), message, at_key=True, suggests=hint))
         return out
     if kw == "required":
         missing = [r for r in schema.get("required", []) if isinstance(inst, dict) and r not in inst]
-        return [Problem(path, custom or f"missing required key '{m}' in {field}") for m in missing]
+        return [Problem(path, custom or f"missing required key '{m}' in {field}", missing=m) for m in missing]
     if kw == "type":
-        return [Problem(path, custom or f"{field} must be {_a(schema['type'])}, not {_json_type(inst)}")]
+        message = custom or f"{field} must be {_a(schema['type'])}, not {_json_type(inst)}"
+        if schema.get("type") == "string" and isinstance(inst, (bool, int, float)) and not custom:
+            message += " (put it in quotes to keep it as written)"
+        return [Problem(path, message)]
     if kw in ("const", "enum"):
         allowed = [schema["const"]] if kw == "const" else schema["enum"]
         shown = ", ".join(json.dumps(a) for a in allowed)
@@ -282,6 +312,20 @@ def _matching_branch(error: ValidationError, schema_name: str) -> list[Validatio
             continue
         fitting.append(errs)
     return fitting[0] if len(fitting) == 1 else None
+
+
+def _branch_words(error: ValidationError, schema_name: str) -> list[str]:
+    """The words a oneOf/anyOf allows (its ``const`` and ``enum`` branches), e.g. 'inherit'."""
+    schema: Any = error.schema
+    words: list[str] = []
+    for branch in schema.get(str(error.validator), []) if isinstance(schema, dict) else []:
+        if isinstance(branch, dict) and "$ref" in branch:
+            branch = _resolve_local(branch["$ref"], schema_name)
+        if not isinstance(branch, dict):
+            continue
+        allowed = [branch["const"]] if "const" in branch else branch.get("enum", [])
+        words += [w for w in allowed if isinstance(w, str)]
+    return words
 
 
 def _keys_overlap(error: ValidationError, idx: int, schema_name: str) -> bool:

@@ -4,8 +4,8 @@ PyYAML (libyaml when built in) only parses, to events; values are built here in 
 the events, with an explicit stack (no recursion), so that (a) every value and key keeps its
 line and column, (b) anchors and aliases are refused (they hide what a reviewer reads),
 (c) duplicate keys are refused (YAML keeps the last one silently), (d) scalars follow YAML
-1.2's core schema: ``yes``/``no``/``on``/``off`` stay strings, ``0755`` is not octal, ``1:30``
-is not sexagesimal, timestamps stay strings.
+1.2's core schema: ``yes``/``no``/``on``/``off`` stay strings, ``0755`` is the integer 755 (octal
+is ``0o755``, hex ``0x1F``), ``1:30`` is not sexagesimal, timestamps stay strings.
 
 Bounded work for any file (a stack file comes from a pull request, and validate runs on every
 one): at most ``MAX_BYTES`` bytes, ``MAX_DEPTH`` levels and ``MAX_NODES`` nodes (keys and values;
@@ -57,11 +57,12 @@ _T = "tag:yaml.org,2002:"
 _STR, _MAP, _SEQ, _INT_TAG, _FLOAT_TAG = _T + "str", _T + "map", _T + "seq", _T + "int", _T + "float"
 _BOOL_TAG, _NULL_TAG = _T + "bool", _T + "null"
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-_INT = re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+|0o[0-7]+)$")
+# YAML 1.2 core schema (10.3.2): decimal digits with any leading zeros (0755 is 755), 0o octal, 0x hex.
+_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
 _DECIMAL = re.compile(r"[-+]?[0-9]+")
-# A float needs a dot or an exponent; a leading-zero number like 0755 stays a string.
+# A float needs a dot or an exponent (digits alone are an int, resolved first).
 _FLOAT = re.compile(
-    r"^(?:[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9]*)\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?(?:0|[1-9][0-9]*)[eE][-+]?[0-9]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 

@@ -128,7 +128,9 @@ def test_full_round_load_apply_oob_drift_repair(ws, relay, ca_file):
     acme = next(i for i in d.json()["items"] if i["address"] == "partners/acme")
     assert {"field": "port", "live": 2525, "desired": relay.port} in acme["changes"]
     ini = next(i for i in d.json()["items"] if i["address"] == "partners/initech")
-    assert ini["changes"] == [{"field": "password", "live": "(changed)", "desired": "(changed)"}]
+    # a password: which one differs, by the two keyed fingerprints, never the secret
+    fp_live, fp_desired = ws.fingerprint("changed-in-console-77"), ws.fingerprint(PASSWORD)
+    assert ini["changes"] == [{"field": "password", "live": fp_live, "desired": fp_desired}]
     md = ws.run("drift", f, "--format", "markdown")
     assert md.rc == 2 and "**5 differences**" in md.out
     assert "| override_appeared | `partners/globex` |" in md.out
@@ -181,8 +183,9 @@ def test_drift_switch_off_and_owner_change_and_errors(ws, relay, ca_file):
         )
     r = ws.run("drift", f)
     assert r.rc == 2
-    (item,) = [ln for ln in r.out.splitlines() if ln.startswith("  ")]
+    (item, who) = [ln for ln in r.out.splitlines() if ln.startswith("  ")]
     assert item.split()[:2] == ["owner_changed", "partners/initech:"] and "stack 'console'" in item
+    assert who.strip().startswith("last written by console at ")
 
     # a stack that names a tenant the store does not know: exit 1, named
     doc = _stack(ca_file, relay.port)
@@ -249,16 +252,22 @@ def test_import_round_trips_to_no_changes(ws, relay, ca_file, monkeypatch):
         "env": "SMTP_PASSWORD_ACME__ACME_EU"
     }
     assert doc["partners"]["acme"]["organizations"]["acme-eu"]["smtp"]["sender"] == "eu@example.com"
+    # controller, globex-eu and initech have the same settings: one relay, one placeholder
+    shared = "127-0-0-1"
+    assert doc["relays"][shared]["password"] == {"env": "SMTP_RELAY_PASSWORD_127_0_0_1"}
+    assert doc["relays"][shared]["port"] == relay.port and doc["relays"][shared]["username"] == USER
+    assert doc["controller"]["smtp"] == {"relay": shared}
+    assert doc["partners"]["initech"]["smtp"] == {"relay": shared}
+    assert doc["partners"]["globex"]["organizations"]["globex-eu"]["smtp"] == {"relay": shared}
+    assert doc["store"] == ws.url and "verify" not in doc and "verify: is not kept in the store" in text
     (ws.dir / "stacks" / "imported.yaml").write_text(text)
     assert ws.run("validate", "stacks/imported.yaml").rc == 0
 
     # placeholders set to the real passwords: plan shows no changes, drift none
     real = {
-        "SMTP_PASSWORD_CONTROLLER": PASSWORD,
+        "SMTP_RELAY_PASSWORD_127_0_0_1": PASSWORD,
         "SMTP_PASSWORD_ACME": OTHER_PASSWORD,
         "SMTP_PASSWORD_ACME__ACME_EU": PASSWORD,
-        "SMTP_PASSWORD_GLOBEX__GLOBEX_EU": PASSWORD,
-        "SMTP_PASSWORD_INITECH": PASSWORD,
     }
     for var, pw in real.items():
         monkeypatch.setenv(var, pw)
@@ -267,12 +276,12 @@ def test_import_round_trips_to_no_changes(ws, relay, ca_file, monkeypatch):
     assert "No changes" in r.out and "5 unchanged" in r.out
     assert ws.run("drift", "stacks/imported.yaml").rc == 0
     # one placeholder set to another secret: a password change, and nothing else
-    monkeypatch.setenv("SMTP_PASSWORD_INITECH", OTHER_PASSWORD)
+    monkeypatch.setenv("SMTP_PASSWORD_ACME__ACME_EU", OTHER_PASSWORD)
     d = ws.run("plan", "stacks/imported.yaml", "--format", "json").json()
     assert [(s["address"], s["changes"]) for s in d["scopes"] if s["action"] != "no-op"] == [
-        ("partners/initech", [{"field": "password", "old": "(changed)", "new": "(changed)"}])
+        ("partners/acme/organizations/acme-eu", [{"field": "password", "old": "(changed)", "new": "(changed)"}])
     ]
-    monkeypatch.setenv("SMTP_PASSWORD_INITECH", PASSWORD)
+    monkeypatch.setenv("SMTP_PASSWORD_ACME__ACME_EU", PASSWORD)
 
     # records of two stacks: the import is named 'imported' and still plans no changes
     with ws.open() as s:

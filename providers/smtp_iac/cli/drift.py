@@ -1,33 +1,58 @@
-"""``drift FILE``: the live store against the stack, for the nightly job. Writes nothing."""
+"""``drift FILE``: the live store against the stack, for the nightly job. Writes nothing.
+
+Each difference names who made it and when: the live record's last writer, or (a deleted
+record, a switched-off organization) the audit log's entry. That costs one more read of the
+records and one audit read per such address, only when there is drift."""
 
 from __future__ import annotations
 
 import click
 
-from ..drift import drift_items
+from ..addresses import Address
+from ..drift import DriftKind, drift_items
 from ..errors import ErrorKind
+from ..models import LiveRecord
 from ..planner import make_plan
 from ..report import markdown, text
-from .options import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, State, format_option, pass_state, store_option
+from ..targets import Targets
+from .options import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    State,
+    format_option,
+    pass_state,
+    store_option,
+    target_option,
+)
 from .output import emit, load_stack
+
+_FROM_RECORDS = frozenset({DriftKind.CHANGED, DriftKind.APPEARED, DriftKind.OWNER, DriftKind.REMOVED})
 
 
 @click.command("drift")
 @click.argument("file", type=click.Path(dir_okay=False))
 @format_option("text", "json", "markdown")
+@target_option
 @store_option
 @pass_state
-def drift_cmd(state: State, file: str, fmt: str) -> int:
+def drift_cmd(state: State, file: str, fmt: str, targets: tuple[str, ...]) -> int:
     """Compare the live store with the stack; write nothing. Exit 0 none, 2 drift, 1 error."""
+    limit = Targets.parse(targets)
     loaded = load_stack(file)
     with state.open_store(loaded.stack.store, create=False) as store:
-        plan = make_plan(loaded, store, stack_file=file, blast=False)
+        plan = make_plan(loaded, store, stack_file=file, blast=False, targets=limit)
+        items = drift_items(plan.diff, plan.stack)
+        if items:  # again, with who and when
+            records: dict[Address, LiveRecord] = {}
+            if any(i.kind in _FROM_RECORDS for i in items):
+                records = {r.address: r for r in store.list_records()}
+            items = drift_items(plan.diff, plan.stack, records, lambda a: store.audit_log(address=a))
     unknown = [
         (s.address, s.refusal.message)
         for s in plan.diff.scopes
         if s.refusal is not None and s.refusal.kind is ErrorKind.UNKNOWN_TENANT
     ]
-    items = drift_items(plan.diff, plan.stack)
     emit(
         fmt,
         text_out=lambda: text.render_drift(plan.stack, items),

@@ -8,6 +8,7 @@ import json
 import click
 
 from ..errors import UsageError
+from ..models import effective_tls_mode
 from ..report import text
 from .options import EXIT_OK, State, format_option, pass_state, store_option
 
@@ -42,7 +43,16 @@ def effective_cmd(state: State, org: str | None, all_: bool, fmt: str) -> int:
         rec = res.record
         settings = (
             rec.public_fields()
-            | {"password_fingerprint": rec.password_fingerprint, "version": rec.version, "managed_by": rec.managed_by}
+            | {
+                # the mode the connection uses; ``tls_mode`` is what the record says (null: the default)
+                "tls_mode_in_force": effective_tls_mode(rec.tls, rec.tls_mode, rec.port),
+                "tls_mode_default": rec.tls and rec.tls_mode is None,
+                "password_fingerprint": rec.password_fingerprint,
+                "version": rec.version,
+                "managed_by": rec.managed_by,
+                "updated_at": rec.updated_at.isoformat() if rec.updated_at else None,
+                "updated_by": rec.updated_by,
+            }
             if rec
             else None
         )

@@ -161,10 +161,13 @@ def render_drift(stack: str, items: list[DriftItem]) -> str:
     doc = _Doc()
     doc.add(f"### smtp-iac drift: `{stack}`", "", f"**{plural(len(items), 'difference')}**", "")
     doc.section(
-        ["| Kind | Address | What |", "|---|---|---|"],
-        [f"| {i.kind} | `{i.address}` | {_cell(i.message)} |" for i in items[:MAX_SCOPE_ROWS]],
+        ["| Kind | Address | What | Who, when |", "|---|---|---|---|"],
+        [
+            f"| {i.kind} | `{i.address}` | {_cell(i.message)} | {_cell(i.who.text()) if i.who else 'unknown'} |"
+            for i in items[:MAX_SCOPE_ROWS]
+        ],
         len(items),
-        lambda n: f"| | … {n:,} more | see --format json |",
+        lambda n: f"| | … {n:,} more | see --format json | |",
     )
     return doc.text()
 

@@ -5,9 +5,9 @@ plan; these few lines take a hundredth of that.)"""
 from __future__ import annotations
 
 from ..apply import ApplyReport
-from ..diff import Action
+from ..diff import Action, DesiredKind
 from ..drift import DriftItem
-from ..models import SETTINGS_FIELDS, LiveRecord
+from ..models import SETTINGS_FIELDS, LiveRecord, effective_tls_mode
 from ..plan import Plan
 from ..resolve import Resolution
 from .common import SYMBOL, plural, scope_summary, transitions_text, value
@@ -40,7 +40,7 @@ def render_plan(plan: Plan, *, show_unchanged: bool = False) -> str:
         )
     else:
         out.append("No changes: the store matches the stack.")
-    notes = [(s, n) for s in plan.diff.scopes for n in s.notes]
+    notes = [(s, n) for s in plan.diff.scopes for n in s.notes if s.desired.kind is not DesiredKind.REMOVED]
     if notes:
         out.append("")
     out += [f"note: {s.address}: {n}" for s, n in notes[:20]]
@@ -86,6 +86,8 @@ def render_drift(stack: str, items: list[DriftItem]) -> str:
                 lines.append("      password: (changed)")
             else:
                 lines.append(f"      {c.field}: live {value(c.old)}, desired {value(c.new)}")
+        if i.who is not None:
+            lines.append(f"      {i.who.text()}")
     return "\n".join(lines) + "\n"
 
 
@@ -106,6 +108,14 @@ def render_apply(report: ApplyReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tls_mode_text(record: LiveRecord) -> str:
+    """The TLS mode in force, and whether the record chose it or the port's default did."""
+    mode = effective_tls_mode(record.tls, record.tls_mode, record.port)
+    if not record.tls:
+        return "none (tls: false)"
+    return mode if record.tls_mode else f"{mode} (default for port {record.port})"
+
+
 def render_effective(org: str, res: Resolution[LiveRecord]) -> str:
     record = res.record
     lines = [f"{org}"]
@@ -115,7 +125,8 @@ def render_effective(org: str, res: Resolution[LiveRecord]) -> str:
         lines.append(f"  effective: {res.source} ({res.tier} tier)")
         assert record is not None  # a source always has its record
         for f in SETTINGS_FIELDS:
-            lines.append(f"    {f}: {value(getattr(record, f))}")
+            shown = tls_mode_text(record) if f == "tls_mode" else value(getattr(record, f))
+            lines.append(f"    {f}: {shown}")
         lines.append(f"    password: {record.password_fingerprint}")
         lines.append(
             f"    version {record.version}, managed by {record.managed_by or '(nobody)'}, "
