@@ -13,18 +13,21 @@ config, then the CRUD methods. So:
   config (``smtp-iac:store``, secret ``smtp-iac:storeKey``, ``smtp-iac:adopt``), falling back to
   ``SMTP_IAC_STORE`` / ``SMTP_IAC_STORE_KEY`` / ``SMTP_IAC_ADOPT``, then to the stack file's
   ``store:`` (the ``stack_file`` input names it), then to the default sqlite store;
-- each operation opens the store, does its work and closes it (the host runs operations on a
-  thread pool, so nothing is shared between them).
+- the store is opened once per host process (per store URL and key) and shared by every call
+  and both provider classes, and each distinct relay + credentials is checked once per run
+  (``reuse``: what is cached, how it is keyed, thread safety, failures).
 
 ``check`` and ``diff`` (what ``pulumi preview`` calls) never open an SMTP connection and never
-write; ``diff`` opens the store only to fingerprint the new password with the store's key.
-``create``/``update`` run the verify check before the compare-and-swap write.
+write; ``diff`` uses the store only to fingerprint the new password with the store's key.
+``create``/``update`` run the verify check (shared, ``reuse.VerifyCache``) before the
+compare-and-swap write; each scope's write and audit entry are its own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
+import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,7 @@ from ..store import ENV_KEY, ENV_STORE, Store
 from ..verify import VerifyResult
 from ..write import ScopeResult, ScopeWrite, ScopeWriter, Verifier
 from . import properties as P
+from .reuse import STORES, VerifyCache
 
 CONFIG_STORE = "smtp-iac:store"
 CONFIG_STORE_KEY = "smtp-iac:storeKey"
@@ -83,8 +87,11 @@ def _truthy(value: Any) -> bool:
     return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+_CACHE_LOCK = threading.Lock()
+
+
 class _StoreProvider(ResourceProvider):
-    """Common part: configuration read at run time, the store opened per operation."""
+    """Common part: configuration read at run time, the process's shared store."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -119,11 +126,33 @@ class _StoreProvider(ResourceProvider):
         adopt: bool | None = getattr(self, "_adopt", None)
         return adopt if adopt is not None else _truthy(os.environ.get(ENV_ADOPT))
 
-    def _store(self, props: dict[str, Any], *, create: bool = False) -> Store:
-        """The store, made only by create and update (preview, refresh and delete never make one)."""
-        from ..store import open_store
+    def _store(self, props: dict[str, Any], *, create: bool = False) -> AbstractContextManager[Store]:
+        """The process's open store for the block, made only by create and update (preview,
+        refresh and delete never make one)."""
+        return STORES.use(self._url(props), self._key(), create=create)
 
-        return open_store(self._url(props), key=self._key(), create=create)
+    def _verify_cache(self) -> VerifyCache:
+        """This provider's checks, shared by every resource of the run (made on first use:
+        the host unpickles providers without calling ``__init__``)."""
+        cache: VerifyCache | None = self.__dict__.get("_verify_results")
+        if cache is None:
+            with _CACHE_LOCK:
+                cache = self.__dict__.setdefault("_verify_results", VerifyCache())
+        assert cache is not None
+        return cache
+
+    def _verifier(self, props: dict[str, Any]) -> Verifier | None:
+        """The check to run before a write, with the resource's verify options (none when
+        off), shared with every other resource of the run that has the same settings."""
+        options = P.verify_options(props)
+        if options.mode == "off":
+            return None
+        base_dir, cache = _base_dir(props), self._verify_cache()
+
+        def verify(address: Address, settings: ResolvedSettings) -> VerifyResult:
+            return cache.verify(address, settings, options, base_dir)
+
+        return verify
 
 
 class SmtpSettingsProvider(_StoreProvider):
@@ -136,17 +165,12 @@ class SmtpSettingsProvider(_StoreProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         olds, news = P.normalize(olds), P.normalize(news)
-        store_holder: list[Any] = []
-        with contextlib.ExitStack() as stack:
 
-            def fingerprint(password: str) -> str:
-                if not store_holder:
-                    store_holder.append(stack.enter_context(self._store(olds)))
-                fp: str = store_holder[0].fingerprint(password)
-                return fp
+        def fingerprint(password: str) -> str:
+            with self._store(olds) as store:
+                return store.fingerprint(password)
 
-            changed = P.settings_changes(olds, news, fingerprint)
-        return _diff_result(changed)
+        return _diff_result(P.settings_changes(olds, news, fingerprint))
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = P.normalize(props)
@@ -155,7 +179,7 @@ class SmtpSettingsProvider(_StoreProvider):
             live = store.get(address)
             expected = live.version if live is not None else None
             w = ScopeWrite.put(address, P.resolved_settings(props), expected, props["stack"], self._adopting())
-            record = _written(ScopeWriter(store).write(w, live, _verifier(props)))
+            record = _written(ScopeWriter(store).write(w, live, self._verifier(props)))
         assert record is not None
         return CreateResult(str(address), P.settings_outputs(props, record))
 
@@ -165,7 +189,7 @@ class SmtpSettingsProvider(_StoreProvider):
         with self._store(news, create=True) as store:
             live = store.get(address)
             w = ScopeWrite.put(address, P.resolved_settings(news), olds.get("version"), news["stack"], self._adopting())
-            record = _written(ScopeWriter(store).write(w, live, _verifier(news)))
+            record = _written(ScopeWriter(store).write(w, live, self._verifier(news)))
         assert record is not None
         return UpdateResult(P.settings_outputs(news, record))
 
@@ -268,18 +292,3 @@ def _stack_file_store(stack_file: Any) -> str | None:
 def _base_dir(props: dict[str, Any]) -> Path:
     stack_file = props.get("stack_file")
     return (Path.cwd() / stack_file).parent if stack_file else Path.cwd()
-
-
-def _verifier(props: dict[str, Any]) -> Verifier | None:
-    """The check to run before a write, with the resource's verify options (none when off)."""
-    options = P.verify_options(props)
-    if options.mode == "off":
-        return None
-    base_dir = _base_dir(props)
-
-    def verify(address: Address, settings: ResolvedSettings) -> VerifyResult:
-        from ..verify import run_check
-
-        return run_check(settings, options, address=address, base_dir=base_dir)
-
-    return verify

@@ -1,0 +1,217 @@
+"""Pulumi through the SDK's REAL dynamic provider host (issue 12), on a fresh SQLite store
+(and PostgreSQL with ``--pg DSN`` or ``SMTP_IAC_TEST_PG_DSN``):
+
+1. Check+Diff of N resources (default 1,000; no changes, so each Diff fingerprints the
+   password): ms per resource through the host, against ``make_plan`` of the same scopes in
+   one process (what ``smtp-iac plan`` does, without interpreter start and rendering);
+2. Create of M resources (default 100) sharing one relay: SMTP sessions and AUTHs counted at a
+   loopback aiosmtpd relay, ms per resource, against ``apply`` of the same M creates.
+
+The Pulumi CLI is not here: the engine is stood in for by ``tests/pulumi/pulumi_engine.py``
+(gRPC calls made one after another, as ``pulumi up --parallel 1`` would issue them).
+
+    .venv/bin/python benchmarks/pulumi_host.py [--resources 1000] [--creates 100] [--pg DSN]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "pulumi")]
+
+from cryptography.fernet import Fernet  # noqa: E402
+from pulumi.dynamic.dynamic import serialize_provider  # noqa: E402
+from pulumi_engine import ProviderHost, urn  # noqa: E402
+from smtp_servers import make_ca, smtp_server, write_ca_file  # noqa: E402
+
+from smtp_iac.addresses import Address  # noqa: E402
+from smtp_iac.apply import apply_plan  # noqa: E402
+from smtp_iac.models import ResolvedSettings  # noqa: E402
+from smtp_iac.planner import make_plan  # noqa: E402
+from smtp_iac.pulumi import properties as P  # noqa: E402
+from smtp_iac.pulumi.provider import SmtpSettingsProvider  # noqa: E402
+from smtp_iac.pulumi.resources import SETTINGS_TYPE  # noqa: E402
+from smtp_iac.stackfile import read  # noqa: E402
+from smtp_iac.store import open_store  # noqa: E402
+
+USER, PASSWORD, STACK = "mailer", "bench-relay-secret-1f3a", "bench"
+SECRET = {"password", "__provider"}
+
+
+@contextmanager
+def backends(tmp: Path, dsn: str | None) -> Iterator[list[tuple[str, str]]]:
+    out = [("sqlite", f"sqlite:///{tmp / 'store.db'}")]
+    schema = f"bench_pulumi_{uuid.uuid4().hex[:8]}"
+    if dsn:
+        import psycopg
+
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute(f'CREATE SCHEMA "{schema}"')
+        sep = "&" if "?" in dsn else "?"
+        out.append(("postgresql", f"{dsn}{sep}options={quote(f'-csearch_path={schema}', safe='')}"))
+    try:
+        yield out
+    finally:
+        if dsn:
+            import psycopg
+
+            with psycopg.connect(dsn, autocommit=True) as c:
+                c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def orgs(n: int, prefix: str) -> list[str]:
+    return [f"{prefix}{i:05d}" for i in range(n)]
+
+
+def props(org: str, port: int, ca_file: Path, provider: str) -> dict[str, Any]:
+    return {
+        "address": f"partners/acme/organizations/{org}",
+        "stack": STACK,
+        "host": "127.0.0.1",
+        "port": port,
+        "tls": True,
+        "username": USER,
+        "password": PASSWORD,
+        "verify": {"mode": "login", "timeout_seconds": 10, "ca_file": str(ca_file)},
+        "__provider": provider,
+    }
+
+
+def stack_file(path: Path, org_names: list[str], port: int, ca_file: Path) -> Path:
+    lines = [
+        "version: 1",
+        f"verify: {{mode: login, timeout_seconds: 10, ca_file: {ca_file}}}",
+        "partners:",
+        "  acme:",
+        "    organizations:",
+    ]
+    for o in org_names:
+        lines.append(
+            f"      {o}:\n        smtp: {{host: 127.0.0.1, port: {port}, tls: true, username: {USER}, "
+            "password: {env: BENCH_RELAY_PASSWORD}}"
+        )
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def cli_plan_ms(path: Path, url: str, key: str) -> tuple[float, Any]:
+    loaded, diags = read(path)
+    assert loaded is not None, diags
+    env = {"BENCH_RELAY_PASSWORD": PASSWORD}
+    with open_store(url, key=key, create=False) as store:
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            plan = make_plan(loaded, store, stack_file=str(path), environ=env)
+            best = min(best, time.perf_counter() - t0)
+    return best * 1000, plan
+
+
+def run_backend(name: str, url: str, tmp: Path, n: int, m: int, ca: Any, ca_file: Path) -> None:
+    key = Fernet.generate_key().decode()
+    check_orgs, create_orgs, cli_orgs = orgs(n, "c"), orgs(m, "n"), orgs(m, "p")
+    with open_store(url, key=key) as s:
+        s.load_tenants(
+            {
+                "partners": {
+                    "acme": {"organizations": {o: {"smtp_enabled": True} for o in check_orgs + create_orgs + cli_orgs}}
+                }
+            },
+            actor="bench",
+        )
+    with smtp_server(tls="starttls", ca=ca, users={USER: PASSWORD}) as relay:
+        provider = serialize_provider(SmtpSettingsProvider())
+        # 1. Check+Diff: live records written directly, the state's outputs made from them
+        olds: dict[str, dict[str, Any]] = {}
+        with open_store(url, key=key) as s:
+            for o in check_orgs:
+                p = props(o, relay.port, ca_file, provider)
+                settings = ResolvedSettings(
+                    host="127.0.0.1", port=relay.port, tls=True, username=USER, password=PASSWORD
+                )
+                rec = s.put(Address("acme", o), settings, expected_version=None, stack=STACK, actor="bench")
+                olds[o] = P.settings_outputs(P.normalize(dict(p)), rec)
+        host = ProviderHost(ROOT, tmp / f"host-{name}.log")
+        try:
+            host.configure({"smtp-iac:store": url, "smtp-iac:storeKey": key}, secret_keys={"smtp-iac:storeKey"})
+            t0 = time.perf_counter()
+            for o in check_orgs:
+                u = urn(STACK, SETTINGS_TYPE, f"partners/acme/organizations/{o}")
+                news, failures = host.check(u, {}, props(o, relay.port, ca_file, provider), SECRET)
+                assert not failures
+                assert host.diff(u, news["address"], olds[o], news, SECRET).changes == 1  # DIFF_NONE
+            check_diff_ms = (time.perf_counter() - t0) * 1000
+            # 2. Create of M resources sharing one relay
+            t0 = time.perf_counter()
+            for o in create_orgs:
+                u = urn(STACK, SETTINGS_TYPE, f"partners/acme/organizations/{o}")
+                news, _ = host.check(u, {}, props(o, relay.port, ca_file, provider), SECRET)
+                host.create(u, news, SECRET)
+            create_ms = (time.perf_counter() - t0) * 1000
+            sessions, auths = relay.stats.sessions, relay.stats.auth_attempts
+        finally:
+            host.close()
+
+        # the CLI on the same scopes: plan of the N unchanged ones, apply of M creates
+        plan_ms, plan = cli_plan_ms(stack_file(tmp / f"{name}-check.yaml", check_orgs, relay.port, ca_file), url, key)
+        assert plan.diff.counts()["no-op"] == n, plan.diff.counts()
+        path = stack_file(tmp / f"{name}-apply.yaml", cli_orgs, relay.port, ca_file)
+        loaded, _ = read(path)
+        assert loaded is not None
+        with open_store(url, key=key) as s:
+            plan = make_plan(loaded, s, stack_file=str(path), environ={"BENCH_RELAY_PASSWORD": PASSWORD})
+            before = relay.stats.sessions
+            t0 = time.perf_counter()
+            env = {"BENCH_RELAY_PASSWORD": PASSWORD}
+            report = apply_plan(plan, s, files=loaded.files, environ=env, actor="bench")
+            apply_ms = (time.perf_counter() - t0) * 1000
+            cli_sessions = relay.stats.sessions - before
+            assert plan.diff.counts()["create"] == m, plan.diff.counts()
+            del report
+
+    per_cd, per_plan = check_diff_ms / n, plan_ms / n
+    per_create, per_apply = create_ms / m, apply_ms / m
+    print(f"[{name}] Check+Diff, {n} resources through the host: {check_diff_ms:.0f} ms, {per_cd:.3f} ms/resource")
+    print(
+        f"[{name}]   CLI make_plan of the same {n} scopes: {plan_ms:.0f} ms, {per_plan:.3f} ms/scope; "
+        f"ratio {per_cd / per_plan:.1f}x"
+    )
+    print(
+        f"[{name}] Create, {m} resources sharing one relay: {create_ms:.0f} ms, {per_create:.2f} ms/resource, "
+        f"SMTP sessions {sessions}, AUTHs {auths}"
+    )
+    print(
+        f"[{name}]   CLI apply of {m} creates on the same relay: {apply_ms:.0f} ms, {per_apply:.2f} ms/scope, "
+        f"SMTP sessions {cli_sessions}; ratio {per_create / per_apply:.1f}x"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--resources", type=int, default=1000)
+    ap.add_argument("--creates", type=int, default=100)
+    ap.add_argument("--pg", default=os.environ.get("SMTP_IAC_TEST_PG_DSN") or None)
+    args = ap.parse_args()
+    ca = make_ca()
+    with tempfile.TemporaryDirectory(prefix="smtp-iac-pulumi-bench-") as d:
+        tmp = Path(d)
+        ca_file = write_ca_file(ca, tmp)
+        with backends(tmp, args.pg) as urls:
+            for name, url in urls:
+                run_backend(name, url, tmp, args.resources, args.creates, ca, ca_file)
+
+
+if __name__ == "__main__":
+    main()
