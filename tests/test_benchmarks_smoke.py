@@ -36,3 +36,8 @@ def test_validate_limits_runs_to_the_end():
 def test_hostile_relay_runs_to_the_end():
     out = _run(str(BENCH / "hostile_relay.py"), "--timeout", "1")
     assert "endless multi-line greeting" in out and "protocol at greeting" in out
+
+
+def test_startup_benchmark_runs_to_the_end():
+    out = _run(str(BENCH / "startup.py"), "--repeat", "1")
+    assert "smtp-iac validate" in out and "python -c pass" in out

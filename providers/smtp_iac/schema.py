@@ -20,14 +20,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from .diagnostics import Severity
 from .errors import SmtpIacError
+
+if TYPE_CHECKING:
+    # jsonschema (~70 ms to import) is loaded only when a validator is built (``_validator_class``):
+    # the model decides, and a valid document is never walked by the schema (``validation``).
+    from jsonschema.exceptions import ValidationError
 
 # The published schemas live in the repository's schemas/; the package reaches them through
 # its ``schemas`` link (in a checkout) or the copies the wheel carries (installed).
@@ -67,6 +68,8 @@ def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> I
     if isinstance(schema, dict) and len(instance) > schema.get("maxLength", len(instance)):
         return
     if not _compiled(pattern).search(instance):
+        from jsonschema.exceptions import ValidationError
+
         yield ValidationError(f"does not match {pattern!r}")
 
 
@@ -81,11 +84,17 @@ def _strict_integer(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator,
-    {"pattern": _ecma_pattern},
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer),
-)
+@cache
+def _validator_class() -> Any:
+    """Draft 2020-12 with ECMA patterns and strict integers (jsonschema is imported here)."""
+    import jsonschema
+    from jsonschema import Draft202012Validator
+
+    return jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator,
+        {"pattern": _ecma_pattern},
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer),
+    )
 
 
 @cache
@@ -111,7 +120,7 @@ def validator(definition: str | None = None, schema_name: str = "stack") -> Any:
     schema = load_schema(schema_name)
     if definition is not None:
         schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
-    return _Validator(schema)
+    return _validator_class()(schema)
 
 
 def validate(instance: Any, definition: str | None = None, *, schema_name: str = "stack") -> list[Problem]:

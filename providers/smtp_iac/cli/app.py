@@ -1,23 +1,128 @@
 """Root command group, common options, and the single place where errors turn into
-messages and exit codes. No traceback reaches the user unless ``--debug``."""
+messages and exit codes. No traceback reaches the user unless ``--debug``.
+
+Commands load lazily (issue 12): the group knows each command's module and short help
+(``COMMANDS``), and imports a command's module, with what it needs (the store, cryptography,
+the drivers, the plan machinery, the SMTP client), only when that command runs or its own
+``--help`` is asked for. ``smtp-iac --help`` lists every command from the table, importing
+none; ``tests/test_startup.py`` keeps the table true to each command's real help and checks
+what ``validate`` leaves out of ``sys.modules``."""
 
 from __future__ import annotations
 
 import gc
 import os
 import sys
+from importlib import import_module
+from typing import NamedTuple
 
 import click
 
+from .. import __version__
 from ..errors import SmtpIacError, StackInvalid
-from . import apply, drift, effective, importing, plan, release, show, store, tenants, validate, verify
 from .options import EXIT_ERROR, EXIT_OK, State
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Lazy(NamedTuple):
+    module: str  # in smtp_iac.cli
+    attr: str  # the click command (or group) in it
+    short_help: str  # its short help, as click makes it without a limit
+
+
+COMMANDS: dict[str, Lazy] = {
+    "apply": Lazy(
+        "apply",
+        "apply_cmd",
+        "Verify, then write each changed scope (a saved plan: exactly what it showed, or nothing).",
+    ),
+    "destroy": Lazy(
+        "apply",
+        "destroy_cmd",
+        "Remove every override the stack manages (its inherit scopes need nothing); scopes of other stacks "
+        "and unmanaged ones are left as they are.",
+    ),
+    "drift": Lazy("drift", "drift_cmd", "Compare the live store with the stack; write nothing."),
+    "effective": Lazy(
+        "effective", "effective_cmd", "Effective SMTP settings of an organization, and the tier they come from."
+    ),
+    "import": Lazy(
+        "importing",
+        "import_cmd",
+        "Print the live store as a stack file (passwords as {env: ...} placeholders; settings that several "
+        "scopes share as relays).",
+    ),
+    "plan": Lazy("plan", "plan_cmd", "Show what apply would change in the live store, and for which organizations."),
+    "release": Lazy("release", "release_cmd", "The stack stops managing ADDRESS; the record stays as it is."),
+    "show": Lazy(
+        "show",
+        "show_cmd",
+        "Render a saved plan again, after checking its digest against the store it was planned with.",
+    ),
+    "sink": Lazy(
+        "verify",
+        "sink_cmd",
+        "A local SMTP sink for development and the demo: accepts any AUTH (loopback only), prints each "
+        "message's envelope and headers (never a password), runs until Ctrl-C.",
+    ),
+    "store": Lazy("store", "store_group", "The settings store: key rotation and the audit log."),
+    "tenants": Lazy(
+        "tenants", "tenants_group", "Partners, organizations and the per-organization SMTP switch, in the store."
+    ),
+    "test-email": Lazy(
+        "verify",
+        "test_email_cmd",
+        "Run the verify check (connect, TLS, AUTH and, in send mode, a test message) for one scope of FILE, "
+        "with the stack's verify options.",
+    ),
+    "validate": Lazy(
+        "validate", "validate_cmd", "Check stack files against the schema and rules (no store, no network)."
+    ),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """The real command ``name`` of ``COMMANDS`` (importing its module)."""
+    entry = COMMANDS[name]
+    cmd = getattr(import_module(f"{__package__}.{entry.module}"), entry.attr)
+    assert isinstance(cmd, click.Command) and cmd.name == name, (name, cmd)
+    return cmd
+
+
+class LazyGroup(click.Group):
+    """click's "lazily loading subcommands": commands of ``COMMANDS`` are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.add_command(load_command(cmd_name))
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click's, but from the table: listing the commands imports none of them."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            if name in self.commands:  # loaded already (or added directly): its own text
+                rows.append((name, self.commands[name].get_short_help_str(limit)))
+            else:
+                # click's own shortening of a help text, applied to the table's text
+                stand_in = click.Command(name, help=COMMANDS[name].short_help)
+                rows.append((name, stand_in.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--debug", is_flag=True, help="Show Python tracebacks of unexpected errors.")
 @click.option("--store", "store_url", metavar="URL", help="Store URL (see each command's --store).")
-@click.version_option(package_name="smtp-iac")
+# The version is smtp_iac.__version__ (pyproject.toml takes it from there): no importlib.metadata
+# lookup (~20 ms) at start-up.
+@click.version_option(__version__, package_name="smtp-iac")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, store_url: str | None) -> None:
     """smtp-iac: SMTP settings of every tier (controller, partner, organization) as code."""
@@ -25,10 +130,6 @@ def cli(ctx: click.Context, debug: bool, store_url: str | None) -> None:
     state.debug = debug or os.environ.get("SMTP_IAC_DEBUG") == "1"
     if store_url:
         state.store = store_url
-
-
-for _module in (validate, tenants, verify, plan, apply, show, drift, effective, importing, release, store):
-    _module.register(cli)
 
 
 def _print_error(err: SmtpIacError) -> None:

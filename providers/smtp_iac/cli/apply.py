@@ -137,8 +137,3 @@ class _Progress:
             self.bar.update(self.task, description=f"{e.address}: {e}")
         else:
             click.echo(f"{e.address}: {e}", err=True)
-
-
-def register(cli: click.Group) -> None:
-    for cmd in (apply_cmd, destroy_cmd):
-        cli.add_command(cmd)

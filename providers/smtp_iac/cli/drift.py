@@ -69,7 +69,3 @@ def drift_cmd(state: State, file: str, fmt: str, targets: tuple[str, ...]) -> in
             click.echo(f"error: {address}: {message}", err=True)
         return EXIT_ERROR
     return EXIT_CHANGES if items else EXIT_OK
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(drift_cmd)

@@ -68,7 +68,3 @@ def effective_cmd(state: State, org: str | None, all_: bool, fmt: str) -> int:
     else:
         click.echo(text.render_effective(str(res.org), res), nl=False)
     return EXIT_OK
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(effective_cmd)

@@ -167,7 +167,3 @@ def import_cmd(state: State, partner: str | None, name: str | None) -> int:
     click.echo("\n".join(header))
     click.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False), nl=False)
     return EXIT_OK
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(import_cmd)

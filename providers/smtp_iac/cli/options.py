@@ -1,15 +1,16 @@
 """What every command shares: exit codes, the per-invocation ``State`` (``--debug``,
 ``--store``), and the ``--format`` and ``--store`` options. Command modules import this,
-never ``app`` (which imports them)."""
+never ``app`` (which loads them). Light on purpose: ``validate`` imports it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..store import Store, open_store, resolve_store_url
+if TYPE_CHECKING:
+    from ..store import Store
 
 # Exit codes (SPEC): 0 ok; 1 error; 2 "changes" (plan --detailed-exitcode) or "drift".
 EXIT_OK = 0
@@ -30,6 +31,8 @@ class State:
         """The store the invocation names (SPEC order: ``--store``, ``SMTP_IAC_STORE``, the
         stack's ``store:``, the default). ``create``: whether the command may make it (only
         commands that write; SPEC: commands that only read never create a store)."""
+        from ..store import open_store, resolve_store_url  # the drivers: only for a command that opens one
+
         return open_store(resolve_store_url(self.store, stack_url), create=create)
 
 

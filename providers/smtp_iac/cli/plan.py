@@ -84,7 +84,3 @@ def store_of_plan(state: State, plan: Plan, source: str, *, doing: str = "nothin
             "or make a new plan against this one",
         )
     return store
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(plan_cmd)

@@ -28,7 +28,3 @@ def release_cmd(state: State, address: str, stack: str) -> int:
         record = store.release(addr, stack=stack)
     click.echo(f"{addr}: released by stack '{stack}'; the record stays (version {record.version}, managed by no stack)")
     return EXIT_OK
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(release_cmd)

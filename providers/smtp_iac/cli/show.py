@@ -31,7 +31,3 @@ def show_cmd(state: State, plan_file: str, fmt: str) -> int:
             )
     emit(fmt, text_out=lambda: text.render_plan(plan), md_out=lambda: markdown.render_plan(plan), data=plan.to_dict)
     return EXIT_OK
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(show_cmd)

@@ -61,7 +61,3 @@ def audit_cmd(state: State, address: str | None, limit: int, fmt: str) -> int:
             + (f" ({entry.detail})" if entry.detail else "")
         )
     return EXIT_OK
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(store_group)

@@ -151,7 +151,3 @@ def enable_cmd(state: State, org: str) -> int:
 def disable_cmd(state: State, org: str) -> int:
     """Switch organization-level SMTP off for ORG; its own record, if any, is then ignored."""
     return _switch(state, org, False)
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(tenants_group)

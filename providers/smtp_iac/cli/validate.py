@@ -81,7 +81,3 @@ def _omitted(diags: list[Diagnostic]) -> dict[str, object]:
         if d.omitted is not None:
             return {"errors": d.omitted.errors, "warnings": d.omitted.warnings, "at_least": d.omitted.at_least}
     return {"errors": 0, "warnings": 0, "at_least": False}
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(validate_cmd)

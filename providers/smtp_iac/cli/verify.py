@@ -171,8 +171,3 @@ def _quiet_server_tracebacks() -> None:
         handler._smtp_iac_sink = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.propagate = False
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(test_email_cmd)
-    cli.add_command(sink_cmd)

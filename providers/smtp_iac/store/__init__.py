@@ -18,17 +18,46 @@ rows to objects, fast), ``tenants_doc`` (the tenants file, checked purely).
 from __future__ import annotations
 
 import os
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreKeyError, StoreUrlError
-from .audit import AuditAction, AuditEntry, AuditOutcome
-from .keys import ENV_KEY, Keyring, create_key_file, generate_key, keyring_from, load_key_file
-from .opening import no_store
-from .protocol import Store
-from .snapshot import Snapshot, Tenants, TenantsChange
 from .url import DEFAULT_URL, StoreUrl, key_file_path, mask_url, parse_store_url
 
+if TYPE_CHECKING:
+    from .audit import AuditAction, AuditEntry, AuditOutcome
+    from .keys import ENV_KEY, Keyring, generate_key
+    from .protocol import Store
+    from .snapshot import Snapshot, Tenants, TenantsChange
+
 ENV_STORE = "SMTP_IAC_STORE"
+
+# Imported on first use (PEP 562), not with the package: ``url`` (pure) is all that
+# ``stackfile.file_scope`` needs, and ``smtp-iac validate`` must not load cryptography
+# (``keys``) or the drivers (tests/test_startup.py).
+_LAZY = {
+    "AuditAction": "audit",
+    "AuditEntry": "audit",
+    "AuditOutcome": "audit",
+    "ENV_KEY": "keys",
+    "Keyring": "keys",
+    "generate_key": "keys",
+    "Store": "protocol",
+    "Snapshot": "snapshot",
+    "Tenants": "snapshot",
+    "TenantsChange": "snapshot",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_URL",
@@ -78,6 +107,9 @@ def open_store(url: str, *, key: str | None = None, create: bool = True) -> Stor
     that names no store (no database file; a database without smtp-iac's tables) is a
     ``StoreError`` that says so, and nothing is made, not even a directory or a key file.
     Raises StoreUrlError, StoreKeyError or StoreError."""
+    from .keys import ENV_KEY, create_key_file, keyring_from, load_key_file
+    from .opening import no_store
+
     parsed = parse_store_url(url)
     ring = keyring_from(key)
     if parsed.backend == "sqlite":
