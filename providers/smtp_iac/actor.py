@@ -24,6 +24,7 @@ CI_IDENTITIES = (
     ("BUILD_USER_ID", "jenkins"),  # Jenkins build-user-vars plugin
 )
 
+_MAX = 200
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -49,4 +50,17 @@ def current_actor(environ: Mapping[str, str] | None = None) -> str:
 
 def clean_actor(text: str) -> str:
     """An actor name fit for the audit log: no control characters (log forging), at most 200 characters."""
-    return _UNSAFE.sub("?", text)[:200]
+    return _UNSAFE.sub("?", text)[:_MAX]
+
+
+def actor_shown(text: str) -> str:
+    """An actor read from a store, fit to print: the store is read as found (another tool, or a
+    hand, may have written terminal escapes, line breaks, bidi controls or a huge name), so
+    unprintable and invisible characters are escaped (``\\x1b``) and it is cut at 200."""
+    from .rules import INVISIBLE  # rules is heavy (idna); only readers of a store need it
+
+    shown = "".join(
+        c if c.isprintable() and not INVISIBLE.match(c) else c.encode("unicode_escape").decode("ascii")
+        for c in text[:_MAX]
+    )
+    return shown + ("..." if len(text) > _MAX else "")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from .actor import actor_shown
 from .addresses import Address
 from .diff import CHANGED, Action, DesiredKind, Diff, FieldChange, ScopePlan
 from .models import LiveRecord
@@ -58,6 +59,12 @@ class Provenance:
     by: str | None
     at: datetime | None
     detail: str = ""  # for ATTEMPTED: the action and its outcome
+
+    def __post_init__(self) -> None:
+        # The store is read as found: an actor written by another tool (or by hand) may hold
+        # terminal escapes, line breaks or bidi controls, or be huge. Shown escaped, capped.
+        if self.by is not None:
+            object.__setattr__(self, "by", actor_shown(self.by))
 
     def to_dict(self) -> dict[str, Any]:
         return {

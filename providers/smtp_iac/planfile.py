@@ -41,6 +41,8 @@ def read_plan(path: str) -> Plan:
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         where = f" at line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
         raise UsageError(f"{path}: not a JSON plan file{where}") from None
+    except RecursionError:  # ``[[[[...`` a hundred thousand deep: no plan nests like that
+        raise UsageError(f"{path}: not a JSON plan file (nested too deeply)") from None
     errors = sorted(_validator().iter_errors(doc), key=lambda err: list(err.absolute_path))
     if errors:
         first = errors[0]

@@ -68,7 +68,8 @@ def check_document(
     used: set[Any] = set()
     for path, ref in refs:
         name = ref[RELAY]
-        used.add(name)
+        if isinstance(name, str):  # a list or mapping (a schema error) is not hashable
+            used.add(name)
         if _part(path) in skipped or path + (RELAY,) in flagged or not isinstance(name, str):
             continue
         if name not in relays:

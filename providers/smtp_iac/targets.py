@@ -22,6 +22,7 @@ from .addresses import Address
 from .errors import UsageError
 
 _ALL_UNDER = "/*"
+_SHOWN_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,10 @@ class Targets:
         for text in texts:
             t = text.strip()
             if t.startswith("partners/") and t.endswith(_ALL_UNDER):
-                p = Address.parse(t[: -len(_ALL_UNDER)]) if t.count("/") == 2 else None
+                try:
+                    p = Address.parse(t[: -len(_ALL_UNDER)]) if t.count("/") == 2 else None
+                except ValueError:
+                    p = None
                 if p is None or p.org:
                     raise _bad(text)
                 partners.add(p.partner)
@@ -62,6 +66,8 @@ class Targets:
 
 def _bad(text: str) -> UsageError:
     shown = text.encode("unicode_escape").decode("ascii")
+    if len(shown) > _SHOWN_MAX:  # an address is at most a few hundred characters
+        shown = shown[:_SHOWN_MAX] + f"... ({len(text)} characters)"
     return UsageError(
         f"--target '{shown}' is not a scope",
         hint="give controller, partners/P, partners/P/organizations/O, "

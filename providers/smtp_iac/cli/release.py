@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from ..actor import actor_shown
 from ..addresses import Address, valid_id
 from ..errors import UsageError
 from .options import EXIT_OK, State, pass_state, store_option
@@ -21,9 +22,9 @@ def release_cmd(state: State, address: str, stack: str) -> int:
     try:
         addr = Address.parse(address)
     except ValueError:
-        raise UsageError(f"'{address}' is not a scope address") from None
+        raise UsageError(f"'{actor_shown(address)}' is not a scope address") from None
     if not valid_id(stack):
-        raise UsageError(f"--stack '{stack}' is not a stack name")
+        raise UsageError(f"--stack '{actor_shown(stack)}' is not a stack name")
     with state.open_store(create=False) as store:
         record = store.release(addr, stack=stack)
     click.echo(f"{addr}: released by stack '{stack}'; the record stays (version {record.version}, managed by no stack)")

@@ -8,6 +8,7 @@ import json
 
 import click
 
+from ..actor import actor_shown
 from ..addresses import Address
 from ..errors import UsageError
 from .options import EXIT_OK, State, format_option, pass_state, store_option
@@ -55,8 +56,9 @@ def audit_cmd(state: State, address: str | None, limit: int, fmt: str) -> int:
             if (entry.old_fingerprint or entry.new_fingerprint)
             else ""
         )
+        who = actor_shown(entry.actor) if entry.actor else "-"
         click.echo(
-            f"{entry.at.isoformat(timespec='seconds')} {entry.actor or '-'} [{entry.stack or '-'}] "
+            f"{entry.at.isoformat(timespec='seconds')} {who} [{entry.stack or '-'}] "
             f"{entry.action} {entry.address or '-'}: {entry.outcome}{fp}"
             + (f" ({entry.detail})" if entry.detail else "")
         )
