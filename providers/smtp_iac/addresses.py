@@ -65,6 +65,15 @@ class Address:
         return "controller"
 
     @classmethod
+    def trusted(cls, partner: str, org: str = "") -> Address:
+        """An address from ids that were already checked (a validated model, a store row),
+        without checking them again: a 20,000-organization plan builds tens of thousands."""
+        a = object.__new__(cls)
+        object.__setattr__(a, "partner", partner)
+        object.__setattr__(a, "org", org)
+        return a
+
+    @classmethod
     def parse(cls, text: str) -> Address:
         """Parse an address. Raises ValueError with a message fit for the user."""
         parts = text.strip().strip("/").split("/")

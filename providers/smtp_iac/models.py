@@ -239,12 +239,15 @@ class Stack(_NoNull):
         out: dict[Address, Desired] = {}
         if self.controller is not None and self.controller.smtp is not None:
             out[CONTROLLER] = self._desired(CONTROLLER, self.controller.smtp)
+        trusted = Address.trusted  # the ids were checked when the model was built
         for p, pentry in sorted(self.partners.items()):
             if pentry.smtp is not None:
-                out[Address(p)] = self._desired(Address(p), pentry.smtp)
+                a = trusted(p)
+                out[a] = self._desired(a, pentry.smtp)
             for o, oentry in sorted(pentry.organizations.items()):
                 if oentry.smtp is not None:
-                    out[Address(p, o)] = self._desired(Address(p, o), oentry.smtp)
+                    a = trusted(p, o)
+                    out[a] = self._desired(a, oentry.smtp)
         return out
 
     def _desired(self, address: Address, smtp: Written) -> Desired:

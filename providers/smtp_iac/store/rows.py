@@ -19,10 +19,7 @@ _ORG_FIELDS = frozenset(("partner", "name", "smtp_enabled"))
 
 def trusted_address(partner: str, org: str = "") -> Address:
     """An Address from trusted parts (no id check)."""
-    a = object.__new__(Address)
-    _set(a, "partner", partner)
-    _set(a, "org", org)
-    return a
+    return Address.trusted(partner, org)
 
 
 def _org_fast(partner: str, name: str, smtp_enabled: bool) -> Organization:
