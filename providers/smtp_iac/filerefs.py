@@ -118,14 +118,14 @@ class FileScope:
             return f"is {_kind(st.st_mode)}, not a regular file ({target})"
         return None
 
-    def read(self, ref: str, *, what: str, limit: int, confined: bool = True) -> bytes:
+    def read(self, ref: str, *, what: str, limit: int) -> bytes:
         """The bytes of the file ``ref`` names, under the rule; ``FileRefused`` otherwise.
         ``what`` names the reference in messages (``password reference file:...``)."""
         try:
             target = self._target(ref)
         except (OSError, RuntimeError, ValueError) as e:
             raise FileRefused(f"{what}: cannot be resolved: {_why(e)}") from None
-        outside = self._outside(target) if confined else None
+        outside = self._outside(target)
         if outside:
             raise FileRefused(f"{what}: {outside}")
         return read_regular(target, what=what, limit=limit, refuse=self._refusal(target), follow=False)

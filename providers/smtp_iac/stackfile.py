@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from .addresses import valid_id
@@ -27,17 +26,13 @@ class LoadedStack:
     path: Path
     stack: Stack
     name: str  # the stack's name: ``name:`` or the file's stem; owner (managed_by) of its scopes
+    files: FileScope  # where its {file: ...} references and verify.ca_file may reach (``filerefs``)
     diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings only, when loaded
 
     @property
     def base_dir(self) -> Path:
         """Relative paths in the file ({file: ...}, verify.ca_file) are relative to it."""
         return self.path.parent
-
-    @cached_property
-    def files(self) -> FileScope:
-        """Where its ``{file:}`` references and ``verify.ca_file`` may reach (``filerefs``)."""
-        return file_scope(self.path, self.stack.store)
 
 
 def file_scope(path: Path, stack_store: str | None) -> FileScope:
@@ -153,17 +148,17 @@ def read_bytes(raw: bytes, shown: str, path: Path | None = None) -> tuple[Loaded
                     "add a name: key (lowercase letters, digits and '-')",
                 )
             )
+    files = None
     if checked.model is not None and not has_errors(diags):  # None: errors, some past the budget
-        diags += [
-            _diag(shown, doc, pr) for pr in file_ref_problems(checked.model, file_scope(path, checked.model.store))
-        ]
+        files = file_scope(path, checked.model.store)
+        diags += [_diag(shown, doc, pr) for pr in file_ref_problems(checked.model, files)]
     diags.sort()
     diags = within_budget(diags, checked.omitted + Omitted(doc.omitted))  # the first ERROR_BUDGET, then a count
     if has_errors(diags):
         return None, diags
     stack = checked.model
-    assert stack is not None  # no errors: the model was built
-    return LoadedStack(path, stack, name, diags), diags
+    assert stack is not None and files is not None  # no errors: the model was built, its files judged
+    return LoadedStack(path, stack, name, files, diags), diags
 
 
 def load(path: str | os.PathLike[str]) -> LoadedStack:

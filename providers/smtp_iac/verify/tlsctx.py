@@ -12,7 +12,7 @@ import ssl
 from pathlib import Path
 
 from ..errors import FileRefused, UsageError
-from ..filerefs import MAX_CA_FILE, FileScope
+from ..filerefs import MAX_CA_FILE, read_regular
 
 _HINT = "point verify.ca_file at a PEM CA bundle (relative paths are relative to the stack file)"
 
@@ -21,10 +21,12 @@ def client_context(ca_file: str | None, base_dir: Path | None = None) -> ssl.SSL
     """Raises UsageError when ``ca_file`` cannot be read as PEM (a local setup error, not the relay's)."""
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     if ca_file:
-        files = FileScope(Path(base_dir) if base_dir is not None else Path.cwd(), roots=())
+        path = Path(ca_file)
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
         what = f"verify.ca_file {ca_file!r}"
         try:
-            pem = files.read(ca_file, what=what, limit=MAX_CA_FILE, confined=False)
+            pem = read_regular(path, what=what, limit=MAX_CA_FILE)
             ctx.load_verify_locations(cadata=pem.decode("ascii"))
         except FileRefused as e:
             raise UsageError(f"{e.message}", hint=_HINT) from None
