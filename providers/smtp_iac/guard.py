@@ -4,7 +4,9 @@ store (atomically, on the row inside the write's transaction).
 
 A write decided against version ``expected`` (None: the scope was seen without a record) is
 refused with ``ConflictError`` unless the live version is still ``expected``, and with
-``OwnershipError`` when another stack manages the scope and adopting was not asked for.
+``OwnershipError`` when another stack manages the scope and adopting was not asked for. A
+write out of band (``stack=None``: a person in the console) takes no ownership, so no
+ownership check applies to it.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ def write_refusal(
     expected: int | None,
     actual: int | None,
     owner: str | None,
-    stack: str,
+    stack: str | None,
     adopt: bool,
     last_writer: str | None = None,
     last_written: str | None = None,
 ) -> ConflictError | OwnershipError | None:
     if actual != expected:
         return ConflictError(address, expected, actual, last_writer, last_written)
-    if owner is not None and owner != stack and not adopt:
+    if stack is not None and owner is not None and owner != stack and not adopt:
         return OwnershipError(address, owner, stack)
     return None

@@ -37,6 +37,7 @@ class Resolution(Generic[T]):
     source: Address | None  # the address whose record applies; None: no SMTP at all
     record: T | None
     chain: tuple[Step, ...]  # the tiers looked at, most specific first, ending with the one used
+    smtp_enabled: bool = False  # the organization's SMTP switch, as the rule read it
 
     @property
     def tier(self) -> str:
@@ -50,15 +51,15 @@ def resolve(org: Address, smtp_enabled: bool, records: Mapping[Address, T]) -> R
     chain: list[Step] = []
     own = records.get(org)
     if own is not None and smtp_enabled:
-        return Resolution(org, org, own, (Step(org, StepOutcome.USED),))
+        return Resolution(org, org, own, (Step(org, StepOutcome.USED),), smtp_enabled)
     chain.append(Step(org, StepOutcome.SMTP_DISABLED if own is not None else StepOutcome.NO_RECORD))
     for tier in (Address(org.partner), CONTROLLER):
         rec = records.get(tier)
         if rec is not None:
             chain.append(Step(tier, StepOutcome.USED))
-            return Resolution(org, tier, rec, tuple(chain))
+            return Resolution(org, tier, rec, tuple(chain), smtp_enabled)
         chain.append(Step(tier, StepOutcome.NO_RECORD))
-    return Resolution(org, None, None, tuple(chain))
+    return Resolution(org, None, None, tuple(chain), smtp_enabled)
 
 
 def resolve_all(orgs: Iterable[tuple[Address, bool]], records: Mapping[Address, T]) -> dict[Address, Resolution[T]]:

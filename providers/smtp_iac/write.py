@@ -55,18 +55,25 @@ class ScopeWrite:
     action: Action
     settings: ResolvedSettings | None
     expected_version: int | None
-    stack: str
+    stack: str | None  # None: out of band (the service's console and API clients that are no stack)
     adopt: bool = False
 
     @classmethod
     def put(
-        cls, address: Address, settings: ResolvedSettings, expected_version: int | None, stack: str, adopt: bool
+        cls,
+        address: Address,
+        settings: ResolvedSettings,
+        expected_version: int | None,
+        stack: str | None,
+        adopt: bool,
     ) -> ScopeWrite:
         action = Action.CREATE if expected_version is None else Action.UPDATE
         return cls(address, action, settings, expected_version, stack, adopt)
 
     @classmethod
-    def remove(cls, address: Address, expected_version: int | None, stack: str, adopt: bool = False) -> ScopeWrite:
+    def remove(
+        cls, address: Address, expected_version: int | None, stack: str | None, adopt: bool = False
+    ) -> ScopeWrite:
         return cls(address, Action.DELETE, None, expected_version, stack, adopt)
 
 

@@ -53,6 +53,7 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "plan": Lazy("plan", "plan_cmd", "Show what apply would change in the live store, and for which organizations."),
     "release": Lazy("release", "release_cmd", "The stack stops managing ADDRESS; the record stays as it is."),
+    "serve": Lazy("serve", "serve_cmd", 'The settings service and console (see SPEC "Service"); runs until stopped.'),
     "show": Lazy(
         "show",
         "show_cmd",
@@ -74,6 +75,7 @@ COMMANDS: dict[str, Lazy] = {
         "Run the verify check (connect, TLS, AUTH and, in send mode, a test message) for one scope of FILE, "
         "with the stack's verify options.",
     ),
+    "tokens": Lazy("tokens", "tokens_group", "Tokens of the settings service (smtp-iac serve): create, list, revoke."),
     "validate": Lazy(
         "validate", "validate_cmd", "Check stack files against the schema and rules (no store, no network)."
     ),

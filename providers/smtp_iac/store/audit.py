@@ -2,9 +2,10 @@
 refused or failed attempt gets an entry; passwords appear only as keyed fingerprints.
 
 Actions: ``create`` ``update`` ``delete`` (records), ``tenants-load``, ``enable-smtp``,
-``disable-smtp`` (tenants), ``rotate-keys``. Outcomes: ``ok``, ``conflict`` (compare-and-swap
-lost), ``refused`` (ownership, feature switched off, unknown tenant), ``verify_failed`` (the
-check before a write failed, nothing was written). Every writer (CLI apply, the Pulumi
+``disable-smtp`` (tenants), ``rotate-keys``, ``token-create``, ``token-revoke`` (service tokens).
+Outcomes: ``ok``, ``conflict`` (compare-and-swap lost), ``refused`` (ownership, feature
+switched off, unknown tenant, a service token's role), ``verify_failed`` (the check before a
+write failed, nothing was written). Every writer (CLI apply, the Pulumi
 provider, the settings service) goes through ``write.ScopeWriter``, so they all speak this
 vocabulary."""
 
@@ -28,6 +29,8 @@ class AuditAction(StrEnum):
     ENABLE_SMTP = "enable-smtp"
     DISABLE_SMTP = "disable-smtp"
     ROTATE_KEYS = "rotate-keys"
+    TOKEN_CREATE = "token-create"
+    TOKEN_REVOKE = "token-revoke"
 
 
 class AuditOutcome(StrEnum):
@@ -96,12 +99,19 @@ class AuditTrail(Db):
             ),
         )
 
-    def audit_log(self, *, address: Address | None = None, limit: int | None = None) -> list[AuditEntry]:
-        """Audit entries, oldest first; with ``limit``, the newest ``limit`` of them."""
+    def audit_log(
+        self, *, address: Address | None = None, partner: str | None = None, limit: int | None = None
+    ) -> list[AuditEntry]:
+        """Audit entries, oldest first; with ``limit``, the newest ``limit`` of them. ``address``:
+        that scope's only; ``partner``: the partner's and its organizations'."""
         sql, params = _AUDIT_SELECT, list[object]()
         if address is not None:
             sql += " WHERE address = ?"
             params.append(str(address))
+        elif partner is not None:
+            # ids are [a-z0-9-]: no LIKE wildcard can be in one
+            sql += " WHERE address = ? OR address LIKE ?"
+            params += [f"partners/{partner}", f"partners/{partner}/organizations/%"]
         sql += " ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ?"

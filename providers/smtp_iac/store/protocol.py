@@ -15,6 +15,8 @@ from pydantic import SecretStr
 
 from ..addresses import Address, Tier
 from ..models import LiveRecord, Organization, ResolvedSettings
+from ..resolve import Resolution
+from ..tokens import NewToken, TokenInfo
 from .audit import AuditAction, AuditEntry, AuditOutcome
 from .snapshot import Snapshot, Tenants, TenantsChange
 
@@ -40,6 +42,9 @@ class Store(Protocol):
 
     def list_records(self, *, tier: Tier | None = None, partner: str | None = None) -> list[LiveRecord]: ...
 
+    def effective(self, org: Address) -> Resolution[LiveRecord]:
+        """Effective settings of one organization, from one consistent read of its tier chain."""
+
     def fingerprint(self, password: str) -> str:
         """The store's keyed fingerprint of a secret (``LiveRecord.password_fingerprint``);
         also the keyed digest that seals saved plans."""
@@ -47,7 +52,12 @@ class Store(Protocol):
     def reveal_password(self, address: Address) -> SecretStr:
         """The stored password of a live record, for the verify check and test email only."""
 
-    def audit_log(self, *, address: Address | None = None, limit: int | None = None) -> list[AuditEntry]: ...
+    def audit_log(
+        self, *, address: Address | None = None, partner: str | None = None, limit: int | None = None
+    ) -> list[AuditEntry]: ...
+
+    def schema_version(self) -> int:
+        """The store's schema version (a cheap read: the service's readiness probe)."""
 
     # ----- record writes: through ``write.ScopeWriter``, the one write path ----------------
 
@@ -57,17 +67,18 @@ class Store(Protocol):
         settings: ResolvedSettings,
         *,
         expected_version: int | None,
-        stack: str,
+        stack: str | None,
         actor: str | None = None,
         adopt: bool = False,
-    ) -> LiveRecord: ...
+    ) -> LiveRecord:
+        """``stack=None``: a write out of band (no ownership taken or checked)."""
 
     def delete(
         self,
         address: Address,
         *,
         expected_version: int | None,
-        stack: str,
+        stack: str | None,
         actor: str | None = None,
         adopt: bool = False,
     ) -> None: ...
@@ -98,3 +109,14 @@ class Store(Protocol):
     def set_smtp_enabled(self, org: Address, enabled: bool, *, actor: str | None = None) -> None: ...
 
     def rotate_keys(self, *, actor: str | None = None) -> int: ...
+
+    # ----- service tokens (``smtp_iac.tokens``) -------------------------------------------
+
+    def create_token(self, token: NewToken, *, actor: str | None = None) -> TokenInfo: ...
+
+    def list_tokens(self) -> list[TokenInfo]: ...
+
+    def find_token(self, token_id: str) -> tuple[TokenInfo, str] | None:
+        """The token with ``token_id`` and the SHA-256 of its secret, or None."""
+
+    def revoke_token(self, token_id: str, *, actor: str | None = None) -> TokenInfo: ...

@@ -24,9 +24,10 @@ from ..actor import clean_actor, current_actor
 from ..addresses import CONTROLLER, Address, Tier
 from ..errors import ConflictError, FeatureDisabled, OwnershipError, SmtpIacError, StoreError, UnknownTenant
 from ..guard import write_refusal
-from ..models import SETTINGS_FIELDS, LiveRecord, ResolvedSettings, has_unsafe_chars
+from ..models import SETTINGS_FIELDS, LiveRecord, ResolvedSettings
 from .audit import AuditAction, AuditOutcome
 from .db import Cursor, Duplicate, now_text, parse_time
+from .detail import change_detail, check_stack
 from .rows import trusted_address
 from .tenancy import Tenancy
 
@@ -118,12 +119,15 @@ class Records(Tenancy):
         settings: ResolvedSettings,
         *,
         expected_version: int | None,
-        stack: str,
+        stack: str | None,
         actor: str | None = None,
         adopt: bool = False,
     ) -> LiveRecord:
-        """Create (``expected_version=None``) or update a record, compare-and-swap on version."""
-        _check_stack(stack)
+        """Create (``expected_version=None``) or update a record, compare-and-swap on version.
+        ``stack=None``: a write out of band (a person in the console, an API client that is no
+        stack): no ownership check, and ``managed_by`` stays what it was, so that the stack
+        managing the scope sees the change as drift."""
+        check_stack(stack)
         actor = clean_actor(actor) if actor else current_actor()
         addr = str(address)
         password = settings.password.get_secret_value()
@@ -138,13 +142,14 @@ class Records(Tenancy):
                 live = self._live(cur, address)
                 old_fp = live.fingerprint if live else None
                 self._guard(address, live, expected_version, stack, adopt)
+                owner = stack if stack is not None else (live.managed_by if live else None)
                 at = now_text()
                 values = (
                     *(fields[f] if f != "tls" else int(fields[f]) for f in SETTINGS_FIELDS),
                     token,
                     new_fp,
                     self._keys.key_id,
-                    stack,
+                    owner,
                     at,
                     actor,
                 )
@@ -171,7 +176,7 @@ class Records(Tenancy):
                     ).rowcount
                     if n != 1:
                         raise self._conflict_now(cur, address, expected_version)
-                    detail = _change_detail(live, fields, old_fp != new_fp, stack)
+                    detail = change_detail(live.fields, live.managed_by, fields, old_fp != new_fp, stack)
                 self._audit(
                     cur,
                     actor=actor,
@@ -194,7 +199,7 @@ class Records(Tenancy):
             **fields,
             password_fingerprint=new_fp,
             version=version,
-            managed_by=stack,
+            managed_by=owner,
             updated_at=parse_time(at),
             updated_by=actor,
         )
@@ -204,14 +209,15 @@ class Records(Tenancy):
         address: Address,
         *,
         expected_version: int | None,
-        stack: str,
+        stack: str | None,
         actor: str | None = None,
         adopt: bool = False,
     ) -> None:
         """Remove a record (the scope then inherits), compare-and-swap on version.
         ``expected_version=None`` means "seen absent": a no-op if it still is, a conflict if not.
-        Allowed while an organization's SMTP switch is off (it removes an ignored override)."""
-        _check_stack(stack)
+        Allowed while an organization's SMTP switch is off (it removes an ignored override).
+        ``stack=None``: out of band, as in ``put``."""
+        check_stack(stack)
         actor = clean_actor(actor) if actor else current_actor()
         old_fp: str | None = None
         try:
@@ -227,7 +233,7 @@ class Records(Tenancy):
                 if n != 1:
                     raise self._conflict_now(cur, address, expected_version)
                 detail = f"deleted version {live.version}"
-                if live.managed_by and live.managed_by != stack:
+                if stack is not None and live.managed_by and live.managed_by != stack:
                     detail += f"; adopted from stack '{live.managed_by}'"
                 self._audit(
                     cur,
@@ -290,7 +296,7 @@ class Records(Tenancy):
         )
 
     @staticmethod
-    def _guard(address: Address, live: _Live | None, expected: int | None, stack: str, adopt: bool) -> None:
+    def _guard(address: Address, live: _Live | None, expected: int | None, stack: str | None, adopt: bool) -> None:
         """ConflictError unless the live version is the expected one; OwnershipError when
         another stack manages the scope and adopting was not asked for."""
         err = write_refusal(
@@ -321,7 +327,7 @@ class Records(Tenancy):
         err: SmtpIacError,
         address: Address,
         actor: str,
-        stack: str,
+        stack: str | None,
         action: AuditAction,
         old_fp: str | None,
         new_fp: str | None,
@@ -371,20 +377,3 @@ def address_of(text: str) -> Address:
         return CONTROLLER
     parts = text.split("/")
     return trusted_address(parts[1], parts[3] if len(parts) == 4 else "")
-
-
-def _check_stack(stack: str) -> None:
-    if not isinstance(stack, str) or not stack.strip() or has_unsafe_chars(stack):
-        raise StoreError(f"invalid stack name {stack!r}", hint="a stack name is a non-empty single line")
-
-
-def _change_detail(live: _Live, fields: dict[str, Any], password_changed: bool, stack: str) -> str:
-    changed = [f for f in SETTINGS_FIELDS if live.fields.get(f) != fields.get(f)]
-    if password_changed:
-        changed.append("password")
-    text = "changed: " + (", ".join(changed) if changed else "nothing (rewritten)")
-    if live.managed_by and live.managed_by != stack:
-        text += f"; adopted from stack '{live.managed_by}'"
-    elif not live.managed_by:
-        text += "; now managed"
-    return text

@@ -109,6 +109,25 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         )""",
         ],
     ),
+    (
+        2,
+        "service tokens",
+        [
+            # A token of the settings service: only the hash of its secret is kept (``tokens``).
+            """CREATE TABLE tokens (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            partner TEXT NOT NULL,
+            org TEXT NOT NULL,
+            secret_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT,
+            expires_at TEXT,
+            revoked_at TEXT
+        )""",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

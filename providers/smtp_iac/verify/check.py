@@ -16,7 +16,7 @@ import logging
 import smtplib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from ..errors import SmtpIacError
 from ..models import ResolvedSettings, VerifyOptions
 from ..rules import HostError, host_ascii
 from .client import SmtpClient
-from .connect import connect, resolve
+from .connect import allowed, connect, resolve
 from .deadline import Deadline
 from .message import UnsafeField, build_test_message, looks_like_address, needs_smtputf8
 from .redact import Redactor, reply_text
@@ -34,6 +34,9 @@ from .session import Session
 from .tlsctx import client_context
 
 log = logging.getLogger("smtp_iac.verify")
+
+Mail = tuple[str, str, EmailMessage]
+"""(envelope from, envelope to, message)."""
 
 
 def run_check(
@@ -44,12 +47,19 @@ def run_check(
     base_dir: Path | None = None,
     shared_with: Sequence[Address] = (),
     tls_context: ssl.SSLContext | None = None,
+    destination: Callable[[str], str | None] | None = None,
+    message: Mail | None = None,
 ) -> VerifyResult:
     """Check ``settings`` over a real SMTP conversation; never raises for what the relay does.
 
     ``shared_with``: other scopes with identical settings (named in the test message's body).
     ``tls_context``: a prepared client context (``verify_many`` shares one); else built from
     ``options.ca_file`` (relative to ``base_dir``). An unreadable ``ca_file`` raises UsageError.
+    ``destination``: asked of every address the relay's name resolves to, just before the
+    connection; a reason it gives refuses that address (the service's ``--deny-relay``, checked
+    again here so that a name that resolves anew cannot slip past it).
+    ``message``: (from, to, message) sent instead of the test message (the service's mailer;
+    ``options.mode`` must be ``send``).
     """
     if options.mode == "off":
         return skipped(address)
@@ -57,6 +67,8 @@ def run_check(
     password = settings.password.get_secret_value()
     redact = Redactor(settings.username, password)
     check = _Check(settings, options, address, base_dir, shared_with, tls_context, deadline, redact)
+    check.destination = destination
+    check.prepared = message
     try:
         detail = check.run(password)
         result = succeeded(address, options.mode, redact(detail), deadline.elapsed())
@@ -93,11 +105,13 @@ class _Check(Session):
         self.base_dir = base_dir
         self.shared_with = shared_with
         self.tls_mode = settings.effective_tls_mode
+        self.destination: Callable[[str], str | None] | None = None
+        self.prepared: Mail | None = None
 
     # ----- the conversation -----------------------------------------------------------
 
     def run(self, password: str) -> str:
-        mail = self._prepare_message() if self.o.mode == "send" else None
+        mail = self.prepared or (self._prepare_message() if self.o.mode == "send" else None)
         if self.tls_mode != "none" and self.ctx is None:
             self.ctx = client_context(self.o.ca_file, self.base_dir)
 
@@ -157,6 +171,8 @@ class _Check(Session):
     def _connect(self) -> socket.socket:
         with self._stage(Stage.CONNECT):
             infos = resolve(self.host, self.port, self.deadline)
+            if self.destination is not None:
+                infos = allowed(infos, self.destination, self.host)
             sock, ip = connect(infos, self.host, self.port, self.deadline)
             self.where = f"{self.host} port {self.port}" + (f" ({ip})" if ip != self.host else "")
             self.sock = sock
@@ -293,7 +309,8 @@ class _Check(Session):
                 code, text = e.smtp_code, self.text(e.smtp_error)
             if code != 250:
                 raise self._rejected(Failure.PROTOCOL, Stage.DATA, "the test message (DATA)", code, text)
-        return f"test message from {sender} to {to} accepted: {code} {text}"
+        what = "message" if self.prepared else "test message"
+        return f"{what} from {sender} to {to} accepted: {code} {text}"
 
 
 def _network_host(host: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .deadline import Deadline
@@ -45,6 +46,21 @@ def resolve(host: str, port: int, deadline: Deadline) -> list[AddrInfo]:
     if not infos:
         raise CheckFailed(Failure.DNS, Stage.CONNECT, f"{host!r} has no IPv4 or IPv6 address")
     return infos
+
+
+def allowed(infos: list[AddrInfo], refusal: Callable[[str], str | None], host: str) -> list[AddrInfo]:
+    """The addresses ``refusal`` does not refuse; a check whose every address is refused ends
+    as ``connection_refused``, naming why, before any connection is opened."""
+    kept, why = [], ""
+    for info in infos:
+        reason = refusal(str(info[4][0]))
+        if reason is None:
+            kept.append(info)
+        else:
+            why = why or reason
+    if not kept:
+        raise CheckFailed(Failure.CONNECTION_REFUSED, Stage.CONNECT, f"{host!r}: not connected: {why}")
+    return kept
 
 
 def connect(infos: list[AddrInfo], host: str, port: int, deadline: Deadline) -> tuple[socket.socket, str]:

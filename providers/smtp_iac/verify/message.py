@@ -63,18 +63,13 @@ def build_test_message(
         if _FORBIDDEN.search(value):
             raise UnsafeField(name, "contains CR, LF or NUL")
     now = now or datetime.now(UTC)
-    domain = from_addr.rpartition("@")[2]
-    try:
-        msgid_domain = idna.encode(domain, uts46=True).decode("ascii")
-    except UnicodeError:  # idna.IDNAError is one
-        msgid_domain = "smtp-iac.invalid"
 
     msg = EmailMessage(policy=SMTPUTF8 if needs_smtputf8(from_addr, to_addr) else SMTP)
     msg["From"] = _mail_address(from_addr)
     msg["To"] = _mail_address(to_addr)
     msg["Subject"] = f"smtp-iac test email for {address}"
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=msgid_domain)
+    msg["Message-ID"] = make_msgid(domain=_msgid_domain(from_addr))
     msg[ADDRESS_HEADER] = address
     lines = [
         'This is a test email from smtp-iac (the "Send Test Email" check).',
@@ -99,6 +94,41 @@ def build_test_message(
     return msg
 
 
+def _msgid_domain(from_addr: str) -> str:
+    try:
+        return idna.encode(from_addr.rpartition("@")[2], uts46=True).decode("ascii")
+    except UnicodeError:  # idna.IDNAError is one
+        return "smtp-iac.invalid"
+
+
 def _mail_address(addr: str) -> MailAddress:
     local, _, domain = addr.rpartition("@")
     return MailAddress(username=local, domain=domain)
+
+
+KIND_HEADER = "X-Smtp-Iac-Kind"
+
+
+def build_system_message(
+    *, kind: str, from_addr: str, to_addr: str, subject: str, text: str, now: datetime | None = None
+) -> EmailMessage:
+    """A system e-mail of the platform (the service's mailer): the caller's subject and text,
+    marked ``Auto-Submitted: auto-generated`` (RFC 3834, so that auto-responders stay quiet)
+    and with its kind in ``X-Smtp-Iac-Kind``. Addresses and subject holding CR, LF or NUL, or
+    an address that is not bare, raise ``UnsafeField``."""
+    check_address("from", from_addr)
+    check_address("to", to_addr)
+    for name, value in (("subject", subject), ("kind", kind)):
+        if _FORBIDDEN.search(value):
+            raise UnsafeField(name, "contains CR, LF or NUL")
+    now = now or datetime.now(UTC)
+    msg = EmailMessage(policy=SMTPUTF8 if needs_smtputf8(from_addr, to_addr) else SMTP)
+    msg["From"] = _mail_address(from_addr)
+    msg["To"] = _mail_address(to_addr)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=_msgid_domain(from_addr))
+    msg["Auto-Submitted"] = "auto-generated"
+    msg[KIND_HEADER] = kind
+    msg.set_content(text if text.endswith("\n") else text + "\n")
+    return msg

@@ -1,0 +1,123 @@
+"""Who may do what, from SPEC's role table (the seed's people), as one pure function.
+
+    decide(token, Act.WRITE, address, smtp_enabled=...) -> None (allowed) | Denied (why)
+
+- sysadmin: reads everything; writes every scope, tenants, SMTP switches, tokens.
+- partner-admin of P: reads partners/P, its organizations and the controller's non-secret
+  fields; writes partners/P, its organizations and their SMTP switches.
+- org-admin of O: reads its organization and the effective settings it gets; writes its own
+  record, only while its SMTP switch is on.
+- mailer: reads the effective settings of any organization, to send; writes nothing; sends
+  system e-mail.
+- viewer: reads everything but secrets; writes nothing.
+
+Choices where the table is silent, each the narrower reading:
+
+- Send Test Email with a scope's stored password (``TEST``) is allowed to whoever may write the
+  scope: it uses a secret they could replace but never read.
+- A password fingerprint is a keyed digest, not a secret, but it tells whether two scopes share
+  a password: a partner admin reads the controller's record without it ("non-secret fields").
+- Only the ``mailer`` sends system e-mail (``SEND``): the table gives it to no other role.
+- The audit log is read as the records are: all of it by sysadmin and viewer, its partner's and
+  organizations' entries by a partner admin, its organization's by an org admin.
+- The service's metrics are read by sysadmin and viewer.
+
+Every refusal names the role and what it may do instead, so a 403 explains itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .addresses import CONTROLLER, Address
+from .errors import FeatureDisabled
+from .tokens import Role, TokenInfo
+
+
+class Act(StrEnum):
+    READ = "read"  # a record (GET scope)
+    WRITE = "write"  # create, replace or remove a record (PUT, DELETE)
+    TEST = "test"  # Send Test Email (with the stored password when the body has none)
+    EFFECTIVE = "effective"  # an organization's effective settings
+    SWITCH = "switch"  # an organization's SMTP switch
+    AUDIT = "audit"  # audit entries of a scope
+    SEND = "send"  # system e-mail through an organization's effective settings
+    TENANTS = "tenants"  # partners and organizations (load)
+    TOKENS = "tokens"
+    METRICS = "metrics"
+
+
+@dataclass(frozen=True)
+class Denied:
+    """Why a request is refused (HTTP 403). ``hint``: the seed's advice where there is one."""
+
+    reason: str
+    hint: str | None = None
+
+
+def within(token: TokenInfo, address: Address) -> bool:
+    """Whether ``address`` lies in the scope the token is limited to (a partner admin's partner
+    and its organizations; an org admin's organization; everything for the other roles)."""
+    if token.role is Role.PARTNER_ADMIN:
+        return address.partner == token.partner
+    if token.role is Role.ORG_ADMIN:
+        return address == token.org
+    return True
+
+
+def decide(token: TokenInfo, act: Act, address: Address = CONTROLLER, *, smtp_enabled: bool = True) -> Denied | None:
+    """None when ``token`` may ``act`` at ``address``; else why not. ``smtp_enabled``: the SMTP
+    switch of ``address`` when it is an organization (an org admin writes only while it is on)."""
+    role = token.role
+    who = f"a {token.scope_text} token"
+    if role is Role.SYSADMIN:
+        return None if act is not Act.SEND else Denied(f"{who} does not send system e-mail; the mailer role does")
+    if role is Role.VIEWER:
+        if act in (Act.READ, Act.EFFECTIVE, Act.AUDIT, Act.METRICS):
+            return None
+        return Denied(f"{who} only reads")
+    if role is Role.MAILER:
+        if act in (Act.EFFECTIVE, Act.SEND):
+            return None
+        return Denied(f"{who} reads effective settings and sends system e-mail, nothing else")
+    if act in (Act.TENANTS, Act.TOKENS, Act.METRICS):
+        return Denied(f"{who} may not manage {act}; a sysadmin does")
+    if act is Act.SEND:
+        return Denied(f"{who} does not send system e-mail; the mailer role does")
+    if role is Role.PARTNER_ADMIN:
+        if act is Act.READ and address == CONTROLLER:
+            return None  # its non-secret fields (``shows_fingerprint``)
+        if act is Act.SWITCH and not address.org:
+            return Denied(f"{address} has no SMTP switch; organizations do")
+        if within(token, address):
+            return None
+        return Denied(f"{who} manages partners/{token.partner} and its organizations, not {address}")
+    # org-admin
+    if not within(token, address):
+        return Denied(f"{who} manages {token.org} only, not {address}")
+    if act is Act.SWITCH:
+        return Denied(
+            f"{who} may not switch its own organization's SMTP feature",
+            hint=FeatureDisabled.ADVICE.replace("to enable it", "to change it"),
+        )
+    if act in (Act.WRITE, Act.TEST) and not smtp_enabled:
+        return Denied(f"organization-level SMTP is disabled for {address}", hint=FeatureDisabled.ADVICE)
+    return None
+
+
+def shows_fingerprint(token: TokenInfo, address: Address) -> bool:
+    """Whether a record read at ``address`` carries its password fingerprint for ``token``."""
+    return not (token.role is Role.PARTNER_ADMIN and address == CONTROLLER)
+
+
+def audit_scope(token: TokenInfo) -> tuple[str, Address | None] | Denied:
+    """What part of the audit log ``token`` reads when it names no address: ("all", None),
+    ("partner", None) with ``token.partner``, or ("address", the org); or why none."""
+    if token.role is Role.MAILER:
+        return Denied(f"a {token.scope_text} token does not read the audit log")
+    if token.role is Role.PARTNER_ADMIN:
+        return "partner", None
+    if token.role is Role.ORG_ADMIN:
+        return "address", token.org
+    return "all", None

@@ -1,0 +1,110 @@
+"""``smtp-iac serve``: the settings service (SPEC "Service") on uvicorn.
+
+The store must exist already (``smtp-iac tokens create --role sysadmin`` makes it and the
+first token): a mistyped store URL is an error at start, not an empty service that refuses
+every token. Listening beyond loopback without ``--tls-cert`` is allowed (a TLS-terminating
+proxy in front is the usual setup) and said on stderr, since tokens and passwords travel in
+requests.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import UsageError
+from .options import EXIT_OK, State, pass_state, store_option
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8025, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free one).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True), help="PEM certificate chain: serve HTTPS.")
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), help="PEM private key of --tls-cert.")
+@click.option(
+    "--deny-relay",
+    "deny",
+    multiple=True,
+    metavar="CIDR",
+    help="Never connect to relays there (repeatable). Default: 169.254.0.0/16 and fe80::/10 (cloud metadata); "
+    "giving any replaces the default.",
+)
+@click.option("--allow-unverified", is_flag=True, help="Let a write ask for verify mode off.")
+@click.option("--ca-file", type=click.Path(dir_okay=False, exists=True), help="Extra CA bundle (PEM) for relay TLS.")
+@click.option(
+    "--rate-limit",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="SMTP checks and sends per minute and token.",
+)
+@click.option(
+    "--max-body", default=65536, show_default=True, type=click.IntRange(1024), help="Largest request body, in bytes."
+)
+@store_option
+@pass_state
+def serve_cmd(
+    state: State,
+    host: str,
+    port: int,
+    tls_cert: str | None,
+    tls_key: str | None,
+    deny: tuple[str, ...],
+    allow_unverified: bool,
+    ca_file: str | None,
+    rate_limit: float,
+    max_body: int,
+) -> int:
+    """The settings service and console (see SPEC "Service"); runs until stopped."""
+    import uvicorn
+
+    from ..service.app import create_app
+    from ..service.config import DEFAULT_DENY, RateLimit, ServiceConfig, parse_networks
+    from ..store import resolve_store_url
+
+    if bool(tls_cert) != bool(tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    try:
+        networks = parse_networks(list(deny) or list(DEFAULT_DENY))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    config = ServiceConfig(
+        store_url=resolve_store_url(state.store, None),
+        deny_relay=networks,
+        max_body_bytes=max_body,
+        rate_limit=RateLimit(per_minute=rate_limit, burst=max(1, min(10, int(rate_limit)))),
+        allow_unverified=allow_unverified,
+        ca_file=Path(ca_file).resolve() if ca_file else None,
+    )
+    store = state.open_store(create=False)
+    app = create_app(config, store)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    if not tls_cert and not _loopback(host):
+        click.echo(f"warning: listening on {host} without --tls-cert: put a TLS-terminating proxy in front", err=True)
+    scheme = "https" if tls_cert else "http"
+    click.echo(f"smtp-iac serve: {store.url_for_display} on {scheme}://{host}:{port}", err=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+    )
+    store.close()
+    return EXIT_OK
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

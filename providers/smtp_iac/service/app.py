@@ -1,0 +1,74 @@
+"""The ASGI application: ``create_app(config)`` puts the service together once per process.
+
+    uvicorn.run(create_app(ServiceConfig(store_url="postgresql://...")), host=..., port=...)
+
+The store is opened here, once, and shared by every request of the process (a store's
+connection is serialized by its own lock; several processes or instances each open their
+own). Middleware, outside in: telemetry (log line, metrics, last-resort 500), body cap. Docs
+pages that would load scripts from a CDN are off; the schema is at ``/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..store import Store, open_store
+from . import problems
+from .config import ServiceConfig
+from .context import Ctx
+from .limits import BodyLimit, RateLimiter
+from .ops import router as ops
+from .organizations import router as organizations
+from .relaypolicy import RelayPolicy
+from .scopes import router as scopes
+from .telemetry import Metrics, RequestTelemetry, TimedStore
+
+ROUTERS = (scopes, organizations, ops)
+"""Every route of the service (the fuzz test enumerates operations from these)."""
+
+DESCRIPTION = """The platform's SMTP settings (controller, partners, organizations) behind the
+seed's roles. Authenticate with `Authorization: Bearer TOKEN` (`smtp-iac tokens create`).
+Errors are `application/problem+json`. Writes are compare-and-swap on the record's version
+(`ETag`, `If-Match`, `If-None-Match: *`) and are verified with a real SMTP check first."""
+
+
+def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
+    """The service over ``store`` (default: ``open_store(config.store_url)``, closed on shutdown)."""
+    owned = store is None
+    opened: Store = store if store is not None else open_store(config.store_url)
+    metrics = Metrics()
+    ctx = Ctx(
+        store=TimedStore(opened, metrics),
+        config=config,
+        relays=RelayPolicy(config.deny_relay),
+        limiter=RateLimiter(config.rate_limit),
+        metrics=metrics,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            opened.close()
+
+    app = FastAPI(
+        title="smtp-iac settings service",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.store = ctx.store
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    app.add_middleware(RequestTelemetry, metrics=metrics)
+    return app

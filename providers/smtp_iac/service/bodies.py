@@ -1,0 +1,184 @@
+"""Request and response bodies of the service: pydantic models, hence its OpenAPI 3.1 schema.
+
+Request bodies are strict (no unknown keys, no ``"587"`` for a number, no ``"true"`` for a
+bool), as stack files are. The fields reuse the stack model's types (``models``): the same
+host, port, username and address syntax everywhere. A password arrives in plain (over TLS)
+and is held as ``SecretStr``; no response model has a field that could carry it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictInt
+
+from ..models import Email, Host, Port, TlsMode, Username
+from ..verify import VerifyResult
+
+_IN = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+Password = Annotated[SecretStr, Field(min_length=1, max_length=1024)]
+Line = Annotated[str, Field(pattern=r"^[^\r\n\x00]*$")]
+
+
+class VerifyIn(BaseModel):
+    """How to check the settings before they are written (SPEC "Verify"). ``off`` only where
+    the service allows unverified writes (``serve --allow-unverified``)."""
+
+    model_config = _IN
+    mode: Literal["send", "login", "off"] = "login"
+    to: Email | None = None
+    from_: Email | None = Field(default=None, alias="from")
+    timeout_seconds: Annotated[StrictInt, Field(ge=1, le=120)] | None = None
+
+
+class SettingsIn(BaseModel):
+    """A scope's settings, password in plain, as the seed's form has them."""
+
+    model_config = _IN
+    host: Host
+    port: Port
+    tls: StrictBool
+    tls_mode: TlsMode | None = None
+    username: Username
+    password: Password
+    sender: Email | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"password"})
+
+
+class PutIn(SettingsIn):
+    verify: VerifyIn | None = None
+
+
+class TestEmailIn(BaseModel):
+    """The seed's Send Test Email: ``settings`` to check (else the scope's stored ones); with
+    ``to``, a test message is sent there too (mode ``send``), else the check stops after login."""
+
+    model_config = _IN
+    settings: SettingsIn | None = None
+    to: Email | None = None
+    from_: Email | None = Field(default=None, alias="from")
+    timeout_seconds: Annotated[StrictInt, Field(ge=1, le=120)] | None = None
+
+
+class SwitchIn(BaseModel):
+    model_config = _IN
+    enabled: StrictBool
+
+
+class MessageIn(BaseModel):
+    """A system e-mail of the platform (the seed: registrations, password resets, alerts)."""
+
+    model_config = _IN
+    kind: Literal["registration", "password_reset", "alert"]
+    to: Email
+    subject: Annotated[str, Field(min_length=1, max_length=998, pattern=r"^[^\r\n\x00]*$")]
+    text: Annotated[str, Field(max_length=256 * 1024)]
+
+
+# ----- responses ---------------------------------------------------------------------------
+
+
+class RecordOut(BaseModel):
+    """A record as stored: never the password; its keyed fingerprint where the caller may see it."""
+
+    address: str
+    host: str
+    port: int
+    tls: bool
+    tls_mode: str | None
+    username: str
+    sender: str | None
+    password_fingerprint: str | None
+    version: int
+    managed_by: str | None
+    updated_at: datetime | None
+    updated_by: str | None
+
+
+class CheckOut(BaseModel):
+    """The outcome of a verify check: ``ok``, or the failure class with the seed's advice."""
+
+    address: str
+    ok: bool
+    mode: str
+    failure: str | None
+    stage: str | None
+    detail: str
+    advice: str
+    elapsed_seconds: float
+    skipped: bool
+
+    @classmethod
+    def of(cls, r: VerifyResult) -> CheckOut:
+        return cls.model_validate(r.to_dict())
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class PutOut(BaseModel):
+    record: RecordOut
+    verify: CheckOut | None
+    warnings: list[FieldProblem] = Field(description="what the stack-file rules warn of (tls: false, port 25)")
+
+
+class StepOut(BaseModel):
+    address: str
+    outcome: str
+
+
+class EffectiveOut(BaseModel):
+    organization: str
+    smtp_enabled: bool
+    source: str | None = Field(description="the address whose record applies; null: no SMTP settings at all")
+    tier: str
+    settings: RecordOut | None
+    chain: list[StepOut]
+
+
+class SwitchOut(BaseModel):
+    organization: str
+    smtp_enabled: bool
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str | None
+    stack: str | None
+    address: str | None
+    action: str
+    outcome: str
+    old_fingerprint: str | None
+    new_fingerprint: str | None
+    detail: str
+
+
+class MessageOut(BaseModel):
+    organization: str
+    source: str
+    accepted: bool
+    detail: str
+
+
+class ProblemOut(BaseModel):
+    """``application/problem+json`` (RFC 9457)."""
+
+    title: str
+    status: int
+    detail: str
+    address: str | None = None
+    hint: str | None = None
+    kind: str | None = None
+    errors: list[dict[str, str]] | None = None
+    verify: CheckOut | None = None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]

@@ -1,0 +1,69 @@
+"""What every route works with, made once per process by ``app.create_app``: the store (timed),
+the configuration, the relay policy, the rate limiter and the metrics. Routes take it as a
+FastAPI dependency (``Context``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ..addresses import Address
+from ..models import VerifyOptions
+from ..store import Store
+from .config import ServiceConfig
+from .limits import RateLimiter
+from .problems import Problem
+from .relaypolicy import RelayPolicy
+from .telemetry import Metrics
+
+
+@dataclass(frozen=True)
+class Ctx:
+    store: Store
+    config: ServiceConfig
+    relays: RelayPolicy
+    limiter: RateLimiter
+    metrics: Metrics
+
+    def options(
+        self, mode: str, to: str | None = None, from_: str | None = None, timeout: int | None = None
+    ) -> VerifyOptions:
+        """Verify options of a check the service runs (its CA file, its default timeout)."""
+        return VerifyOptions.model_validate(
+            {
+                "mode": mode,
+                "to": to,
+                "from": from_,
+                "timeout_seconds": timeout or self.config.verify_timeout_seconds,
+                "ca_file": str(self.config.ca_file) if self.config.ca_file else None,
+            }
+        )
+
+    def smtp_enabled(self, address: Address) -> bool:
+        """The SMTP switch of an organization (True above the organization tier); 404 for an
+        organization the store does not know."""
+        if not address.org:
+            return True
+        return self.store.find_org(f"{address.partner}/{address.org}").smtp_enabled
+
+
+def _ctx(request: Request) -> Ctx:
+    ctx: Ctx = request.app.state.ctx
+    return ctx
+
+
+Context = Annotated[Ctx, Depends(_ctx)]
+
+
+def parse_address(text: str, *, org: bool = False) -> Address:
+    """An address from a path (percent-encoded or not); 404 when it is none (or, with ``org``,
+    not an organization's)."""
+    try:
+        address = Address.parse(text)
+    except ValueError as e:
+        raise Problem(404, str(e), hint="addresses: controller, partners/<p>, partners/<p>/organizations/<o>") from None
+    if org and not address.org:
+        raise Problem(404, f"{address} is not an organization", address=address, hint="partners/<p>/organizations/<o>")
+    return address

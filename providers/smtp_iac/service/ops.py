@@ -1,0 +1,76 @@
+"""Operations: ``/healthz`` (the process answers), ``/readyz`` (the store answers), ``/metrics``
+(Prometheus text, for sysadmin and viewer tokens), and the audit log (``/v1/audit``) as far as
+the caller may read it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..access import Act, Denied, audit_scope, decide
+from ..errors import StoreError
+from .auth import Caller, forbidden, require
+from .bodies import AuditOut, HealthOut
+from .context import Context, parse_address
+from .problems import Problem
+from .responses import errors
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=HealthOut)
+def healthz() -> HealthOut:
+    """The process answers (no token needed)."""
+    return HealthOut(status="ok")
+
+
+@router.get("/readyz", response_model=HealthOut, responses=errors(503))
+def readyz(ctx: Context) -> HealthOut:
+    """The store answers (no token needed)."""
+    try:
+        ctx.store.schema_version()
+    except StoreError:
+        raise Problem(503, "the store does not answer") from None
+    return HealthOut(status="ok")
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses=errors(401, 403, also={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}),
+)
+def metrics(caller: Caller, ctx: Context) -> Response:
+    """Prometheus metrics: requests by route and status, checks by outcome and class, store latency."""
+    require(caller, Act.METRICS)
+    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/audit", response_model=list[AuditOut], tags=["audit"], responses=errors(401, 403, 404, 422))
+def audit(
+    caller: Caller,
+    ctx: Context,
+    address: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditOut]:
+    """Audit entries the caller may read, oldest first (the newest ``limit``)."""
+    if address is not None:
+        addr = parse_address(address)
+        denied = decide(caller, Act.AUDIT, addr)
+        if denied is not None:
+            raise forbidden(denied, addr)
+        entries = ctx.store.audit_log(address=addr, limit=limit)
+    else:
+        part = audit_scope(caller)
+        if isinstance(part, Denied):
+            raise forbidden(part, None)
+        scope, addr_or_none = part
+        if scope == "all":
+            entries = ctx.store.audit_log(limit=limit)
+        elif scope == "partner":
+            entries = ctx.store.audit_log(partner=caller.partner, limit=limit)
+        else:
+            entries = ctx.store.audit_log(address=addr_or_none, limit=limit)
+    return [AuditOut.model_validate(e.to_dict()) for e in entries]

@@ -1,0 +1,114 @@
+"""``/v1/organizations/{org}``: the effective settings an organization gets (and the chain of
+tiers behind them), its SMTP switch, and the platform's system e-mail sent through them.
+
+The mailer never receives a password: the service resolves the organization's effective
+settings (one consistent read of its tier chain, ``Store.effective``), decrypts the winning
+record's password itself and talks to the relay, with the same classified failures as any
+check. 202 once the relay accepted the message.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from ..access import Act, decide
+from ..models import LiveRecord, ResolvedSettings
+from ..resolve import Resolution
+from ..store import AuditAction, AuditOutcome
+from ..tokens import TokenInfo
+from ..verify.message import UnsafeField, build_system_message, looks_like_address
+from .auth import Caller, forbidden, require
+from .bodies import CheckOut, EffectiveOut, MessageIn, MessageOut, StepOut, SwitchIn, SwitchOut
+from .context import Context, parse_address
+from .problems import Problem
+from .records import record_out
+from .responses import errors
+from .scopes import check
+
+router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
+
+
+@router.get("/{org:path}/effective", response_model=EffectiveOut, responses=errors(401, 403, 404))
+def effective(org: str, caller: Caller, ctx: Context) -> EffectiveOut:
+    """The settings in force for an organization, the address they come from, and the tiers looked at."""
+    addr = parse_address(org, org=True)
+    require(caller, Act.EFFECTIVE, addr)
+    return effective_out(ctx.store.effective(addr), caller)
+
+
+def effective_out(res: Resolution[LiveRecord], caller: TokenInfo) -> EffectiveOut:
+    return EffectiveOut(
+        organization=str(res.org),
+        smtp_enabled=res.smtp_enabled,
+        source=str(res.source) if res.source is not None else None,
+        tier=res.tier,
+        settings=record_out(res.record, caller) if res.record is not None else None,
+        chain=[StepOut(address=str(s.address), outcome=str(s.outcome)) for s in res.chain],
+    )
+
+
+@router.put("/{org:path}/smtp-enabled", response_model=SwitchOut, responses=errors(401, 403, 404, 413, 422))
+def smtp_enabled(org: str, body: SwitchIn, caller: Caller, ctx: Context) -> SwitchOut:
+    """Switch organization-level SMTP on or off (audited)."""
+    addr = parse_address(org, org=True)
+    denied = decide(caller, Act.SWITCH, addr)
+    if denied is not None:
+        ctx.store.record_attempt(
+            addr,
+            stack=None,
+            action=AuditAction.ENABLE_SMTP if body.enabled else AuditAction.DISABLE_SMTP,
+            outcome=AuditOutcome.REFUSED,
+            detail=f"forbidden: {denied.reason}",
+            actor=caller.actor,
+        )
+        raise forbidden(denied, addr)
+    ctx.store.set_smtp_enabled(addr, body.enabled, actor=caller.actor)
+    return SwitchOut(organization=str(addr), smtp_enabled=body.enabled)
+
+
+@router.post(
+    "/{org:path}/messages",
+    status_code=202,
+    response_model=MessageOut,
+    responses=errors(401, 403, 404, 409, 413, 422, 429, 502),
+)
+def send_message(org: str, body: MessageIn, caller: Caller, ctx: Context) -> JSONResponse:
+    """Send a system e-mail through the organization's effective settings, From their sender
+    (else the username when it is an address). The password never leaves the service."""
+    addr = parse_address(org, org=True)
+    require(caller, Act.SEND, addr)
+    ctx.limiter.check(f"{caller.id}:smtp", "send")
+    res = ctx.store.effective(addr)
+    if res.record is None or res.source is None:
+        raise Problem(409, "the organization has no effective SMTP settings (no tier has a record)", address=addr)
+    rec = res.record
+    sender = rec.sender or (rec.username if looks_like_address(rec.username) else None)
+    if sender is None:
+        raise Problem(
+            422,
+            f"no usable From address: {res.source} has no sender and its username is not a mail address",
+            address=res.source,
+            hint=f"set a sender on {res.source}",
+        )
+    try:
+        msg = build_system_message(
+            kind=body.kind, from_addr=sender, to_addr=body.to, subject=body.subject, text=body.text
+        )
+    except UnsafeField as e:
+        raise Problem(422, str(e), address=res.source) from None
+    settings = ResolvedSettings(**rec.public_fields(), password=ctx.store.reveal_password(res.source))
+    options = ctx.options("send", body.to)
+    ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
+    result = check(ctx, res.source, settings, options, message=(sender, body.to, msg))
+    if not result.ok:
+        raise Problem(
+            502,
+            f"the relay of {res.source} did not take the message ({result.failure}): {result.detail}",
+            address=res.source,
+            hint=result.advice,
+            kind="relay_failed",
+            verify=CheckOut.of(result).model_dump(mode="json"),
+        )
+    out = MessageOut(organization=str(addr), source=str(res.source), accepted=True, detail=result.detail)
+    return JSONResponse(out.model_dump(mode="json"), status_code=202)

@@ -1,0 +1,73 @@
+"""Records and settings as the service shows and takes them: a ``LiveRecord`` as ``RecordOut``
+(the fingerprint only where the caller may see it), a request's settings checked by the same
+rules as a stack file's (``rules.check_settings``: errors refuse with 422 per field, warnings
+ride along), and the ETag preconditions of writes."""
+
+from __future__ import annotations
+
+from ..access import Act, decide, shows_fingerprint
+from ..addresses import Address
+from ..models import LiveRecord, ResolvedSettings, has_unsafe_chars
+from ..rules import INVISIBLE, check_settings, describe_char
+from ..tokens import TokenInfo
+from .bodies import RecordOut, SettingsIn
+from .problems import Problem
+
+
+def record_out(record: LiveRecord, token: TokenInfo) -> RecordOut:
+    visible = decide(token, Act.READ, record.address) is None and shows_fingerprint(token, record.address)
+    return RecordOut(
+        address=str(record.address),
+        **record.public_fields(),
+        password_fingerprint=record.password_fingerprint if visible else None,
+        version=record.version,
+        managed_by=record.managed_by,
+        updated_at=record.updated_at,
+        updated_by=record.updated_by,
+    )
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def checked_settings(body: SettingsIn, prefix: str = "") -> tuple[ResolvedSettings, list[dict[str, str]]]:
+    """The body's settings, or 422 with every problem located by field; and the warnings."""
+    fields = body.fields()
+    errors: list[dict[str, str]] = []
+    for name, value in fields.items():
+        if isinstance(value, str) and (char := INVISIBLE.search(value)):
+            errors.append(
+                {"field": prefix + name, "message": f"holds an invisible character ({describe_char(char.group())})"}
+            )
+    if has_unsafe_chars(body.password.get_secret_value()):
+        errors.append({"field": prefix + "password", "message": "holds CR, LF or NUL"})
+    warnings: list[dict[str, str]] = []
+    for p in check_settings(fields):
+        problem = {"field": prefix + ".".join(str(x) for x in p.path), "message": p.message}
+        (errors if p.severity == "error" else warnings).append(problem)
+    if errors:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        raise Problem(422, f"the settings are not valid: {detail}", errors=errors)
+    return ResolvedSettings(**fields, password=body.password), warnings
+
+
+def precondition(if_match: str | None, if_none_match: str | None, address: Address) -> int | None:
+    """The version a write expects (None: the scope must have no record), from ``If-Match:
+    "<version>"`` or ``If-None-Match: *``; 428 without either. A tag that is not one of ours
+    matches no version: 412."""
+    if if_none_match is not None and if_none_match.strip() == "*":
+        if if_match is not None:
+            raise Problem(400, "send If-Match or If-None-Match: *, not both", address=address)
+        return None
+    if if_match is None:
+        raise Problem(
+            428,
+            "a write needs a precondition",
+            address=address,
+            hint='send If-Match: "<version>" (from GET\'s ETag) to replace, If-None-Match: * to create',
+        )
+    tag = if_match.strip()
+    if len(tag) >= 3 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit() and len(tag) < 20:
+        return int(tag[1:-1])
+    raise Problem(412, f"If-Match {tag[:40]!r} is not a version of this record", address=address, kind="conflict")

@@ -1,0 +1,198 @@
+"""``/v1/scopes/{address}``: read, write (verified first) and remove a scope's record, and the
+seed's Send Test Email for it.
+
+Writes go through ``write.ScopeWriter`` as every writer's do: refuse early (version moved,
+another stack's scope) -> verify -> compare-and-swap -> audit, with the token's name and role
+as the actor. A write names its stack with ``?stack=NAME`` (pipelines, which then own the
+scope, as with a database store) or none (a person in the console: out of band, the scope's
+owner is kept, so its stack sees the change as drift). A refused attempt (403) is audited too.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+
+from ..access import Act, decide
+from ..addresses import Address
+from ..models import ResolvedSettings, VerifyOptions
+from ..store import AuditAction, AuditOutcome
+from ..tokens import TokenInfo
+from ..verify import VerifyResult, run_check
+from ..write import Outcome, ScopeResult, ScopeWrite, ScopeWriter
+from .auth import Caller, forbidden
+from .bodies import CheckOut, PutIn, PutOut, RecordOut, TestEmailIn
+from .context import Context, Ctx, parse_address
+from .problems import Problem
+from .records import checked_settings, etag, precondition, record_out
+from .responses import errors
+
+router = APIRouter(prefix="/v1/scopes", tags=["scopes"])
+
+StackName = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+        description="the stack making the write (it then manages the scope); none: a write out of band",
+    ),
+]
+
+
+@router.post("/{address:path}/test-email", response_model=CheckOut, responses=errors(401, 403, 404, 413, 422, 429))
+def test_email(address: str, caller: Caller, ctx: Context, body: TestEmailIn | None = None) -> CheckOut:
+    """The seed's Send Test Email: log in with the body's settings, or the scope's stored ones,
+    and with ``to`` also send a test message there. Writes nothing."""
+    addr = parse_address(address)
+    body = body or TestEmailIn()
+    enabled = ctx.smtp_enabled(addr)
+    denied = decide(caller, Act.TEST, addr, smtp_enabled=enabled)
+    if denied is not None:
+        raise forbidden(denied, addr)
+    if body.settings is not None:
+        settings, _ = checked_settings(body.settings, "settings.")
+    else:
+        live = ctx.store.get(addr)
+        if live is None:
+            raise Problem(404, "no record at this scope: send settings to test", address=addr)
+        settings = ResolvedSettings(**live.public_fields(), password=ctx.store.reveal_password(addr))
+    ctx.limiter.check(f"{caller.id}:smtp", "SMTP check")
+    options = ctx.options("send" if body.to else "login", body.to, body.from_, body.timeout_seconds)
+    ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
+    result = check(ctx, addr, settings, options)
+    return CheckOut.of(result)
+
+
+@router.get("/{address:path}", response_model=RecordOut, responses=errors(401, 403, 404))
+def get_scope(address: str, caller: Caller, ctx: Context, response: Response) -> RecordOut:
+    """A scope's record (never its password); ``ETag`` is its version."""
+    addr = parse_address(address)
+    denied = decide(caller, Act.READ, addr)
+    if denied is not None:
+        raise forbidden(denied, addr)
+    record = ctx.store.get(addr)
+    if record is None:
+        raise Problem(404, "no record at this scope (it inherits)", address=addr)
+    response.headers["ETag"] = etag(record.version)
+    return record_out(record, caller)
+
+
+@router.put(
+    "/{address:path}",
+    response_model=PutOut,
+    status_code=200,
+    responses=errors(
+        400, 401, 403, 404, 409, 412, 413, 422, 428, 429, also={201: {"model": PutOut, "description": "created"}}
+    ),
+)
+def put_scope(
+    address: str,
+    body: PutIn,
+    caller: Caller,
+    ctx: Context,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+    stack: StackName = None,
+    adopt: bool = False,
+) -> PutOut:
+    """Create (``If-None-Match: *``) or replace (``If-Match: "<version>"``) a scope's record;
+    verified first, written only if the check passes."""
+    addr = parse_address(address)
+    action = AuditAction.CREATE if if_none_match is not None else AuditAction.UPDATE
+    _allow_write(ctx, caller, addr, action, stack)
+    expected = precondition(if_match, if_none_match, addr)
+    settings, warnings = checked_settings(body)
+    verify = body.verify
+    mode = verify.mode if verify is not None else "login"
+    if mode == "off" and not ctx.config.allow_unverified:
+        raise Problem(
+            403,
+            "this service checks every write: verify mode off is not allowed",
+            address=addr,
+            hint="drop verify.mode off (or start the service with --allow-unverified)",
+        )
+    options = ctx.options(mode, *((verify.to, verify.from_, verify.timeout_seconds) if verify else ()))
+    if mode != "off":
+        try:
+            ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
+        except Problem as p:
+            _audit_refused(ctx, caller, addr, action, stack, p.detail)
+            raise
+    live = ctx.store.get(addr)
+    w = ScopeWrite.put(addr, settings, expected, stack, adopt)
+    result = ScopeWriter(ctx.store, actor=caller.actor).write(w, live, lambda a, s: check(ctx, a, s, options))
+    _raise_unless_applied(result)
+    assert result.record is not None
+    response.status_code = 201 if live is None else 200
+    response.headers["ETag"] = etag(result.record.version)
+    outcome = CheckOut.of(result.verify) if result.verify is not None else None
+    return PutOut.model_validate({"record": record_out(result.record, caller), "verify": outcome, "warnings": warnings})
+
+
+@router.delete("/{address:path}", status_code=204, responses=errors(400, 401, 403, 404, 409, 412, 428))
+def delete_scope(
+    address: str,
+    caller: Caller,
+    ctx: Context,
+    if_match: Annotated[str | None, Header()] = None,
+    stack: StackName = None,
+    adopt: bool = False,
+) -> Response:
+    """Remove a scope's override (it then inherits); ``If-Match`` required."""
+    addr = parse_address(address)
+    _allow_write(ctx, caller, addr, AuditAction.DELETE, stack)
+    expected = precondition(if_match, None, addr)
+    live = ctx.store.get(addr)
+    if live is None:
+        raise Problem(412, "there is no record at this scope to remove", address=addr, kind="conflict")
+    result = ScopeWriter(ctx.store, actor=caller.actor).write(
+        ScopeWrite.remove(addr, expected, stack, adopt), live, None
+    )
+    _raise_unless_applied(result)
+    return Response(status_code=204)
+
+
+def _allow_write(ctx: Ctx, caller: TokenInfo, addr: Address, action: AuditAction, stack: str | None) -> None:
+    """403 (audited) unless the caller's role may write ``addr``; 404 for an unknown tenant."""
+    enabled = ctx.smtp_enabled(addr)
+    denied = decide(caller, Act.WRITE, addr, smtp_enabled=enabled)
+    if denied is None:
+        return
+    _audit_refused(ctx, caller, addr, action, stack, denied.reason)
+    raise forbidden(denied, addr)
+
+
+def _audit_refused(
+    ctx: Ctx, caller: TokenInfo, addr: Address, action: AuditAction, stack: str | None, why: str
+) -> None:
+    ctx.store.record_attempt(
+        addr, stack=stack, action=action, outcome=AuditOutcome.REFUSED, detail=f"forbidden: {why}", actor=caller.actor
+    )
+
+
+def check(ctx: Ctx, address: Address, settings: ResolvedSettings, options: VerifyOptions, **kw: Any) -> VerifyResult:
+    """Run a check (or a send, with ``message=``) within the relay policy, counted in the metrics.
+    The caller has already asked ``ctx.relays.check`` (403 before any connection)."""
+    result = run_check(settings, options, address=address, destination=ctx.relays.refusal, **kw)
+    ctx.metrics.check_done(result)
+    return result
+
+
+def _raise_unless_applied(result: ScopeResult) -> None:
+    if result.outcome is Outcome.APPLIED:
+        return
+    if result.outcome is Outcome.VERIFY_FAILED:
+        assert result.verify is not None
+        raise Problem(
+            422,
+            result.message,
+            address=result.address,
+            hint=result.hint,
+            kind="verify_failed",
+            verify=CheckOut.of(result.verify).model_dump(mode="json"),
+        )
+    assert result.error is not None
+    raise Problem.of(result.error)

@@ -1,0 +1,126 @@
+"""What the service tells its operators: one JSON log line per request, and Prometheus metrics.
+
+- Log line (logger ``smtp_iac.service.access``): time, method, route (the template, so that
+  lines group), path, status, duration, and the token's id, name and role when one was
+  accepted. Never a header, a body or a query value: no token, no password.
+- Metrics (``GET /metrics``, prometheus_client's text format): requests by route, method and
+  status; checks by outcome and failure class; store call latency by operation. The registry
+  is the application's own, so two applications in one process (tests) do not mix.
+- A request that fails unexpectedly is answered 500 problem+json here, and logged with the
+  exception's type only (its message might hold data); no traceback reaches a client or a log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..verify import VerifyResult
+from .problems import Problem
+
+access_log = logging.getLogger("smtp_iac.service.access")
+error_log = logging.getLogger("smtp_iac.service")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "smtp_iac_requests", "HTTP requests answered", ["route", "method", "status"], registry=self.registry
+        )
+        self.checks = Counter(
+            "smtp_iac_checks",
+            "SMTP checks and sends, by outcome and failure class",
+            ["outcome", "failure"],
+            registry=self.registry,
+        )
+        self.store_seconds = Histogram(
+            "smtp_iac_store_seconds", "Store call latency", ["operation"], registry=self.registry
+        )
+
+    def check_done(self, result: VerifyResult) -> None:
+        outcome = "skipped" if result.skipped else ("ok" if result.ok else "failed")
+        self.checks.labels(outcome, str(result.failure or "")).inc()
+
+
+class TimedStore:
+    """A store whose every call is timed into ``Metrics.store_seconds`` (by method name)."""
+
+    def __init__(self, store: Any, metrics: Metrics):
+        self._store = store
+        self._metrics = metrics
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._store, name)
+        if not callable(value) or name.startswith("__"):
+            return value
+        histogram = self._metrics.store_seconds.labels(name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return value(*args, **kwargs)
+            finally:
+                histogram.observe(time.perf_counter() - start)
+
+        return timed
+
+
+class RequestTelemetry:
+    """ASGI middleware: logs and counts every request; turns an unexpected exception into a 500."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, log: Callable[[dict[str, Any]], None] | None = None):
+        self.app = app
+        self.metrics = metrics
+        self.log = log or (lambda line: access_log.info(json.dumps(line, ensure_ascii=True)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status, started = int(message["status"]), True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as e:  # noqa: BLE001 - the one place an unexpected error becomes a 500
+            error_log.error("unexpected %s in %s %s", type(e).__name__, scope.get("method"), _route(scope))
+            status = 500
+            if not started:
+                await Problem(500, "the service failed unexpectedly; the error is logged").response()(
+                    scope, receive, send
+                )
+        route = _route(scope)
+        self.metrics.requests.labels(route, scope.get("method", ""), str(status)).inc()
+        token = scope.get("state", {}).get("token")
+        line: dict[str, Any] = {
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "method": scope.get("method"),
+            "route": route,
+            "path": scope.get("path", "")[:512],
+            "status": status,
+            "ms": round((time.perf_counter() - start) * 1000, 2),
+        }
+        if token is not None:
+            line.update(token_id=token.id, token_name=token.name, role=str(token.role))
+        self.log(line)
+
+
+def _route(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "(no route)"

@@ -1,0 +1,79 @@
+"""Fixtures of the service suite: ``svc`` is the real service (uvicorn on a free loopback port)
+over a seeded store, once on SQLite and once on PostgreSQL, with a real STARTTLS relay."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_TESTS = str(Path(__file__).resolve().parents[1])
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+from cryptography.fernet import Fernet  # noqa: E402
+from pg_support import fresh_schema  # noqa: E402
+from service_support import ServerThread, Svc, config_for, seed  # noqa: E402
+from smtp_servers import ca_fixture, smtp_server, write_ca_file  # noqa: E402,F401
+
+from smtp_iac.service.app import create_app  # noqa: E402
+from smtp_iac.store import open_store  # noqa: E402
+
+
+@pytest.fixture
+def key(monkeypatch) -> str:
+    k = Fernet.generate_key().decode()
+    monkeypatch.setenv("SMTP_IAC_STORE_KEY", k)
+    monkeypatch.delenv("SMTP_IAC_STORE", raising=False)
+    monkeypatch.delenv("SMTP_IAC_TOKEN", raising=False)
+    return k
+
+
+@contextlib.contextmanager
+def backend_url(name: str, tmp_path: Path) -> Iterator[str]:
+    if name == "sqlite":
+        yield f"sqlite:///{tmp_path}/db/store.db"
+    else:
+        with fresh_schema() as (url, _dsn, _schema):
+            yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, tmp_path, key) -> Iterator[str]:
+    with backend_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def relay(ca):
+    with smtp_server(tls="starttls", ca=ca) as srv:
+        yield srv
+
+
+@pytest.fixture
+def ca_path(ca, tmp_path) -> Path:
+    return write_ca_file(ca, tmp_path)
+
+
+@contextlib.contextmanager
+def running(store_url: str, relay, ca_path: Path, **config) -> Iterator[Svc]:
+    store = open_store(store_url)
+    tokens = seed(store, relay)
+    cfg = config_for(store_url, ca_path, **config)
+    server = ServerThread(create_app(cfg)).start()
+    try:
+        yield Svc(server.url, store, store_url, tokens, relay, ca_path, cfg)
+    finally:
+        server.stop()
+        store.close()
+
+
+@pytest.fixture
+def svc(backend, relay, ca_path, caplog) -> Iterator[Svc]:
+    caplog.set_level(logging.INFO, logger="smtp_iac")
+    with running(backend, relay, ca_path) as s:
+        yield s

@@ -1,0 +1,158 @@
+"""The real service on a free loopback port, for tests: uvicorn serving ``create_app`` in a
+thread (or ``smtp-iac serve`` in a process, for the command itself), a store on SQLite or
+PostgreSQL with tenants, records and one token per role, and a real aiosmtpd relay (STARTTLS,
+trustme certificate) that the records point at."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from pydantic import SecretStr
+from smtp_servers import TEST_PASSWORD, TEST_SENDER, TEST_USER, SmtpServer
+
+from smtp_iac.addresses import Address
+from smtp_iac.models import ResolvedSettings
+from smtp_iac.service.config import RateLimit, ServiceConfig
+from smtp_iac.store import Store
+from smtp_iac.tokens import Role, new_token
+
+TENANTS = {
+    "partners": {
+        "acme": {
+            "organizations": {
+                "blue": {"smtp_enabled": True},
+                "green": {"smtp_enabled": False},
+            }
+        },
+        "initech": {"organizations": {"hq": {"smtp_enabled": True}}},
+    }
+}
+
+CONTROLLER = Address()
+ACME = Address("acme")
+BLUE = Address("acme", "blue")
+GREEN = Address("acme", "green")
+INITECH = Address("initech")
+HQ = Address("initech", "hq")
+ADDRESSES = (CONTROLLER, ACME, BLUE, GREEN, INITECH, HQ)
+ORGS = (BLUE, GREEN, HQ)
+
+# name -> (role, partner, org)
+TOKENS: dict[str, tuple[Role, str | None, str | None]] = {
+    "sysadmin": (Role.SYSADMIN, None, None),
+    "partner-admin": (Role.PARTNER_ADMIN, "acme", None),
+    "org-admin": (Role.ORG_ADMIN, None, str(BLUE)),
+    "org-admin-off": (Role.ORG_ADMIN, None, str(GREEN)),
+    "mailer": (Role.MAILER, None, None),
+    "viewer": (Role.VIEWER, None, None),
+}
+
+
+def relay_settings(relay: SmtpServer, password: str = TEST_PASSWORD, **kw: Any) -> ResolvedSettings:
+    base: dict[str, Any] = dict(
+        host="127.0.0.1",
+        port=relay.port,
+        tls=True,
+        username=TEST_USER,
+        password=SecretStr(password),
+        sender=TEST_SENDER,
+    )
+    base.update(kw)
+    return ResolvedSettings(**base)
+
+
+def relay_body(relay: SmtpServer, password: str = TEST_PASSWORD, **kw: Any) -> dict[str, Any]:
+    body: dict[str, Any] = dict(
+        host="127.0.0.1", port=relay.port, tls=True, username=TEST_USER, password=password, sender=TEST_SENDER
+    )
+    body.update(kw)
+    return body
+
+
+def seed(store: Store, relay: SmtpServer) -> dict[str, str]:
+    """Tenants, a record at the controller, acme, blue and initech, and one token per role."""
+    store.load_tenants(TENANTS)
+    for address in (CONTROLLER, ACME, BLUE, INITECH):
+        store.put(address, relay_settings(relay), expected_version=None, stack=None, actor="seed")
+    tokens = {}
+    now = datetime.now(UTC)
+    for name, (role, partner, org) in TOKENS.items():
+        t = new_token(name=name, role=role, partner=partner, org=org, now=now)
+        store.create_token(t, actor="seed")
+        tokens[name] = t.text
+    expired = new_token(name="expired", role=Role.SYSADMIN, now=now - timedelta(days=3), expires_in_days=1)
+    store.create_token(expired, actor="seed")
+    tokens["expired"] = expired.text
+    revoked = new_token(name="revoked", role=Role.SYSADMIN, now=now)
+    store.create_token(revoked, actor="seed")
+    store.revoke_token(revoked.info.id, actor="seed")
+    tokens["revoked"] = revoked.text
+    return tokens
+
+
+class ServerThread:
+    """uvicorn serving ``app`` on 127.0.0.1, on a free port, in a daemon thread."""
+
+    def __init__(self, app: Any):
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
+        )
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+        self.port = 0
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the service did not start")
+            time.sleep(0.01)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+
+
+@dataclass
+class Svc:
+    """A running service and what a test needs around it."""
+
+    url: str
+    store: Store
+    store_url: str
+    tokens: dict[str, str]
+    relay: SmtpServer
+    ca_file: Path
+    config: ServiceConfig
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    def client(self, token: str | None = None, **kw: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens.get(token, token)}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kw)
+
+    def etag(self, address: Address) -> str:
+        record = self.store.get(address)
+        assert record is not None
+        return f'"{record.version}"'
+
+
+def config_for(store_url: str, ca_file: Path, **kw: Any) -> ServiceConfig:
+    base = ServiceConfig(store_url=store_url, ca_file=ca_file, rate_limit=RateLimit(per_minute=60_000, burst=1000))
+    return replace(base, **kw)
+
+
+def path(address: Address) -> str:
+    return str(address)
