@@ -282,7 +282,7 @@ def bench_backend(
         snap = store.snapshot()
         res.parts["· snapshot"], _ = best_of(repeat, store.snapshot)
         res.parts["· desired_scopes"], desired = best_of(
-            repeat, lambda: desired_scopes(loaded, store.fingerprint, environ=env)
+            repeat, lambda: desired_scopes(loaded, store.fingerprints, environ=env)
         )
         res.parts["· diff"], d = best_of(repeat, lambda: diff(loaded.name, desired, snap.records, snap.tenants))
         before = {a: record_content(r) for a, r in snap.records.items()}

@@ -21,6 +21,10 @@ Choices where the table is silent, each the narrower reading:
 - The audit log is read as the records are: all of it by sysadmin and viewer, its partner's and
   organizations' entries by a partner admin, its organization's by an org admin.
 - The service's metrics are read by sysadmin and viewer.
+- A plan's snapshot (``PLAN``) is read by every role that reads records (not the mailer), each
+  limited to what it reads. Keyed digests of secrets (``FINGERPRINT``, which a plan needs to
+  compare passwords) are made only for roles that write: for a read-only token they would be
+  an oracle to test password guesses against the fingerprints it reads.
 
 Every refusal names the role and what it may do instead, so a 403 explains itself.
 """
@@ -46,6 +50,8 @@ class Act(StrEnum):
     TENANTS = "tenants"  # partners and organizations (load)
     TOKENS = "tokens"
     METRICS = "metrics"
+    PLAN = "plan"  # read the snapshot a plan is made from (the records and tenants in reach)
+    FINGERPRINT = "fingerprint"  # the store's keyed digest of a secret (plans compare passwords by it)
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ def decide(token: TokenInfo, act: Act, address: Address = CONTROLLER, *, smtp_en
     if role is Role.SYSADMIN:
         return None if act is not Act.SEND else Denied(f"{who} does not send system e-mail; the mailer role does")
     if role is Role.VIEWER:
-        if act in (Act.READ, Act.EFFECTIVE, Act.AUDIT, Act.METRICS):
+        if act in (Act.READ, Act.EFFECTIVE, Act.AUDIT, Act.METRICS, Act.PLAN):
             return None
         return Denied(f"{who} only reads")
     if role is Role.MAILER:
@@ -85,6 +91,8 @@ def decide(token: TokenInfo, act: Act, address: Address = CONTROLLER, *, smtp_en
         return Denied(f"{who} may not manage {act}; a sysadmin does")
     if act is Act.SEND:
         return Denied(f"{who} does not send system e-mail; the mailer role does")
+    if act in (Act.PLAN, Act.FINGERPRINT):
+        return None
     if role is Role.PARTNER_ADMIN:
         if act is Act.READ and address == CONTROLLER:
             return None  # its non-secret fields (``shows_fingerprint``)

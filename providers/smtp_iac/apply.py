@@ -152,7 +152,9 @@ def apply_plan(
         _audit_stale(writer, plan, resolved, moved, stale_secrets)
         raise StalePlan(moved + stale_secrets, saved=plan.source is not None)
 
-    to_verify = [(s.address, resolved[s.address]) for s in changes if s.address in resolved]
+    # A store that checks writes itself (the settings service) runs each check on its side.
+    here = not store.verifies_writes
+    to_verify = [(s.address, resolved[s.address]) for s in changes if s.address in resolved and here]
     for address, _ in to_verify:
         emit(ApplyEvent(address, Step.VERIFYING))
 
@@ -175,9 +177,22 @@ def apply_plan(
     results: list[ScopeResult] = []
     for scope in changes:
         w = ScopeWrite(
-            scope.address, scope.action, resolved.get(scope.address), scope.live_version, plan.stack, scope.adopt
+            scope.address,
+            scope.action,
+            resolved.get(scope.address),
+            scope.live_version,
+            plan.stack,
+            scope.adopt,
+            None if here else plan.verify,
         )
+        if not here and w.settings is not None:
+            emit(ApplyEvent(scope.address, Step.VERIFYING))
         result = writer.commit(w, checks.get(scope.address))
+        if not here and result.verify is not None:
+            ok = result.verify.ok
+            emit(
+                ApplyEvent(scope.address, Step.VERIFIED if ok else Step.VERIFY_FAILED, str(result.verify.failure or ""))
+            )
         results.append(result)
         emit(ApplyEvent(scope.address, Step.LEFT if result.outcome is Outcome.VERIFY_FAILED else Step(result.outcome)))
     return ApplyReport(plan.stack, results)

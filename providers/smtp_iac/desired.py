@@ -3,8 +3,10 @@ reduced at once to the store's keyed fingerprint (the plain text goes no further
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from .diff import DesiredKind, DesiredScope
 from .errors import SecretUnavailable
@@ -15,7 +17,7 @@ from .stackfile import LoadedStack
 
 def desired_scopes(
     loaded: LoadedStack,
-    fingerprint: Callable[[str], str],
+    fingerprints: Callable[[Sequence[str]], list[str]],
     *,
     environ: Mapping[str, str] | None = None,
     pulumi_config: PulumiConfigGetter | None = None,
@@ -24,35 +26,38 @@ def desired_scopes(
     """Every managed scope, in address order. All unresolvable password references are
     reported together (one error naming each reference and the scopes using it).
 
-    Each distinct password reference is resolved and fingerprinted once (a 20,000-org stack
-    has thousands of scopes and a handful of references); the public fields are the stack's
-    own, already validated by the model. ``store_files``: the open store's own files, which no
-    ``{file:}`` reference may read."""
+    Each distinct password reference is resolved once (a 20,000-org stack has thousands of
+    scopes and a handful of references), and all of them are fingerprinted in one call
+    (``Store.fingerprints``: one request to the settings service); the public fields are the
+    stack's own, already validated by the model. ``store_files``: the open store's own files,
+    which no ``{file:}`` reference may read."""
     files = loaded.files.forbidding(store_files)
-    out: list[DesiredScope] = []
     missing: dict[str, list[str]] = {}
     hints: dict[str, str | None] = {}
-    by_ref: dict[str, tuple[str | None, SecretUnavailable | None]] = {}
-    for addr, want in loaded.stack.scopes().items():
+    secrets: dict[str, SecretStr] = {}
+    failed: dict[str, SecretUnavailable] = {}
+    wanted = loaded.stack.scopes()
+    for addr, want in wanted.items():
+        if not isinstance(want, SmtpSettings):
+            continue
+        ref = want.password.describe()
+        if ref in secrets or ref in failed:
+            continue
+        try:
+            secrets[ref] = resolve_password(
+                want.password, files=files, environ=environ, pulumi_config=pulumi_config, address=addr
+            )
+        except SecretUnavailable as e:
+            failed[ref] = e
+    refs = list(secrets)
+    by_ref = dict(zip(refs, fingerprints([secrets[r].get_secret_value() for r in refs]), strict=True)) if refs else {}
+    out: list[DesiredScope] = []
+    for addr, want in wanted.items():
         if not isinstance(want, SmtpSettings):
             out.append(DesiredScope(addr, DesiredKind.INHERIT))
             continue
         ref = want.password.describe()
-        hit = by_ref.get(ref)
-        if hit is None:
-            try:
-                secret = resolve_password(
-                    want.password,
-                    files=files,
-                    environ=environ,
-                    pulumi_config=pulumi_config,
-                    address=addr,
-                )
-                hit = (fingerprint(secret.get_secret_value()), None)
-            except SecretUnavailable as e:
-                hit = (None, e)
-            by_ref[ref] = hit
-        fp, err = hit
+        err = failed.get(ref)
         if err is not None:
             missing.setdefault(err.message, []).append(str(addr))
             hints[err.message] = err.hint
@@ -63,7 +68,7 @@ def desired_scopes(
                 DesiredKind.SETTINGS,
                 fields=public_fields(want),
                 password_ref=want.password.model_dump(),
-                fingerprint=fp,
+                fingerprint=by_ref[ref],
             )
         )
     if missing:

@@ -64,6 +64,10 @@ class TenantsView(Protocol):
 
     def smtp_enabled(self, address: Address) -> bool: ...
 
+    def write_refusal(self, address: Address) -> SmtpIacError | None:
+        """Why the planner may not write ``address`` whatever the change (the settings
+        service's token; a database store: never), or None."""
+
 
 @dataclass(frozen=True)
 class DesiredScope:
@@ -238,6 +242,9 @@ def _refusal(
             return Refusal.of(err)
     if action is Action.NOOP:
         return None
+    beyond = tenants.write_refusal(addr)
+    if beyond is not None:
+        return Refusal.of(beyond)
     if owner is not None and owner != stack and not adopt:
         return Refusal(
             ErrorKind.OWNERSHIP, f"managed by stack '{owner}', not '{stack}'", "to take it over, re-run with --adopt"

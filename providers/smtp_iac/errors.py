@@ -35,10 +35,11 @@ class ErrorKind(StrEnum):
     FEATURE_DISABLED = "feature_disabled"
     STALE_PLAN = "stale_plan"
     VERIFY_FAILED = "verify_failed"
+    FORBIDDEN = "forbidden"
 
 
 REFUSAL_KINDS = frozenset(
-    {ErrorKind.CONFLICT, ErrorKind.OWNERSHIP, ErrorKind.FEATURE_DISABLED, ErrorKind.UNKNOWN_TENANT}
+    {ErrorKind.CONFLICT, ErrorKind.OWNERSHIP, ErrorKind.FEATURE_DISABLED, ErrorKind.UNKNOWN_TENANT, ErrorKind.FORBIDDEN}
 )
 """Kinds that refuse a write (the scope is left as it was, the attempt audited), as opposed to
 failures of the store or the environment."""
@@ -180,6 +181,13 @@ class FeatureDisabled(SmtpIacError):
             address=address,
             hint=f"{self.ADVICE} (smtp-iac tenants enable-smtp {address})",
         )
+
+
+class Forbidden(SmtpIacError):
+    """The settings service refused: the token's role may not do this (its reason, and the
+    seed's advice where there is one)."""
+
+    kind = ErrorKind.FORBIDDEN
 
 
 class StalePlan(SmtpIacError):

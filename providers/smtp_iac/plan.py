@@ -5,6 +5,7 @@ version each scope was planned against), and no password."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -43,12 +44,14 @@ class Plan:
     def seal(self, keyed_digest: KeyedDigest) -> None:
         """Sign the document with the store's keyed HMAC, so that a plan edited after it was
         made (fields, versions, fingerprints) is refused by apply, and one cannot be forged
-        without the store key."""
-        self.digest = keyed_digest(canonical(self.to_dict()))
+        without the store key. The HMAC is over the document's SHA-256 (collision-resistant, so
+        as binding as the document), so that sealing through the settings service sends 64
+        characters, not megabytes."""
+        self.digest = keyed_digest(_sha256(canonical(self.to_dict())))
 
     def unaltered(self, keyed_digest: KeyedDigest) -> bool:
         """Whether a plan read from a file is exactly what ``plan`` wrote."""
-        return self.source is not None and self.digest == keyed_digest(canonical(self.source))
+        return self.source is not None and self.digest == keyed_digest(_sha256(canonical(self.source)))
 
     @property
     def has_changes(self) -> bool:
@@ -78,6 +81,10 @@ class Plan:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+
+def _sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def canonical(doc: dict[str, Any]) -> str:

@@ -47,7 +47,7 @@ def make_plan(
     manages, as if its file named none (its ``inherit`` scopes need nothing)."""
     snap = store.snapshot()
     desired = (
-        [] if destroy else desired_scopes(loaded, store.fingerprint, environ=environ, store_files=store.local_files)
+        [] if destroy else desired_scopes(loaded, store.fingerprints, environ=environ, store_files=store.local_files)
     )
     note = DESTROY_NOTE if destroy else REMOVED_NOTE
     d = diff(loaded.name, desired, snap.records, snap.tenants, adopt=adopt, targets=targets, removed_note=note)

@@ -8,7 +8,9 @@ create/update/delete, the settings service) writes through ``ScopeWriter``:
   is opened. The store refuses both again, atomically, in the write itself. (``apply`` of a
   plan refuses early for the whole plan instead: a stale plan applies nothing.)
 - Verify: settings to be written pass the classified SMTP check first (``verify``); a
-  failure leaves the scope as it was.
+  failure leaves the scope as it was. A store that checks writes itself (the settings
+  service: ``Store.verifies_writes``) runs the check on its side, with the write's
+  ``check_options``, and audits a failure there; the writer then runs none.
 - Write: ``Store.put`` / ``Store.delete``, compare-and-swap on the expected version, with its
   audit entry in the same transaction.
 - Audit: every refused or failed attempt is audited too, with the same actions (``create``,
@@ -31,7 +33,7 @@ from .addresses import Address
 from .diff import Action
 from .errors import REFUSAL_KINDS, ConflictError, SmtpIacError, VerifyFailed
 from .guard import write_refusal
-from .models import LiveRecord, ResolvedSettings
+from .models import LiveRecord, ResolvedSettings, VerifyOptions
 from .store import AuditAction, AuditOutcome, Store
 from .verify import VerifyResult
 
@@ -57,6 +59,7 @@ class ScopeWrite:
     expected_version: int | None
     stack: str | None  # None: out of band (the service's console and API clients that are no stack)
     adopt: bool = False
+    check_options: VerifyOptions | None = None  # the check a store that verifies writes runs
 
     @classmethod
     def put(
@@ -66,9 +69,10 @@ class ScopeWrite:
         expected_version: int | None,
         stack: str | None,
         adopt: bool,
+        check_options: VerifyOptions | None = None,
     ) -> ScopeWrite:
         action = Action.CREATE if expected_version is None else Action.UPDATE
-        return cls(address, action, settings, expected_version, stack, adopt)
+        return cls(address, action, settings, expected_version, stack, adopt, check_options)
 
     @classmethod
     def remove(
@@ -117,7 +121,8 @@ class ScopeWriter:
         refused = self.refuse_early(w, live)
         if refused is not None:
             return refused
-        check = verify(w.address, w.settings) if w.settings is not None and verify is not None else None
+        checks_here = w.settings is not None and verify is not None and not self.store.verifies_writes
+        check = verify(w.address, w.settings) if checks_here and verify is not None and w.settings else None
         return self.commit(w, check)
 
     def refuse_early(self, w: ScopeWrite, live: LiveRecord | None) -> ScopeResult | None:
@@ -142,16 +147,7 @@ class ScopeWriter:
         """Write ``w`` unless its ``check`` failed; every outcome audited."""
         if check is not None and not check.ok:
             self.audit_refused(w, AuditOutcome.VERIFY_FAILED, f"{check.failure}: {check.detail}")
-            return ScopeResult(
-                w.address,
-                w.action,
-                Outcome.VERIFY_FAILED,
-                f"verify failed ({check.failure}) at {check.stage}: {check.detail}",
-                check.advice,
-                w.expected_version,
-                check,
-                VerifyFailed(w.address, check),
-            )
+            return _verify_failed(w, VerifyFailed(w.address, check))
         record = None
         try:
             if w.settings is None:
@@ -166,7 +162,11 @@ class ScopeWriter:
                     stack=w.stack,
                     actor=self.actor,
                     adopt=w.adopt,
+                    verify=w.check_options,
                 )
+                check = check or self.store.write_check(w.address)
+        except VerifyFailed as err:  # the store's own check (``verifies_writes``), audited there
+            return _verify_failed(w, err)
         except SmtpIacError as err:  # conflict, ownership, feature off, unknown tenant, store down
             outcome = Outcome.REFUSED if err.kind in REFUSAL_KINDS else Outcome.FAILED
             return self._not_written(w, outcome, err, check)
@@ -190,3 +190,11 @@ class ScopeWriter:
             actor=self.actor,
             new_fingerprint=new_fp,
         )
+
+
+def _verify_failed(w: ScopeWrite, err: VerifyFailed) -> ScopeResult:
+    check = err.result
+    message = f"verify failed ({check.failure}) at {check.stage}: {check.detail}"
+    return ScopeResult(
+        w.address, w.action, Outcome.VERIFY_FAILED, message, check.advice, w.expected_version, check, err
+    )

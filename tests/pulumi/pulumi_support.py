@@ -28,14 +28,29 @@ class StoreInfo:
     key: str
     path: Path | None  # the SQLite file; None on PostgreSQL
     marker: str  # a string of the URL that no state or output may hold (file name, schema name)
+    direct_url: str | None = None  # through the settings service: the database behind it
+    token: str | None = None  # through the settings service: a sysadmin token
 
     def open(self):
-        return open_store(self.url, key=self.key)
+        """The store itself (the database), for out-of-band changes and proofs."""
+        return open_store(self.direct_url or self.url, key=self.key)
 
     def config(self, **extra: str) -> dict[str, str]:
-        cfg = {"smtp-iac:store": self.url, "smtp-iac:storeKey": self.key}
+        if self.token:  # a pipeline that holds a token, never the database or its key
+            cfg = {"smtp-iac:store": self.url, "smtp-iac:token": self.token}
+        else:
+            cfg = {"smtp-iac:store": self.url, "smtp-iac:storeKey": self.key}
         cfg.update(extra)
         return cfg
+
+    @property
+    def secret_keys(self) -> set[str]:
+        return {"smtp-iac:token"} if self.token else {"smtp-iac:storeKey"}
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What no state, output or log may hold."""
+        return (self.key, *((self.token,) if self.token else ()))
 
     def snapshot(self) -> tuple:
         """Records and audit entries, to prove that nothing was written."""

@@ -59,7 +59,7 @@ def test_full_lifecycle_through_the_real_host(host, any_store, relay, ca_file, t
 
     # Configure: the whole stack config, the key as a secret; the host declines secrets
     resp = host.configure(
-        store.config(**{"smtp-iac:adopt": "false", "aws:region": "eu-west-1"}), secret_keys={"smtp-iac:storeKey"}
+        store.config(**{"smtp-iac:adopt": "false", "aws:region": "eu-west-1"}), secret_keys=store.secret_keys
     )
     assert resp.acceptSecrets is False and host.accept_secrets is False
 
@@ -141,7 +141,7 @@ def test_full_lifecycle_through_the_real_host(host, any_store, relay, ca_file, t
     with pytest.raises(HostError) as exc:
         host.update(URN, id_, routs, dict(checked, sender="x@acme.example"), SECRET_INPUTS)
     assert "pulumi refresh" in exc.value.details and "ConflictError" in exc.value.details
-    assert PASSWORD not in exc.value.details and store.key not in exc.value.details
+    assert PASSWORD not in exc.value.details and not any(x in exc.value.details for x in store.secrets)
 
     # Delete, then a Read of the gone record
     host.delete(URN, id_, uouts, SECRET_INPUTS)
@@ -153,10 +153,10 @@ def test_full_lifecycle_through_the_real_host(host, any_store, relay, ca_file, t
 
     text = state.text()
     assert "password_fingerprint" in text and '"ciphertext"' in text
-    for secret in (PASSWORD, NEW_PASSWORD, store.key):
+    for secret in (PASSWORD, NEW_PASSWORD, *store.secrets):
         assert secret not in text
     assert store.url not in text and store.marker not in text, "the store URL is never in state"
-    for secret in (PASSWORD, NEW_PASSWORD, store.key):
+    for secret in (PASSWORD, NEW_PASSWORD, *store.secrets):
         assert secret not in host.stderr()
 
 

@@ -61,7 +61,7 @@ def many(any_store: StoreInfo) -> StoreInfo:
 
 def new_host(tmp_path: Path, store: StoreInfo) -> ProviderHost:
     h = ProviderHost(ROOT, tmp_path / f"stderr-{uuid.uuid4().hex[:6]}.log")
-    h.configure(store.config(), secret_keys={"smtp-iac:storeKey"})
+    h.configure(store.config(), secret_keys=store.secret_keys)
     return h
 
 
@@ -184,6 +184,8 @@ def _db_fds(pid: int, db: Path) -> list[str]:
 
 
 def test_the_store_is_opened_once_per_host_process(tmp_path, many, relay, ca_file):
+    if many.token:
+        pytest.skip("counts database connections; through the settings service the host holds none")
     if many.path is None:  # PostgreSQL: name this test's connections
         from pg_support import pg_dsn
 

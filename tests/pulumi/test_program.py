@@ -337,6 +337,8 @@ def test_a_relay_stack_declares_what_the_cli_plan_shows(any_store, tmp_path, mon
     monkeypatch.setenv("RELAY_TEST_MAIN_PW", PASSWORD)
     monkeypatch.setenv("SMTP_IAC_STORE", any_store.url)
     monkeypatch.setenv("SMTP_IAC_STORE_KEY", any_store.key)
+    if any_store.token:
+        monkeypatch.setenv("SMTP_IAC_TOKEN", any_store.token)
     monkeypatch.setenv("RELAY_TEST_OTHER_PW", "other-" + PASSWORD)
     monkeypatch.chdir(root)
 

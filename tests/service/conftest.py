@@ -17,11 +17,8 @@ if _TESTS not in sys.path:
 
 from cryptography.fernet import Fernet  # noqa: E402
 from pg_support import fresh_schema  # noqa: E402
-from service_support import ServerThread, Svc, config_for, seed  # noqa: E402
+from service_support import Svc, running  # noqa: E402
 from smtp_servers import ca_fixture, smtp_server, write_ca_file  # noqa: E402,F401
-
-from smtp_iac.service.app import create_app  # noqa: E402
-from smtp_iac.store import open_store  # noqa: E402
 
 
 @pytest.fixture
@@ -57,19 +54,6 @@ def relay(ca):
 @pytest.fixture
 def ca_path(ca, tmp_path) -> Path:
     return write_ca_file(ca, tmp_path)
-
-
-@contextlib.contextmanager
-def running(store_url: str, relay, ca_path: Path, **config) -> Iterator[Svc]:
-    store = open_store(store_url)
-    tokens = seed(store, relay)
-    cfg = config_for(store_url, ca_path, **config)
-    server = ServerThread(create_app(cfg)).start()
-    try:
-        yield Svc(server.url, store, store_url, tokens, relay, ca_path, cfg)
-    finally:
-        server.stop()
-        store.close()
 
 
 @pytest.fixture

@@ -5,22 +5,23 @@ trustme certificate) that the records point at."""
 
 from __future__ import annotations
 
-import threading
-import time
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
+from live_service import ServerThread
 from pydantic import SecretStr
 from smtp_servers import TEST_PASSWORD, TEST_SENDER, TEST_USER, SmtpServer
 
 from smtp_iac.addresses import Address
 from smtp_iac.models import ResolvedSettings
+from smtp_iac.service.app import create_app
 from smtp_iac.service.config import RateLimit, ServiceConfig
-from smtp_iac.store import Store
+from smtp_iac.store import Store, open_store
 from smtp_iac.tokens import Role, new_token
 
 TENANTS = {
@@ -97,35 +98,6 @@ def seed(store: Store, relay: SmtpServer) -> dict[str, str]:
     return tokens
 
 
-class ServerThread:
-    """uvicorn serving ``app`` on 127.0.0.1, on a free port, in a daemon thread."""
-
-    def __init__(self, app: Any):
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
-        )
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
-        self.port = 0
-
-    def start(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the service did not start")
-            time.sleep(0.01)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(20)
-
-
 @dataclass
 class Svc:
     """A running service and what a test needs around it."""
@@ -156,3 +128,16 @@ def config_for(store_url: str, ca_file: Path, **kw: Any) -> ServiceConfig:
 
 def path(address: Address) -> str:
     return str(address)
+
+
+@contextlib.contextmanager
+def running(store_url: str, relay, ca_path: Path, **config) -> Iterator[Svc]:
+    store = open_store(store_url)
+    tokens = seed(store, relay)
+    cfg = config_for(store_url, ca_path, **config)
+    server = ServerThread(create_app(cfg)).start()
+    try:
+        yield Svc(server.url, store, store_url, tokens, relay, ca_path, cfg)
+    finally:
+        server.stop()
+        store.close()

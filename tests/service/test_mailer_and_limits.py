@@ -7,8 +7,7 @@ import socket
 
 import httpx
 import pytest
-from conftest import running
-from service_support import ACME, BLUE, CONTROLLER, GREEN, HQ, INITECH, Svc, relay_body, relay_settings
+from service_support import ACME, BLUE, CONTROLLER, GREEN, HQ, INITECH, Svc, relay_body, relay_settings, running
 from smtp_servers import TEST_SENDER, closed_port
 
 from smtp_iac.service.config import RateLimit, parse_networks
@@ -49,7 +48,13 @@ def test_mailer_refusals(svc: Svc, tmp_path) -> None:
         r = c.post(f"/v1/organizations/{HQ}/messages", json=MESSAGE)
         assert r.status_code == 409, r.text
         # header injection in the subject or recipient: refused by the schema
-        for bad in ({"subject": "hi\r\nBcc: x@evil.example"}, {"to": "a@b.example>\r\nRCPT TO:<c@d.example"}):
+        for bad in (
+            {"subject": "hi\r\nBcc: x@evil.example"},
+            {"to": "a@b.example>\r\nRCPT TO:<c@d.example"},
+            {"subject": "group\x1dseparator"},  # the email package splits headers there too (found by fuzzing)
+            {"to": "a\x96@b.example"},
+            {"subject": "line\u2028separator"},
+        ):
             r = c.post(f"/v1/organizations/{BLUE}/messages", json={**MESSAGE, **bad})
             assert r.status_code == 422, r.text
         r = c.post("/v1/organizations/partners/nope/organizations/x/messages", json=MESSAGE)

@@ -11,6 +11,7 @@ from service_support import ACME, BLUE, CONTROLLER, Svc, relay_body, relay_setti
 from smtp_servers import TEST_PASSWORD
 
 NEW_PASSWORD = "Rotated-9c1e!unique-service-secret"
+WRONG = "Wrong-4d2a!unique-service-secret"
 
 
 def test_put_without_precondition_is_428_and_stale_is_412_before_any_connection(svc: Svc) -> None:
@@ -136,7 +137,7 @@ def test_no_password_in_any_answer_log_or_database(svc: Svc, caplog) -> None:
     texts = []
     with svc.client("sysadmin") as c:
         h = {"If-Match": svc.etag(CONTROLLER)}
-        texts.append(c.put("/v1/scopes/controller", json=relay_body(svc.relay, password=NEW_PASSWORD), headers=h).text)
+        texts.append(c.put("/v1/scopes/controller", json=relay_body(svc.relay, password=WRONG), headers=h).text)
         svc.relay.users["relay-user"] = NEW_PASSWORD
         texts.append(c.put("/v1/scopes/controller", json=relay_body(svc.relay, password=NEW_PASSWORD), headers=h).text)
         texts.append(c.get("/v1/scopes/controller").text)
@@ -160,7 +161,7 @@ def test_no_password_in_any_answer_log_or_database(svc: Svc, caplog) -> None:
         texts.append(c.get("/metrics").text)
     assert len(svc.relay.messages) >= 2
     everything = "\n".join(texts) + caplog.text
-    for secret in (NEW_PASSWORD, TEST_PASSWORD, *svc.tokens.values()):
+    for secret in (NEW_PASSWORD, TEST_PASSWORD, WRONG, *svc.tokens.values()):
         assert secret not in everything
     if svc.store_url.startswith("sqlite:///"):
         raw = Path(svc.store_url[len("sqlite:///") :]).read_bytes()

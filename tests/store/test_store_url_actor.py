@@ -19,6 +19,11 @@ from smtp_iac.store.url import mask_url
         ("postgresql://user:pw@db.example.com:5433/smtp", "postgresql", None),
         ("postgresql://postgres@127.0.0.1/test?options=-csearch_path%3Dx", "postgresql", None),
         ("postgres://u@h/db", "postgresql", None),
+        ("https://smtp-iac.internal", "service", None),
+        ("https://smtp-iac.internal:8443/", "service", None),
+        ("http://127.0.0.1:8025", "service", None),
+        ("http://[::1]:8025", "service", None),
+        ("http://localhost:8025", "service", None),
     ],
 )
 def test_accepted_urls(url, backend, path):
@@ -41,6 +46,12 @@ def test_accepted_urls(url, backend, path):
         "postgresql://u@h:notaport/db",
         "postgresql:///db",
         "sqlite:///a\nb.db",
+        "http://smtp-iac.internal:8025",  # plain http beyond loopback: the token in clear
+        "http://10.0.0.5",
+        "https://user:pw@smtp-iac.internal",  # the token goes in SMTP_IAC_TOKEN
+        "https://smtp-iac.internal?token=x",
+        "https://",
+        "https://h:99999",
     ],
 )
 def test_rejected_urls_name_the_accepted_forms(url):

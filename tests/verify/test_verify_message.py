@@ -72,7 +72,7 @@ def test_a_sender_with_cr_lf_is_refused_before_connecting(starttls_server, setti
     s = settings(starttls_server.port, sender="a@example.com\r\nBcc: victim@example.org")
     r = run_check(s, options("send"), address=Address.parse("controller"))
     assert (r.failure, r.stage) == ("sender_rejected", "mail")
-    assert "CR, LF or NUL" in r.detail and "nothing was sent" in r.detail
+    assert "control character or line break" in r.detail and "nothing was sent" in r.detail
     assert starttls_server.stats.sessions == 0
 
 

@@ -4,7 +4,10 @@ Helpers and constants are in ``workflow_helpers``."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 import smtp_servers  # noqa: E402
+from live_service import ServerThread  # noqa: E402
 from smtp_servers import ca_file_fixture, ca_fixture  # noqa: E402,F401 (the ca and ca_file fixtures)
 from workflow_helpers import (  # noqa: E402
     OTHER_ENV,
@@ -27,7 +31,10 @@ from workflow_helpers import (  # noqa: E402
     Workspace,
 )
 
-from smtp_iac.store import generate_key  # noqa: E402
+from smtp_iac.service.app import create_app  # noqa: E402
+from smtp_iac.service.config import RateLimit, ServiceConfig  # noqa: E402
+from smtp_iac.store import generate_key, open_store  # noqa: E402
+from smtp_iac.tokens import Role, new_token  # noqa: E402
 
 
 @pytest.fixture(params=["keyfile", "env"])
@@ -54,10 +61,39 @@ def _make_ws(tmp_path: Path, monkeypatch, capsys, key_mode: str) -> Workspace:
     return Workspace(work, db, url, key_mode, capsys)
 
 
-@pytest.fixture
-def ws(tmp_path, monkeypatch, capsys) -> Workspace:
-    """A workspace whose store key is in a key file beside the database."""
-    return _make_ws(tmp_path, monkeypatch, capsys, "keyfile")
+@pytest.fixture(params=["db", "service"])
+def ws(request, tmp_path, monkeypatch, capsys, ca_file):
+    """A workspace whose store key is in a key file beside the database; its commands reach the
+    store directly (``db``) and, once more, through the settings service (``service``: the real
+    service on a loopback port over that database, SMTP_IAC_STORE its URL, SMTP_IAC_TOKEN a
+    sysadmin token). Proofs read the database directly either way."""
+    w = _make_ws(tmp_path, monkeypatch, capsys, "keyfile")
+    if request.param == "db":
+        yield w
+        return
+    with through_service(w, monkeypatch, ca_file):
+        yield w
+
+
+@contextlib.contextmanager
+def through_service(w: Workspace, monkeypatch, ca_file: Path) -> Iterator[None]:
+    with open_store(w.url) as store:  # made here, as an administrator would, with the first token
+        token = new_token(name="pipeline", role=Role.SYSADMIN, now=datetime.now(UTC))
+        store.create_token(token, actor="test")
+    config = ServiceConfig(
+        store_url=w.url,
+        ca_file=ca_file,
+        allow_unverified=True,  # stacks with verify mode off are the pipeline's choice here
+        rate_limit=RateLimit(per_minute=60_000, burst=1000),
+    )
+    server = ServerThread(create_app(config)).start()
+    monkeypatch.setenv("SMTP_IAC_STORE", server.url)
+    monkeypatch.setenv("SMTP_IAC_TOKEN", token.text)
+    w.via = server.url
+    try:
+        yield
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def test_import_emits_relays_store_and_round_trips(any_ws, monkeypatch):
     for secret in (PASSWORD, OTHER_PASSWORD, WRONG_PASSWORD):
         assert secret not in text
     doc = yaml.safe_load(text)
-    assert doc["name"] == "console" and doc["store"] == ws.url
+    assert doc["name"] == "console" and doc["store"] == ws.store_shown
     assert "verify" not in doc
     assert "# verify: is not kept in the store" in text and "re-add" in text
     assert list(doc) == ["version", "name", "store", "relays", "controller", "partners"]

@@ -209,7 +209,7 @@ def test_plan_json_content_and_saved_plan_identical(ws):
     assert saved["scopes"] == d["scopes"] and saved["blast_radius"] == d["blast_radius"]
 
     assert d["format"] == "smtp-iac/plan" and d["stack"] == STACK and d["stack_file"] == f
-    assert d["store"] == ws.url
+    assert d["store"] == ws.store_shown
     assert d["summary"] == {
         "create": 3,
         "update": 0,

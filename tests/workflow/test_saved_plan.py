@@ -196,6 +196,8 @@ def test_saved_plan_applies_only_to_the_store_it_was_planned_against(
     from smtp_iac.store import generate_key, open_store
 
     if same_key:  # a shared key: fingerprints agree across stores, only the URL tells them apart
+        if ws.via:
+            pytest.skip("the service's store was made (with its key file) before a shared key could be set")
         monkeypatch.setenv("SMTP_IAC_STORE_KEY", generate_key())
     ws.load_tenants()
     f = ws.write_stack(_stack(ca_file, relay.port))
@@ -208,10 +210,10 @@ def test_saved_plan_applies_only_to_the_store_it_was_planned_against(
             monkeypatch.setenv("SMTP_IAC_STORE", other)
         r = ws.run("apply", "plan.json", "--yes", *(how or []))
         assert r.rc == 1, r.both
-        assert f"was planned against {ws.url}, not {other}; nothing applied" in r.err
+        assert f"was planned against {ws.store_shown}, not {other}; nothing applied" in r.err
         with open_store(other) as s:
             assert s.list_records() == [] and [e for e in s.audit_log() if e.address] == []
-    monkeypatch.setenv("SMTP_IAC_STORE", ws.url)
+    monkeypatch.setenv("SMTP_IAC_STORE", ws.store_shown)
     assert ws.run("apply", "plan.json", "--yes").rc == 0
     assert ws.record("controller").version == 1
 

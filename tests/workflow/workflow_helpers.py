@@ -93,6 +93,17 @@ class Workspace:
     key_mode: str  # "keyfile" | "env"
     capsys: Any
     outputs: list[str] = field(default_factory=list)
+    via: str | None = None  # the settings service's URL when commands go through it
+
+    @property
+    def store_shown(self) -> str:
+        """The store URL that commands name in their output."""
+        return self.via or self.url
+
+    def actor(self, name: str) -> str:
+        """The audit actor of the commands' writes: ``SMTP_IAC_ACTOR``, or through the service
+        the token's name and role (the workspace's token is named after the pipeline)."""
+        return f"{name} (sysadmin)" if self.via else name
 
     # ----- running the CLI ----------------------------------------------------------------
 

@@ -9,10 +9,12 @@ config, then the CRUD methods. So:
   classes live in this importable module, so dill pickles them BY REFERENCE (the host imports
   ``smtp_iac.pulumi.provider`` by name: from the project root, its working directory, or
   from the installed package);
-- the store URL, the store key and the adopt switch are read in ``configure`` from stack
-  config (``smtp-iac:store``, secret ``smtp-iac:storeKey``, ``smtp-iac:adopt``), falling back to
-  ``SMTP_IAC_STORE`` / ``SMTP_IAC_STORE_KEY`` / ``SMTP_IAC_ADOPT``, then to the stack file's
-  ``store:`` (the ``stack_file`` input names it), then to the default sqlite store;
+- the store URL, the store key, the service token and the adopt switch are read in
+  ``configure`` from stack config (``smtp-iac:store``, secret ``smtp-iac:storeKey``, secret
+  ``smtp-iac:token`` for an ``https://`` store, the settings service, ``smtp-iac:adopt``), falling
+  back to ``SMTP_IAC_STORE`` / ``SMTP_IAC_STORE_KEY`` / ``SMTP_IAC_TOKEN`` / ``SMTP_IAC_ADOPT``,
+  then to the stack file's ``store:`` (the ``stack_file`` input names it), then to the default
+  sqlite store;
 - the store is opened once per host process (per store URL and key) and shared by every call
   and both provider classes, and each distinct relay + credentials is checked once per run
   (``reuse``: what is cached, how it is keyed, thread safety, failures).
@@ -53,6 +55,8 @@ from .reuse import STORES, VerifyCache
 
 CONFIG_STORE = "smtp-iac:store"
 CONFIG_STORE_KEY = "smtp-iac:storeKey"
+CONFIG_TOKEN = "smtp-iac:token"
+ENV_TOKEN = "SMTP_IAC_TOKEN"
 CONFIG_ADOPT = "smtp-iac:adopt"
 ENV_ADOPT = "SMTP_IAC_ADOPT"
 
@@ -107,6 +111,7 @@ class _StoreProvider(ResourceProvider):
         cfg = req.config
         self._store_url = _text(cfg.get(CONFIG_STORE))
         self._store_key = _text(cfg.get(CONFIG_STORE_KEY))
+        self._token = _text(cfg.get(CONFIG_TOKEN))
         self._adopt = _truthy(cfg.get(CONFIG_ADOPT)) if cfg.get(CONFIG_ADOPT) is not None else None
 
     # -- run-time settings (configure, else environment) ---------------------------------
@@ -122,6 +127,10 @@ class _StoreProvider(ResourceProvider):
         key: str | None = getattr(self, "_store_key", None) or os.environ.get(ENV_KEY) or None
         return key
 
+    def _service_token(self) -> str | None:
+        token: str | None = getattr(self, "_token", None) or os.environ.get(ENV_TOKEN) or None
+        return token
+
     def _adopting(self) -> bool:
         adopt: bool | None = getattr(self, "_adopt", None)
         return adopt if adopt is not None else _truthy(os.environ.get(ENV_ADOPT))
@@ -129,7 +138,7 @@ class _StoreProvider(ResourceProvider):
     def _store(self, props: dict[str, Any], *, create: bool = False) -> AbstractContextManager[Store]:
         """The process's open store for the block, made only by create and update (preview,
         refresh and delete never make one)."""
-        return STORES.use(self._url(props), self._key(), create=create)
+        return STORES.use(self._url(props), self._key(), create=create, token=self._service_token())
 
     def _verify_cache(self) -> VerifyCache:
         """This provider's checks, shared by every resource of the run (made on first use:
@@ -178,7 +187,8 @@ class SmtpSettingsProvider(_StoreProvider):
         with self._store(props, create=True) as store:
             live = store.get(address)
             expected = live.version if live is not None else None
-            w = ScopeWrite.put(address, P.resolved_settings(props), expected, props["stack"], self._adopting())
+            settings, adopt = P.resolved_settings(props), self._adopting()
+            w = ScopeWrite.put(address, settings, expected, props["stack"], adopt, P.verify_options(props))
             record = _written(ScopeWriter(store).write(w, live, self._verifier(props)))
         assert record is not None
         return CreateResult(str(address), P.settings_outputs(props, record))
@@ -188,7 +198,8 @@ class SmtpSettingsProvider(_StoreProvider):
         address = Address.parse(news["address"])
         with self._store(news, create=True) as store:
             live = store.get(address)
-            w = ScopeWrite.put(address, P.resolved_settings(news), olds.get("version"), news["stack"], self._adopting())
+            settings, adopt, options = P.resolved_settings(news), self._adopting(), P.verify_options(news)
+            w = ScopeWrite.put(address, settings, olds.get("version"), news["stack"], adopt, options)
             record = _written(ScopeWriter(store).write(w, live, self._verifier(news)))
         assert record is not None
         return UpdateResult(P.settings_outputs(news, record))

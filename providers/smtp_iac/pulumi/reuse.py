@@ -79,13 +79,13 @@ class _Entry:
     retired: bool = False
 
 
-Opener = Callable[[str, str | None, bool], Store]
+Opener = Callable[[str, str | None, bool, str | None], Store]
 
 
-def _open_store(url: str, key: str | None, create: bool) -> Store:
+def _open_store(url: str, key: str | None, create: bool, token: str | None) -> Store:
     from ..store import open_store
 
-    return open_store(url, key=key, create=create)
+    return open_store(url, key=key, create=create, token=token)
 
 
 class StoreRegistry:
@@ -101,12 +101,12 @@ class StoreRegistry:
         """How many stores this registry opened (the proof, for tests, that calls share one)."""
 
     @contextlib.contextmanager
-    def use(self, url: str, key: str | None, *, create: bool) -> Iterator[Store]:
+    def use(self, url: str, key: str | None, *, create: bool, token: str | None = None) -> Iterator[Store]:
         """The open store at ``url`` for the duration of the block. ``create``: make it if it
         is not there (create/update), else a missing store is the ``StoreError`` of
         ``open_store(create=False)``."""
-        digest = _digest("store", url, key)
-        entry = self._acquire(digest, url, key, create)
+        digest = _digest("store", url, key, token)
+        entry = self._acquire(digest, url, key, create, token)
         try:
             yield entry.store
         except SmtpIacError as e:
@@ -125,7 +125,7 @@ class StoreRegistry:
         self._entries.move_to_end(digest)
         return entry
 
-    def _acquire(self, digest: str, url: str, key: str | None, create: bool) -> _Entry:
+    def _acquire(self, digest: str, url: str, key: str | None, create: bool, token: str | None) -> _Entry:
         with self._lock:
             entry = self._take(digest)
             if entry is not None:
@@ -136,7 +136,7 @@ class StoreRegistry:
                 entry = self._take(digest)
                 if entry is not None:
                     return entry
-            store = self._opener(url, key, create)  # raises: nothing cached, the next call retries
+            store = self._opener(url, key, create, token)  # raises: nothing cached, the next call retries
             with self._lock:
                 entry = _Entry(store, users=1)
                 self._entries[digest] = entry

@@ -18,7 +18,9 @@ from fastapi import FastAPI
 from .. import __version__
 from ..store import Store, open_store
 from . import problems
-from .config import ServiceConfig
+from .checkcache import CheckCache
+from .clients import router as clients
+from .config import TENANTS_MAX_BYTES, ServiceConfig
 from .context import Ctx
 from .limits import BodyLimit, RateLimiter
 from .ops import router as ops
@@ -27,7 +29,7 @@ from .relaypolicy import RelayPolicy
 from .scopes import router as scopes
 from .telemetry import Metrics, RequestTelemetry, TimedStore
 
-ROUTERS = (scopes, organizations, ops)
+ROUTERS = (scopes, organizations, clients, ops)
 """Every route of the service (the fuzz test enumerates operations from these)."""
 
 DESCRIPTION = """The platform's SMTP settings (controller, partners, organizations) behind the
@@ -47,6 +49,7 @@ def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
         relays=RelayPolicy(config.deny_relay),
         limiter=RateLimiter(config.rate_limit),
         metrics=metrics,
+        checks=CheckCache(),
     )
 
     @asynccontextmanager
@@ -69,6 +72,6 @@ def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes, larger={"/v1/tenants": TENANTS_MAX_BYTES})
     app.add_middleware(RequestTelemetry, metrics=metrics)
     return app

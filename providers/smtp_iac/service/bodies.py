@@ -75,7 +75,7 @@ class MessageIn(BaseModel):
     model_config = _IN
     kind: Literal["registration", "password_reset", "alert"]
     to: Email
-    subject: Annotated[str, Field(min_length=1, max_length=998, pattern=r"^[^\r\n\x00]*$")]
+    subject: Annotated[str, Field(min_length=1, max_length=998, pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$")]
     text: Annotated[str, Field(max_length=256 * 1024)]
 
 
@@ -178,6 +178,12 @@ class ProblemOut(BaseModel):
     kind: str | None = None
     errors: list[dict[str, str]] | None = None
     verify: CheckOut | None = None
+    expected: int | None = None
+    actual: int | None = None
+    last_writer: str | None = None
+    last_written: str | None = None
+    owner: str | None = None
+    stack: str | None = None
 
 
 class HealthOut(BaseModel):

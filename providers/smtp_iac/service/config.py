@@ -12,6 +12,10 @@ DEFAULT_DENY = ("169.254.0.0/16", "fe80::/10")
 """Link-local, where cloud metadata services answer (SPEC ``--deny-relay`` default)."""
 
 
+TENANTS_MAX_BYTES = 16 * 1024 * 1024
+"""The cap on a tenants document (``POST /v1/tenants``), as on a tenants file."""
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """A token bucket per token: ``burst`` requests at once, refilled at ``per_minute``."""

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from ..addresses import Address
 from ..models import VerifyOptions
 from ..store import Store
+from .checkcache import CheckCache
 from .config import ServiceConfig
 from .limits import RateLimiter
 from .problems import Problem
@@ -26,6 +27,7 @@ class Ctx:
     relays: RelayPolicy
     limiter: RateLimiter
     metrics: Metrics
+    checks: CheckCache
 
     def options(
         self, mode: str, to: str | None = None, from_: str | None = None, timeout: int | None = None

@@ -28,6 +28,7 @@ STATUS: dict[ErrorKind, int] = {
     ErrorKind.CONFLICT: 412,
     ErrorKind.OWNERSHIP: 409,
     ErrorKind.FEATURE_DISABLED: 403,
+    ErrorKind.FORBIDDEN: 403,
     ErrorKind.USAGE: 422,
     ErrorKind.INVALID_STACK: 422,
     ErrorKind.INVALID_TENANTS: 422,

@@ -30,15 +30,13 @@ from .responses import errors
 
 router = APIRouter(prefix="/v1/scopes", tags=["scopes"])
 
-StackName = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=63,
-        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
-        description="the stack making the write (it then manages the scope); none: a write out of band",
-    ),
-]
+StackQuery = Query(
+    min_length=1,
+    max_length=63,
+    pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+    description="the stack making the write (it then manages the scope); none: a write out of band",
+)
+StackName = Annotated[str | None, StackQuery]
 
 
 @router.post("/{address:path}/test-email", response_model=CheckOut, responses=errors(401, 403, 404, 413, 422, 429))
@@ -63,6 +61,14 @@ def test_email(address: str, caller: Caller, ctx: Context, body: TestEmailIn | N
     ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
     result = check(ctx, addr, settings, options)
     return CheckOut.of(result)
+
+
+@router.post("/{address:path}/release", response_model=RecordOut, responses=errors(401, 403, 404, 422))
+def release(address: str, caller: Caller, ctx: Context, stack: Annotated[str, StackQuery]) -> RecordOut:
+    """``smtp-iac release``: the stack stops managing the scope; the record stays."""
+    addr = parse_address(address)
+    _allow_write(ctx, caller, addr, AuditAction.RELEASE, stack)
+    return record_out(ctx.store.release(addr, stack=stack, actor=caller.actor), caller)
 
 
 @router.get("/{address:path}", response_model=RecordOut, responses=errors(401, 403, 404))
@@ -123,7 +129,9 @@ def put_scope(
             raise
     live = ctx.store.get(addr)
     w = ScopeWrite.put(addr, settings, expected, stack, adopt)
-    result = ScopeWriter(ctx.store, actor=caller.actor).write(w, live, lambda a, s: check(ctx, a, s, options))
+    result = ScopeWriter(ctx.store, actor=caller.actor).write(
+        w, live, lambda a, s: ctx.checks.check(a, s, options, lambda: check(ctx, a, s, options))
+    )
     _raise_unless_applied(result)
     assert result.record is not None
     response.status_code = 201 if live is None else 200

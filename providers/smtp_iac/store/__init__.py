@@ -12,7 +12,10 @@ the parts of ``sql.SqlStore``: ``opening`` (migrations, key check), ``records`` 
 compare-and-swap writes), ``tenancy`` (tenants and SMTP switches), ``audit`` (the audit log and
 its vocabulary), ``rotation`` (key rotation); ``sqlite`` / ``postgres`` (connections and what
 their driver's errors mean), ``snapshot`` (Snapshot, Tenants, TenantsChange), ``rows`` (trusted
-rows to objects, fast), ``tenants_doc`` (the tenants file, checked purely).
+rows to objects, fast), ``tenants_doc`` (the tenants file, checked purely), ``detail`` (what
+the audit says of a write), ``tokens`` (service tokens); ``remote`` (``RemoteStore``: the same
+protocol over the settings service, for ``https://`` URLs), with ``remote_wire`` (its answers
+read back) and ``remote_tenants`` (a token's reach, as the planner sees it).
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ def store_files(url: str) -> tuple[Path, ...]:
         return ()
 
 
-def open_store(url: str, *, key: str | None = None, create: bool = True) -> Store:
+def open_store(url: str, *, key: str | None = None, create: bool = True, token: str | None = None) -> Store:
     """Open (migrating if needed) the store at ``url``; with ``create``, make it if it is not there.
 
     ``key``: Fernet key list (comma-separated, the first encrypts); default ``SMTP_IAC_STORE_KEY``;
@@ -106,11 +109,17 @@ def open_store(url: str, *, key: str | None = None, create: bool = True) -> Stor
     ``create=False`` is for commands that only read (SPEC: they never create a store): a URL
     that names no store (no database file; a database without smtp-iac's tables) is a
     ``StoreError`` that says so, and nothing is made, not even a directory or a key file.
+    An ``https://`` URL (loopback ``http://``) is the settings service (``remote``), reached
+    with ``token`` (default ``SMTP_IAC_TOKEN``); it needs no key and creates nothing.
     Raises StoreUrlError, StoreKeyError or StoreError."""
     from .keys import ENV_KEY, create_key_file, keyring_from, load_key_file
     from .opening import no_store
 
     parsed = parse_store_url(url)
+    if parsed.backend == "service":
+        from .remote import RemoteStore
+
+        return RemoteStore(parsed.url, token)
     ring = keyring_from(key)
     if parsed.backend == "sqlite":
         from .sqlite import SqliteStore, has_key_check

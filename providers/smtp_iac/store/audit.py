@@ -11,6 +11,7 @@ vocabulary."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -120,8 +121,27 @@ class AuditTrail(Db):
             rows = self._x(cur, sql, params).fetchall()
         return [AuditEntry(int(r[0]), _at(r[1]), *r[2:]) for r in reversed(rows)]
 
+    def audit_logs(self, addresses: Sequence[Address]) -> dict[Address, list[AuditEntry]]:
+        """The audit entries of each of ``addresses``, oldest first, in one query per
+        ``AUDIT_BATCH`` addresses (drift's who-and-when of many deleted records)."""
+        wanted = {str(a): a for a in addresses}
+        out: dict[Address, list[AuditEntry]] = {a: [] for a in wanted.values()}
+        names = sorted(wanted)
+        for i in range(0, len(names), AUDIT_BATCH):
+            chunk = names[i : i + AUDIT_BATCH]
+            sql = _AUDIT_SELECT + " WHERE address IN (" + ", ".join("?" * len(chunk)) + ") ORDER BY id"
+            with self._read_tx() as cur:
+                rows = self._x(cur, sql, chunk).fetchall()
+            for r in rows:
+                out[wanted[r[4]]].append(AuditEntry(int(r[0]), _at(r[1]), *r[2:]))
+        return out
+
 
 def _at(text: str) -> datetime:
     at = parse_time(text)
     assert at is not None  # the column is NOT NULL
     return at
+
+
+AUDIT_BATCH = 500
+"""Addresses per query of ``audit_logs`` (a bound on the IN list)."""

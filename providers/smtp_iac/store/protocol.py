@@ -8,20 +8,26 @@ of the settings service can be another. Addresses cross it as ``Address``; passw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, Self
 
 from pydantic import SecretStr
 
 from ..addresses import Address, Tier
-from ..models import LiveRecord, Organization, ResolvedSettings
+from ..models import LiveRecord, Organization, ResolvedSettings, VerifyOptions
 from ..resolve import Resolution
 from ..tokens import NewToken, TokenInfo
+from ..verify.result import VerifyResult
 from .audit import AuditAction, AuditEntry, AuditOutcome
 from .snapshot import Snapshot, Tenants, TenantsChange
 
 
 class Store(Protocol):
+    verifies_writes: bool
+    """True for a store that checks every write over SMTP itself before it writes it (the
+    settings service): writers then send the check's options with the write (``put(verify=)``)
+    instead of running the check, and read its result with ``write_check``."""
     url_for_display: str
     """The store's URL with any password masked: safe in any output."""
     local_files: tuple[Path, ...]
@@ -49,12 +55,19 @@ class Store(Protocol):
         """The store's keyed fingerprint of a secret (``LiveRecord.password_fingerprint``);
         also the keyed digest that seals saved plans."""
 
+    def fingerprints(self, secrets: Sequence[str]) -> list[str]:
+        """``fingerprint`` of each of ``secrets``, in one call (one request to the service)."""
+
     def reveal_password(self, address: Address) -> SecretStr:
         """The stored password of a live record, for the verify check and test email only."""
 
     def audit_log(
         self, *, address: Address | None = None, partner: str | None = None, limit: int | None = None
     ) -> list[AuditEntry]: ...
+
+    def audit_logs(self, addresses: Sequence[Address]) -> dict[Address, list[AuditEntry]]:
+        """The audit entries of each of ``addresses``, oldest first, in a few queries (or one
+        request per thousand to the service, which answers each scope's newest 100)."""
 
     def schema_version(self) -> int:
         """The store's schema version (a cheap read: the service's readiness probe)."""
@@ -70,8 +83,15 @@ class Store(Protocol):
         stack: str | None,
         actor: str | None = None,
         adopt: bool = False,
+        verify: VerifyOptions | None = None,
     ) -> LiveRecord:
-        """``stack=None``: a write out of band (no ownership taken or checked)."""
+        """``stack=None``: a write out of band (no ownership taken or checked). ``verify``: the
+        options of the check a store that ``verifies_writes`` runs first (others ignore it:
+        their writer has run the check already)."""
+
+    def write_check(self, address: Address) -> VerifyResult | None:
+        """The check the store ran for its last write of ``address`` (``verifies_writes``);
+        None for a store that does not check writes itself."""
 
     def delete(
         self,

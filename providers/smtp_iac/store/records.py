@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -52,9 +53,17 @@ class _Live:
 class Records(Tenancy):
     # ----- reads ------------------------------------------------------------------------
 
+    verifies_writes = False
+
     def fingerprint(self, password: str) -> str:
         """Keyed fingerprint of a password, comparable with ``LiveRecord.password_fingerprint``."""
         return self._keys.fingerprint(password)
+
+    def fingerprints(self, secrets: Sequence[str]) -> list[str]:
+        return [self._keys.fingerprint(s) for s in secrets]
+
+    def write_check(self, address: Address) -> None:
+        return None
 
     def _fp(self, fp: str, key_id: str, token: str, address: str) -> str:
         if key_id == self._keys.key_id:
@@ -122,6 +131,7 @@ class Records(Tenancy):
         stack: str | None,
         actor: str | None = None,
         adopt: bool = False,
+        verify: object = None,  # (``Store.put``): the writer checked the settings already
     ) -> LiveRecord:
         """Create (``expected_version=None``) or update a record, compare-and-swap on version.
         ``stack=None``: a write out of band (a person in the console, an API client that is no

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..addresses import Address
-from ..errors import UnknownTenant
+from ..errors import SmtpIacError, UnknownTenant
 from ..models import LiveRecord, Organization
 from ..resolve import Resolution, resolve, resolve_all
 
@@ -48,6 +48,10 @@ class Tenants:
         raise unknown_tenant(
             address, self.partners.keys(), [o.partner for o in self.orgs.values() if o.name == address.org]
         )
+
+    def write_refusal(self, address: Address) -> SmtpIacError | None:
+        """Nothing beyond the tenants refuses a write here (``remote_tenants`` for a service token)."""
+        return None
 
     def to_doc(self) -> dict[str, Any]:
         """The same shape as a tenants file (``tenants list --format json`` prints this)."""

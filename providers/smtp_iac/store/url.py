@@ -7,12 +7,16 @@ Accepted forms (SPEC "Store"):
 - ``postgresql://user[:pw]@host[:port]/db[?libpq-params]`` (``postgres://`` too): the shared
   store. Query parameters go to libpq unchanged, e.g. ``?options=-csearch_path%3Dsmtp`` to
   keep the tables in their own schema, ``?sslmode=require``.
+- ``https://host[:port][/prefix]`` (``http://`` to a loopback address only): the settings
+  service (``smtp-iac serve``), with a token in ``SMTP_IAC_TOKEN``; the store key never
+  leaves the server. Plain HTTP elsewhere would send the token and passwords in clear.
 
 Pure functions: nothing here touches a file or the network.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +25,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..errors import StoreUrlError
 
 DEFAULT_URL = "sqlite:///.smtp-iac/store.db"
-ACCEPTED = "sqlite:///relative/path.db, sqlite:////absolute/path.db, postgresql://user[:password]@host[:port]/database"
+ACCEPTED = (
+    "sqlite:///relative/path.db, sqlite:////absolute/path.db, postgresql://user[:password]@host[:port]/database, "
+    "https://service[:port] (http:// on loopback only)"
+)
 
 
 @dataclass(frozen=True)
 class StoreUrl:
-    backend: str  # "sqlite" | "postgresql"
+    backend: str  # "sqlite" | "postgresql" | "service"
     url: str  # as given
     path: str | None = None  # sqlite: the database file path (relative or absolute)
 
@@ -85,7 +92,36 @@ def parse_store_url(url: str) -> StoreUrl:
         if not parts.path.strip("/"):
             raise _bad(url, "PostgreSQL URL without a database name")
         return StoreUrl("postgresql", url)
+    if scheme in ("https", "http"):
+        return _service_url(url, scheme)
     raise _bad(url, f"unsupported store scheme {scheme!r}")
+
+
+def _service_url(url: str, scheme: str) -> StoreUrl:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as e:
+        raise _bad(url, f"malformed service URL ({e})") from None
+    host = parts.hostname
+    if not host:
+        raise _bad(url, "service URL without a host")
+    if parts.username or parts.password:
+        raise _bad(url, "a service URL carries no credentials: put the token in SMTP_IAC_TOKEN")
+    if parts.query or parts.fragment:
+        raise _bad(url, "service URLs take no query or fragment")
+    if scheme == "http" and not _loopback(host):
+        raise _bad(url, "plain http:// is allowed to a loopback address only (the token would travel in clear)")
+    return StoreUrl("service", url.rstrip("/"))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def mask_url(url: str) -> str:

@@ -16,7 +16,9 @@ from email.utils import format_datetime, make_msgid
 
 import idna
 
-_FORBIDDEN = re.compile(r"[\r\n\x00]")
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""Control characters and line breaks: the email package takes \x1c-\x1e, \x85, U+2028 and
+U+2029 for line breaks too (``str.splitlines``), so any of them could split a header."""
 _ADDR = re.compile(r"^[^\s@\x00<>\"(),;:\[\]\\]+@[^\s@\x00<>\"(),;:\[\]\\]+$")
 ADDRESS_HEADER = "X-Smtp-Iac-Verify"
 
@@ -31,7 +33,7 @@ class UnsafeField(ValueError):
 
 def check_address(field: str, value: str) -> str:
     if _FORBIDDEN.search(value):
-        raise UnsafeField(field, "contains CR, LF or NUL")
+        raise UnsafeField(field, "contains a control character or line break")
     if not _ADDR.match(value):
         raise UnsafeField(field, f"{value!r} is not a bare mail address (local@domain)")
     return value
@@ -61,12 +63,12 @@ def build_test_message(
     check_address("to", to_addr)
     for name, value in (("address", address), ("host", host), *(("shared_with", s) for s in shared_with)):
         if _FORBIDDEN.search(value):
-            raise UnsafeField(name, "contains CR, LF or NUL")
+            raise UnsafeField(name, "contains a control character or line break")
     now = now or datetime.now(UTC)
 
     msg = EmailMessage(policy=SMTPUTF8 if needs_smtputf8(from_addr, to_addr) else SMTP)
-    msg["From"] = _mail_address(from_addr)
-    msg["To"] = _mail_address(to_addr)
+    msg["From"] = _mail_address("from", from_addr)
+    msg["To"] = _mail_address("to", to_addr)
     msg["Subject"] = f"smtp-iac test email for {address}"
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain=_msgid_domain(from_addr))
@@ -101,9 +103,12 @@ def _msgid_domain(from_addr: str) -> str:
         return "smtp-iac.invalid"
 
 
-def _mail_address(addr: str) -> MailAddress:
+def _mail_address(field: str, addr: str) -> MailAddress:
     local, _, domain = addr.rpartition("@")
-    return MailAddress(username=local, domain=domain)
+    try:
+        return MailAddress(username=local, domain=domain)
+    except ValueError:  # the email package refuses what it cannot write as an address
+        raise UnsafeField(field, f"{addr!r} is not a usable mail address") from None
 
 
 KIND_HEADER = "X-Smtp-Iac-Kind"
@@ -120,12 +125,15 @@ def build_system_message(
     check_address("to", to_addr)
     for name, value in (("subject", subject), ("kind", kind)):
         if _FORBIDDEN.search(value):
-            raise UnsafeField(name, "contains CR, LF or NUL")
+            raise UnsafeField(name, "contains a control character or line break")
     now = now or datetime.now(UTC)
     msg = EmailMessage(policy=SMTPUTF8 if needs_smtputf8(from_addr, to_addr) else SMTP)
-    msg["From"] = _mail_address(from_addr)
-    msg["To"] = _mail_address(to_addr)
-    msg["Subject"] = subject
+    msg["From"] = _mail_address("from", from_addr)
+    msg["To"] = _mail_address("to", to_addr)
+    try:
+        msg["Subject"] = subject
+    except ValueError:  # the email package's own refusal of what would change the header's structure
+        raise UnsafeField("subject", "is not a usable header value") from None
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain=_msgid_domain(from_addr))
     msg["Auto-Submitted"] = "auto-generated"

@@ -1,0 +1,333 @@
+"""``RemoteStore``: the ``Store`` protocol over the settings service (``smtp-iac serve``), for a
+store URL ``https://...`` (or loopback ``http://``) and a token in ``SMTP_IAC_TOKEN``.
+
+Commands and the Pulumi provider then behave as with a database store, within the token's
+reach, and never hold the store key:
+
+- Reads that cover the platform (plan, drift, import, effective) are one ``GET /v1/snapshot``
+  (cached for the store's lifetime, which is one command), whatever the number of
+  organizations. The tenants it answers know the token's reach: a scope beyond it is refused
+  in the plan (``forbidden``), as an unknown tenant is.
+- Keyed digests (password fingerprints, the seal of a saved plan) are computed by the service
+  (``POST /v1/fingerprints``), batched and cached; a saved plan's document is reduced to its
+  SHA-256 first, so plans of any size are sealed with a small request.
+- Writes are the service's ``PUT``/``DELETE``, compare-and-swap on the version as always.
+  The service checks each write over SMTP itself before it writes (``verifies_writes``): the
+  caller sends the check's options with the write instead of running the check, and a failed
+  check comes back as ``VerifyFailed``, audited by the service.
+- Every refusal comes back as the error a database store raises (conflict, ownership,
+  feature off, unknown tenant), plus ``Forbidden`` for what the token's role may not do.
+- No password is ever read back: ``reveal_password`` is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+
+from ..access import Act, decide
+from ..addresses import Address
+from ..errors import (
+    ConflictError,
+    Forbidden,
+    StoreError,
+    StoreKeyError,
+    UnknownTenant,
+    UsageError,
+)
+from ..models import LiveRecord, Organization, ResolvedSettings, VerifyOptions
+from ..resolve import Resolution
+from ..tokens import NewToken, Role, TokenInfo
+from ..verify.result import VerifyResult
+from .audit import AuditAction, AuditEntry, AuditOutcome
+from .remote_tenants import find_org, tenants_of
+from .remote_wire import ENV_TOKEN, check_of, entry_of, error_of, record_of
+from .snapshot import Snapshot, Tenants, TenantsChange
+
+TIMEOUT = httpx.Timeout(connect=10.0, read=150.0, write=30.0, pool=10.0)
+"""A write waits for the service's SMTP check (at most 120 s by the stack's verify options)."""
+
+
+class RemoteStore:
+    verifies_writes = True
+    local_files: tuple[Path, ...] = ()
+
+    def __init__(self, url: str, token: str | None = None, *, transport: httpx.BaseTransport | None = None):
+        token = (token or os.environ.get(ENV_TOKEN, "")).strip()
+        if not token:
+            raise StoreKeyError(
+                f"the store {url} is the settings service: it needs a token",
+                hint=f"set {ENV_TOKEN} (Pulumi: secret config smtp-iac:token); a sysadmin makes one "
+                "with: smtp-iac tokens create",
+            )
+        self.url_for_display = url
+        self._http = httpx.Client(
+            base_url=url,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "smtp-iac"},
+            timeout=TIMEOUT,
+            transport=transport,
+            follow_redirects=False,
+        )
+        self._snapshot: Snapshot | None = None
+        self._token: TokenInfo | None = None
+        self._fingerprints: dict[str, str] = {}
+        self._checks: dict[Address, VerifyResult] = {}
+
+    def __repr__(self) -> str:
+        return f"RemoteStore({self.url_for_display!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ----- HTTP -------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            r = self._http.request(method, path, **kw)
+        except httpx.HTTPError as e:
+            raise StoreError(
+                f"the settings service at {self.url_for_display} does not answer ({type(e).__name__})",
+                hint="check the URL and that smtp-iac serve is running there",
+            ) from None
+        if r.status_code >= 400:
+            raise error_of(r, self.url_for_display)
+        return r
+
+    # ----- reads ------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """A consistent read of everything in reach, now (each call asks the service again:
+        apply's staleness check must see the store as it is, not as the plan saw it)."""
+        doc = self._call("GET", "/v1/snapshot").json()
+        t = doc["token"]
+        org = Address.parse(t["org"]) if t.get("org") else None
+        self._token = TokenInfo(t["id"], t["name"], Role(t["role"]), t.get("partner") or "", org)
+        records = {r.address: r for r in map(record_of, doc["records"])}
+        self._snapshot = Snapshot(records, tenants_of(doc["tenants"], self._token))
+        return self._snapshot
+
+    def _last(self) -> Snapshot:
+        """The last snapshot, for lookups within one command (tenants, an organization)."""
+        return self._snapshot if self._snapshot is not None else self.snapshot()
+
+    def get(self, address: Address) -> LiveRecord | None:
+        try:
+            return record_of(self._call("GET", f"/v1/scopes/{address}").json())
+        except UnknownTenant:
+            return None
+
+    def list_records(self, *, tier: Any = None, partner: str | None = None) -> list[LiveRecord]:
+        return [
+            r
+            for r in self.snapshot().records.values()
+            if (tier is None or r.address.tier == tier) and (partner is None or r.address.partner == partner)
+        ]
+
+    def effective(self, org: Address) -> Resolution[LiveRecord]:
+        return self._last().effective(org)
+
+    def fingerprint(self, password: str) -> str:
+        return self.fingerprints([password])[0]
+
+    def fingerprints(self, secrets: Sequence[str]) -> list[str]:
+        """Keyed digests of ``secrets``, asked of the service in one request (cached)."""
+        todo = sorted({s for s in secrets if s not in self._fingerprints})
+        for i in range(0, len(todo), 500):
+            chunk = todo[i : i + 500]
+            got = self._call("POST", "/v1/fingerprints", json={"secrets": chunk}).json()["fingerprints"]
+            self._fingerprints.update(zip(chunk, got, strict=True))
+        return [self._fingerprints[s] for s in secrets]
+
+    def reveal_password(self, address: Address) -> SecretStr:
+        raise Forbidden("the settings service never returns a stored password", address=address)
+
+    def audit_log(
+        self, *, address: Address | None = None, partner: str | None = None, limit: int | None = None
+    ) -> list[AuditEntry]:
+        params: dict[str, Any] = {"limit": min(limit or 1000, 1000)}
+        if address is not None:
+            params["address"] = str(address)
+        rows = self._call("GET", "/v1/audit", params=params).json()
+        return [entry_of(e) for e in rows if partner is None or (e["address"] or "").startswith(f"partners/{partner}")]
+
+    def audit_logs(self, addresses: Sequence[Address]) -> dict[Address, list[AuditEntry]]:
+        out: dict[Address, list[AuditEntry]] = {a: [] for a in addresses}
+        todo = sorted({str(a) for a in addresses})
+        for i in range(0, len(todo), 1000):
+            got = self._call("POST", "/v1/audit/query", json={"addresses": todo[i : i + 1000]}).json()
+            for address, entries in got.items():
+                out[Address.parse(address)] = [entry_of(e) for e in entries]
+        return out
+
+    def schema_version(self) -> int:
+        self._call("GET", "/readyz")
+        return 0
+
+    # ----- writes -----------------------------------------------------------------------
+
+    def put(
+        self,
+        address: Address,
+        settings: ResolvedSettings,
+        *,
+        expected_version: int | None,
+        stack: str | None,
+        actor: str | None = None,
+        adopt: bool = False,
+        verify: VerifyOptions | None = None,
+    ) -> LiveRecord:
+        """``actor`` is not sent: the service records the token's name and role."""
+        body: dict[str, Any] = settings.public_fields() | {"password": settings.password.get_secret_value()}
+        body = {k: v for k, v in body.items() if v is not None}
+        if verify is not None:
+            body["verify"] = {
+                k: v
+                for k, v in (
+                    ("mode", verify.mode),
+                    ("to", verify.to),
+                    ("from", verify.from_),
+                    ("timeout_seconds", verify.timeout_seconds),
+                )
+                if v is not None
+            }
+        r = self._call(
+            "PUT", _scope(address), json=body, params=_stack(stack, adopt), headers=_precondition(expected_version)
+        )
+        doc = r.json()
+        if doc.get("verify"):
+            self._checks[address] = check_of(doc["verify"])
+        self._snapshot = None
+        return record_of(doc["record"])
+
+    def delete(
+        self,
+        address: Address,
+        *,
+        expected_version: int | None,
+        stack: str | None,
+        actor: str | None = None,
+        adopt: bool = False,
+    ) -> None:
+        if expected_version is None:  # "seen absent": a no-op if it still is, a conflict if not
+            live = self.get(address)
+            if live is not None:
+                raise ConflictError(
+                    address,
+                    None,
+                    live.version,
+                    live.updated_by,
+                    live.updated_at.isoformat() if live.updated_at else None,
+                )
+            return
+        self._call("DELETE", _scope(address), params=_stack(stack, adopt), headers=_precondition(expected_version))
+        self._snapshot = None
+
+    def write_check(self, address: Address) -> VerifyResult | None:
+        """The service's check of the last write of ``address`` (``verifies_writes``)."""
+        return self._checks.pop(address, None)
+
+    def release(self, address: Address, *, stack: str, actor: str | None = None) -> LiveRecord:
+        r = self._call("POST", f"{_scope(address)}/release", params={"stack": stack})
+        self._snapshot = None
+        return record_of(r.json())
+
+    def record_attempt(
+        self,
+        address: Address,
+        *,
+        stack: str | None,
+        action: AuditAction,
+        outcome: AuditOutcome,
+        detail: str,
+        actor: str | None = None,
+        new_fingerprint: str | None = None,
+    ) -> None:
+        body = {
+            "address": str(address),
+            "stack": stack,
+            "action": str(action),
+            "outcome": str(outcome),
+            "detail": " ".join(detail.split())[:2000],
+            "new_fingerprint": new_fingerprint,
+        }
+        self._call("POST", "/v1/audit/attempts", json={k: v for k, v in body.items() if v is not None})
+
+    # ----- tenants, keys, tokens --------------------------------------------------------
+
+    def tenants(self) -> Tenants:
+        return self._last().tenants
+
+    def find_org(self, ref: str) -> Organization:
+        return find_org(self._last().tenants, ref)
+
+    def load_tenants(self, doc: object, *, actor: str | None = None) -> TenantsChange:
+        d = self._call("POST", "/v1/tenants", json=doc).json()
+        self._snapshot = None
+        return TenantsChange(
+            partners_added=d["partners_added"],
+            orgs_added=[Address.parse(a) for a in d["orgs_added"]],
+            enabled=[Address.parse(a) for a in d["enabled"]],
+            disabled=[Address.parse(a) for a in d["disabled"]],
+            unchanged=d["unchanged"],
+        )
+
+    def set_smtp_enabled(self, org: Address, enabled: bool, *, actor: str | None = None) -> None:
+        self._call("PUT", f"/v1/organizations/{_path(org)}/smtp-enabled", json={"enabled": enabled})
+        self._snapshot = None
+
+    def rotate_keys(self, *, actor: str | None = None) -> int:
+        raise _direct_only("store rotate-keys")
+
+    def create_token(self, token: NewToken, *, actor: str | None = None) -> TokenInfo:
+        raise _direct_only("tokens create")
+
+    def list_tokens(self) -> list[TokenInfo]:
+        raise _direct_only("tokens list")
+
+    def find_token(self, token_id: str) -> tuple[TokenInfo, str] | None:
+        raise _direct_only("tokens")
+
+    def revoke_token(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
+        raise _direct_only("tokens revoke")
+
+    def may_write(self, address: Address) -> bool:
+        """Whether the snapshot's token may write ``address`` (its role; the switch aside)."""
+        self._last()
+        assert self._token is not None
+        return decide(self._token, Act.WRITE, address) is None
+
+
+def _direct_only(what: str) -> UsageError:
+    return UsageError(
+        f"{what} runs against the store directly, not through the settings service",
+        hint="run it where the store's database URL and key are (the seed's administrator CLI)",
+    )
+
+
+def _path(address: Address) -> str:
+    return quote(str(address), safe="/")
+
+
+def _scope(address: Address) -> str:
+    return f"/v1/scopes/{_path(address)}"
+
+
+def _stack(stack: str | None, adopt: bool) -> dict[str, str]:
+    out = {"stack": stack} if stack is not None else {}
+    return out | ({"adopt": "true"} if adopt else {})
+
+
+def _precondition(expected: int | None) -> dict[str, str]:
+    return {"If-None-Match": "*"} if expected is None else {"If-Match": f'"{expected}"'}

@@ -1,0 +1,39 @@
+"""The real settings service on a free loopback port, for tests of any suite: uvicorn serving
+an application in a daemon thread of the test process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+
+class ServerThread:
+    """uvicorn serving ``app`` on 127.0.0.1, on a free port, in a daemon thread."""
+
+    def __init__(self, app: Any):
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
+        )
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+        self.port = 0
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the service did not start")
+            time.sleep(0.01)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
