@@ -41,3 +41,8 @@ def test_hostile_relay_runs_to_the_end():
 def test_startup_benchmark_runs_to_the_end():
     out = _run(str(BENCH / "startup.py"), "--repeat", "1")
     assert "smtp-iac validate" in out and "python -c pass" in out
+
+
+def test_service_benchmark_runs_to_the_end():
+    out = _run(str(BENCH / "service.py"), "--orgs", "100", "--partners", "4", "--seconds", "0.5", "--repeat", "1")
+    assert "| sqlite | one instance | effective |" in out and "ratio" in out

@@ -113,7 +113,8 @@ class Svc:
 
     def client(self, token: str | None = None, **kw: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens.get(token, token)}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kw)
+        kw.setdefault("timeout", 30)
+        return httpx.Client(base_url=self.url, headers=headers, **kw)
 
     def etag(self, address: Address) -> str:
         record = self.store.get(address)

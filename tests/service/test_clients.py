@@ -166,3 +166,31 @@ def test_a_viewer_token_cannot_plan_passwords(many_orgs: Svc, monkeypatch, capsy
     assert "only reads" in capsys.readouterr().err
     assert run(["effective", "partners/acme/organizations/green"]) == 0
     assert "partners/acme" in capsys.readouterr().out
+
+
+def test_refusals_come_back_as_the_errors_a_database_store_raises(svc: Svc) -> None:
+    from service_support import relay_settings
+
+    from smtp_iac.errors import ConflictError, FeatureDisabled, Forbidden, OwnershipError, UnknownTenant
+    from smtp_iac.models import VerifyOptions
+    from smtp_iac.store import open_store
+
+    acme, green = Address("acme"), Address("acme", "green")
+    v = svc.store.get(acme).version
+    svc.store.put(acme, relay_settings(svc.relay), expected_version=v, stack="prod", actor="pipeline")
+    login = VerifyOptions(mode="login")
+    with open_store(svc.url, token=svc.tokens["sysadmin"]) as remote:
+        with pytest.raises(OwnershipError) as own:
+            remote.put(acme, relay_settings(svc.relay), expected_version=v + 1, stack="staging", verify=login)
+        assert own.value.owner == "prod" and own.value.stack == "staging"
+        with pytest.raises(ConflictError) as moved:
+            remote.put(acme, relay_settings(svc.relay), expected_version=v, stack="prod", verify=login)
+        assert (moved.value.expected, moved.value.actual, moved.value.last_writer) == (v, v + 1, "pipeline")
+        with pytest.raises(FeatureDisabled):
+            remote.put(green, relay_settings(svc.relay), expected_version=None, stack="prod", verify=login)
+        with pytest.raises(UnknownTenant):
+            remote.put(Address("umbrella"), relay_settings(svc.relay), expected_version=None, stack="prod")
+        with pytest.raises(Forbidden):
+            remote.reveal_password(acme)
+    with open_store(svc.url, token=svc.tokens["viewer"]) as remote, pytest.raises(Forbidden):
+        remote.put(acme, relay_settings(svc.relay), expected_version=v + 1, stack="prod", verify=login)

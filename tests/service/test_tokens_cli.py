@@ -48,7 +48,7 @@ def test_create_prints_the_token_alone_then_list_and_revoke(store_dir: Path) -> 
     assert _cli("tokens", "create", "--role", "viewer", "--expires-in", "0", cwd=store_dir).returncode == 1
 
     listed = _cli("tokens", "list", "--format", "json", cwd=store_dir)
-    assert token.split("_")[2] not in listed.stdout and "secret" not in listed.stdout
+    assert token.split("_", 2)[2] not in listed.stdout and "secret" not in listed.stdout
     assert {t["role"] for t in __import__("json").loads(listed.stdout)} == {"sysadmin", "partner-admin"}
 
     revoked = _cli("tokens", "revoke", token_id, cwd=store_dir)
@@ -56,7 +56,7 @@ def test_create_prints_the_token_alone_then_list_and_revoke(store_dir: Path) -> 
     assert "revoked" in _cli("tokens", "list", cwd=store_dir).stdout
     assert _cli("tokens", "revoke", "nope", cwd=store_dir).returncode == 1
     db = (store_dir / ".smtp-iac" / "store.db").read_bytes()
-    assert token.split("_")[2].encode() not in db
+    assert token.split("_", 2)[2].encode() not in db
 
 
 def test_serve_answers_with_the_token_and_stops(store_dir: Path) -> None:

@@ -9,7 +9,6 @@ requests.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
+from ..store.url import loopback
 from .options import EXIT_OK, State, pass_state, store_option
 
 
@@ -83,7 +83,7 @@ def serve_cmd(
     store = state.open_store(create=False)
     app = create_app(config, store)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
-    if not tls_cert and not _loopback(host):
+    if not tls_cert and not loopback(host):
         click.echo(f"warning: listening on {host} without --tls-cert: put a TLS-terminating proxy in front", err=True)
     scheme = "https" if tls_cert else "http"
     click.echo(f"smtp-iac serve: {store.url_for_display} on {scheme}://{host}:{port}", err=True)
@@ -99,12 +99,3 @@ def serve_cmd(
     )
     store.close()
     return EXIT_OK
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -20,9 +20,9 @@ from ..store import Store, open_store
 from . import problems
 from .checkcache import CheckCache
 from .clients import router as clients
-from .config import TENANTS_MAX_BYTES, ServiceConfig
+from .config import ServiceConfig
 from .context import Ctx
-from .limits import BodyLimit, RateLimiter
+from .limits import BodyLimit, CheckSlots, RateLimiter
 from .ops import router as ops
 from .organizations import router as organizations
 from .relaypolicy import RelayPolicy
@@ -50,6 +50,7 @@ def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
         limiter=RateLimiter(config.rate_limit),
         metrics=metrics,
         checks=CheckCache(),
+        slots=CheckSlots(),
     )
 
     @asynccontextmanager
@@ -72,6 +73,6 @@ def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(BodyLimit, limit=config.max_body_bytes, larger={"/v1/tenants": TENANTS_MAX_BYTES})
+    app.add_middleware(BodyLimit, limit=config.max_body_bytes, streamed=frozenset({"/v1/tenants"}))
     app.add_middleware(RequestTelemetry, metrics=metrics)
     return app

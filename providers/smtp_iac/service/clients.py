@@ -17,29 +17,37 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from ..access import Act, decide
 from ..addresses import CONTROLLER, Address
 from ..errors import TenantsInvalid
 from ..models import LiveRecord
 from ..resolve import resolve
-from ..store import AuditAction, AuditOutcome, Snapshot
+from ..store import AuditAction, AuditEntry, AuditOutcome, Snapshot
 from ..tokens import Role, TokenInfo
 from .auth import Caller, forbidden, require
 from .bodies import AuditOut
+from .config import TENANTS_MAX_BYTES
 from .context import Context, parse_address
+from .limits import read_capped
 from .problems import Problem
 from .responses import errors
 
 router = APIRouter(prefix="/v1", tags=["clients"])
 
 Secret = Annotated[str, Field(max_length=4096)]
-Line = Annotated[str, Field(max_length=2000, pattern=r"^[^\r\n\x00]*$")]
+Line = Annotated[
+    str, Field(max_length=2000, pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]*$")
+]
+"""One line of text with no control characters and no bidi controls (an audit entry is read
+on terminals: no escape sequence, no text that reads otherwise than it is stored)."""
 
 
 class SnapshotOut(BaseModel):
@@ -135,10 +143,9 @@ def fingerprints(body: FingerprintsIn, caller: Caller, ctx: Context) -> Fingerpr
 def attempt(body: AttemptIn, caller: Caller, ctx: Context) -> Response:
     """Audit a write the client refused before making it (a stale saved plan), as the token."""
     address: Address = parse_address(body.address)
-    denied = decide(caller, Act.WRITE, address)
+    denied = ctx.refusal(caller, Act.WRITE, address)  # an org admin whose switch is off writes nothing
     if denied is not None:
         raise forbidden(denied, address)
-    ctx.smtp_enabled(address)  # 404 for an organization the store does not know
     ctx.store.record_attempt(
         address,
         stack=body.stack,
@@ -160,20 +167,35 @@ class TenantsChangeOut(BaseModel):
     summary: str
 
 
-@router.post("/tenants", response_model=TenantsChangeOut, responses=errors(401, 403, 413, 422))
-def load_tenants(body: dict[str, Any], caller: Caller, ctx: Context) -> TenantsChangeOut:
-    """Upsert partners, organizations and SMTP switches (``smtp-iac tenants load``): sysadmin."""
+@router.post(
+    "/tenants",
+    response_model=TenantsChangeOut,
+    responses=errors(400, 401, 403, 413, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "a tenants document: partners: {<p>: {organizations: {<o>: {smtp_enabled: bool}}}}",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def load_tenants(request: Request, caller: Caller, ctx: Context) -> TenantsChangeOut:
+    """Upsert partners, organizations and SMTP switches (``smtp-iac tenants load``): sysadmin.
+    The body (up to 16 MiB) is read only once the token is known to be a sysadmin's."""
     require(caller, Act.TENANTS)
+    raw = await read_capped(request, TENANTS_MAX_BYTES)
     try:
-        change = ctx.store.load_tenants(body, actor=caller.actor)
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise Problem(400, "the body is not a JSON document") from None
+    if not isinstance(body, dict):
+        raise Problem(422, 'a tenants document is a JSON object: {"partners": {...}}')
+    try:
+        change = await run_in_threadpool(ctx.store.load_tenants, body, actor=caller.actor)
     except TenantsInvalid as e:
         found = [{"field": d.path, "message": d.message} for d in e.diagnostics[:50]]
-        raise Problem(
-            422,
-            f"the tenants document is not valid: {found[0]['message'] if found else e.message}",
-            kind=str(e.kind),
-            errors=found,
-        ) from None
+        first = found[0]["message"] if found else e.message
+        raise Problem(422, f"the tenants document is not valid: {first}", kind=str(e.kind), errors=found) from None
     return TenantsChangeOut(
         partners_added=change.partners_added,
         orgs_added=[str(a) for a in change.orgs_added],
@@ -185,7 +207,10 @@ def load_tenants(body: dict[str, Any], caller: Caller, ctx: Context) -> TenantsC
 
 
 PER_ADDRESS = 100
-"""The newest entries per scope that ``/v1/audit/query`` answers (a bound on the answer)."""
+ATTEMPTS_PER_ADDRESS = 20
+"""Per scope, ``/v1/audit/query`` answers its newest 100 entries that changed something and its
+newest 20 others (refused and failed attempts): a flood of refused attempts cannot push out
+the deletion or switch-off that drift names as the who and when."""
 
 
 class AuditQueryIn(BaseModel):
@@ -202,4 +227,10 @@ def audit_query(body: AuditQueryIn, caller: Caller, ctx: Context) -> Response:
         if denied is not None:
             raise forbidden(denied, a)
     logs = ctx.store.audit_logs(addresses)
-    return JSONResponse({str(a): [e.to_dict() for e in entries[-PER_ADDRESS:]] for a, entries in logs.items()})
+    return JSONResponse({str(a): [e.to_dict() for e in _bounded(entries)] for a, entries in logs.items()})
+
+
+def _bounded(entries: list[AuditEntry]) -> list[AuditEntry]:
+    done = [e for e in entries if e.outcome == "ok"][-PER_ADDRESS:]
+    tried = [e for e in entries if e.outcome != "ok"][-ATTEMPTS_PER_ADDRESS:]
+    return sorted(done + tried, key=lambda e: e.id)

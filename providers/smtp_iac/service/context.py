@@ -9,12 +9,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ..access import Act, Denied, decide
 from ..addresses import Address
 from ..models import VerifyOptions
 from ..store import Store
+from ..tokens import TokenInfo
 from .checkcache import CheckCache
 from .config import ServiceConfig
-from .limits import RateLimiter
+from .limits import CheckSlots, RateLimiter
 from .problems import Problem
 from .relaypolicy import RelayPolicy
 from .telemetry import Metrics
@@ -28,6 +30,7 @@ class Ctx:
     limiter: RateLimiter
     metrics: Metrics
     checks: CheckCache
+    slots: CheckSlots
 
     def options(
         self, mode: str, to: str | None = None, from_: str | None = None, timeout: int | None = None
@@ -42,6 +45,16 @@ class Ctx:
                 "ca_file": str(self.config.ca_file) if self.config.ca_file else None,
             }
         )
+
+    def refusal(self, token: TokenInfo, act: Act, address: Address) -> Denied | None:
+        """Why ``token`` may not ``act`` at ``address``, or None. The token's reach is judged
+        first, before anything is looked up, so that no answer (404 or 403) tells a token what
+        exists beyond its reach; the SMTP switch, which only an org admin's writes depend on,
+        after."""
+        denied = decide(token, act, address)
+        if denied is None and address.org and act in (Act.WRITE, Act.TEST):
+            denied = decide(token, act, address, smtp_enabled=self.smtp_enabled(address))
+        return denied
 
     def smtp_enabled(self, address: Address) -> bool:
         """The SMTP switch of an organization (True above the organization tier); 404 for an

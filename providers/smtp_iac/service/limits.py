@@ -6,6 +6,12 @@ outbound SMTP connection (test-email, Save's check, the mailer).
   route ever holds more than that. 413 problem+json.
 - Rates: a token bucket per token and purpose, in the process (several instances each count
   their own: the limit is per instance, documented in README). 429 with ``Retry-After``.
+- Checks in flight (``CheckSlots``): an SMTP check holds a worker thread for up to its timeout
+  (120 s), and the worker threads are shared by every request; so at most ``total`` checks run
+  at once in a process (503 beyond), at most ``per_token`` of them for one token (429 beyond),
+  and the rest of the service keeps answering while slow relays are checked.
+- A path listed in ``streamed`` is not buffered here: its route reads (and caps) the body
+  itself, after the token is checked (``/v1/tenants``: 16 MiB, but only for a sysadmin).
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import RateLimit
@@ -24,16 +33,16 @@ from .problems import Problem
 class BodyLimit:
     """ASGI middleware: 413 for a request body over ``limit`` bytes."""
 
-    def __init__(self, app: ASGIApp, limit: int, larger: dict[str, int] | None = None):
+    def __init__(self, app: ASGIApp, limit: int, streamed: frozenset[str] = frozenset()):
         self.app = app
-        self.default = limit
-        self.larger = larger or {}  # path -> its own cap (a tenants document of 20,000 organizations)
+        self.limit = limit
+        self.streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in self.streamed:
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get(scope.get("path", ""), self.default)
+        limit = self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None:
             try:
@@ -108,3 +117,52 @@ class RateLimiter:
                 f"too many {what} requests with this token; try again in {seconds} s",
                 headers={"Retry-After": str(seconds)},
             )
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The body of a ``streamed`` request, or 413 once it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isascii() or not declared.isdigit() or int(declared) > limit):
+        raise _too_large(limit) if declared.isascii() and declared.isdigit() else Problem(400, "bad Content-Length")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class CheckSlots:
+    """At most ``total`` SMTP checks at once in this process, ``per_token`` for one token."""
+
+    def __init__(self, total: int = 16, per_token: int = 4):
+        self.total = total
+        self.per_token = per_token
+        self._lock = threading.Lock()
+        self._running = 0
+        self._by_token: dict[str, int] = {}
+
+    @contextmanager
+    def hold(self, token_id: str) -> Iterator[None]:
+        with self._lock:
+            if self._by_token.get(token_id, 0) >= self.per_token:
+                raise Problem(
+                    429,
+                    f"this token has {self.per_token} SMTP checks in progress already",
+                    headers={"Retry-After": "5"},
+                )
+            if self._running >= self.total:
+                raise Problem(503, "too many SMTP checks in progress; try again shortly", headers={"Retry-After": "5"})
+            self._running += 1
+            self._by_token[token_id] = self._by_token.get(token_id, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                left = self._by_token[token_id] - 1
+                if left:
+                    self._by_token[token_id] = left
+                else:
+                    del self._by_token[token_id]

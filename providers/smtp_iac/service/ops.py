@@ -22,8 +22,9 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", response_model=HealthOut)
-def healthz() -> HealthOut:
-    """The process answers (no token needed)."""
+async def healthz() -> HealthOut:
+    """The process answers (no token needed; on the event loop, not a worker thread, so it
+    answers while every worker is busy)."""
     return HealthOut(status="ok")
 
 

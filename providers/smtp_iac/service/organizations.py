@@ -54,6 +54,7 @@ def smtp_enabled(org: str, body: SwitchIn, caller: Caller, ctx: Context) -> Swit
     addr = parse_address(org, org=True)
     denied = decide(caller, Act.SWITCH, addr)
     if denied is not None:
+        ctx.limiter.check(f"{caller.id}:refused", "refused write")  # as scopes._audit_refused
         ctx.store.record_attempt(
             addr,
             stack=None,
@@ -100,7 +101,8 @@ def send_message(org: str, body: MessageIn, caller: Caller, ctx: Context) -> JSO
     settings = ResolvedSettings(**rec.public_fields(), password=ctx.store.reveal_password(res.source))
     options = ctx.options("send", body.to)
     ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
-    result = check(ctx, res.source, settings, options, message=(sender, body.to, msg))
+    with ctx.slots.hold(caller.id):
+        result = check(ctx, res.source, settings, options, message=(sender, body.to, msg))
     if not result.ok:
         raise Problem(
             502,

@@ -17,11 +17,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import ErrorKind, SmtpIacError
+from ..errors import ConflictError, ErrorKind, OwnershipError, SmtpIacError
+from ..tokens import Role
 
 log = logging.getLogger("smtp_iac.service")
 
 PROBLEM = "application/problem+json"
+
+LIMITED = frozenset({Role.PARTNER_ADMIN, Role.ORG_ADMIN})
+"""Roles limited to a part of the platform: an unknown-tenant answer tells them nothing more."""
 
 STATUS: dict[ErrorKind, int] = {
     ErrorKind.UNKNOWN_TENANT: 404,
@@ -82,9 +86,19 @@ class Problem(Exception):
 
     @classmethod
     def of(cls, err: SmtpIacError, **extra: Any) -> Problem:
-        return cls(
-            STATUS.get(err.kind, 500), err.message, address=err.address, hint=err.hint, kind=str(err.kind), **extra
-        )
+        """The answer for ``err``; a conflict or ownership refusal carries its data too, so a
+        client (``store.remote``) raises the same error a database store would."""
+        if isinstance(err, ConflictError):
+            extra |= {
+                "expected": err.expected,
+                "actual": err.actual,
+                "last_writer": err.last_writer,
+                "last_written": err.last_written,
+            }
+        elif isinstance(err, OwnershipError):
+            extra |= {"owner": err.owner, "stack": err.stack}
+        status = STATUS.get(err.kind, 500)
+        return cls(status, err.message, address=err.address, hint=err.hint, kind=str(err.kind), **extra)
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"title": TITLES.get(self.status, "Error"), "status": self.status, "detail": self.detail}
@@ -114,8 +128,13 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, Problem)
         return exc.response()
 
-    async def on_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SmtpIacError)
+        token = getattr(request.state, "token", None)
+        if exc.kind is ErrorKind.UNKNOWN_TENANT and token is not None and token.role in LIMITED:
+            # its message and hint name partners and who owns an organization: for a token
+            # limited to a partner or an organization, that is beyond its reach
+            return Problem(404, "not known to the store", address=exc.address, kind=str(exc.kind)).response()
         return Problem.of(exc).response()
 
     async def on_invalid(_: Request, exc: Exception) -> JSONResponse:

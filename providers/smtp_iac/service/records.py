@@ -5,6 +5,8 @@ ride along), and the ETag preconditions of writes."""
 
 from __future__ import annotations
 
+import re
+
 from ..access import Act, decide, shows_fingerprint
 from ..addresses import Address
 from ..models import LiveRecord, ResolvedSettings, has_unsafe_chars
@@ -12,6 +14,8 @@ from ..rules import INVISIBLE, check_settings, describe_char
 from ..tokens import TokenInfo
 from .bodies import RecordOut, SettingsIn
 from .problems import Problem
+
+_ETAG = re.compile(r'"([0-9]{1,18})"')
 
 
 def record_out(record: LiveRecord, token: TokenInfo) -> RecordOut:
@@ -68,6 +72,7 @@ def precondition(if_match: str | None, if_none_match: str | None, address: Addre
             hint='send If-Match: "<version>" (from GET\'s ETag) to replace, If-None-Match: * to create',
         )
     tag = if_match.strip()
-    if len(tag) >= 3 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit() and len(tag) < 20:
-        return int(tag[1:-1])
+    ours = _ETAG.fullmatch(tag)  # ASCII digits only: str.isdigit() would take "²", which int() refuses
+    if ours is not None:
+        return int(ours.group(1))
     raise Problem(412, f"If-Match {tag[:40]!r} is not a version of this record", address=address, kind="conflict")

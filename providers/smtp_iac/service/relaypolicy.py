@@ -6,8 +6,8 @@ link-local addresses, internal services). So the relay's name is resolved first 
 request is refused with 403 when any of its addresses lies in a denied network, before any
 connection; the same rule is handed to the check (``run_check(destination=...)``), which
 applies it again to the addresses it resolves itself, so a name that answers differently the
-second time (DNS rebinding) is refused there too. An IPv4-mapped IPv6 address is judged as
-the IPv4 address it carries.
+second time (DNS rebinding) is refused there too. An IPv6 address that carries an IPv4 one
+(mapped, compatible, NAT64, 6to4) is judged as that IPv4 address too.
 """
 
 from __future__ import annotations
@@ -20,6 +20,21 @@ from ..verify.result import CheckFailed
 from .config import Network
 from .problems import Problem
 
+_COMPAT = ipaddress.ip_network("::/96")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries, which a route may deliver to: IPv4-mapped
+    (``::ffff:a.b.c.d``), IPv4-compatible (``::a.b.c.d``), NAT64 (``64:ff9b::a.b.c.d``) and 6to4
+    (``2002:AABB:CCDD::``)."""
+    if not isinstance(addr, ipaddress.IPv6Address):
+        return []
+    out = [v4 for v4 in (addr.ipv4_mapped, addr.sixtofour) if v4 is not None]
+    if addr in _COMPAT or addr in _NAT64:
+        out.append(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
+    return out
+
 
 class RelayPolicy:
     def __init__(self, deny: tuple[Network, ...]):
@@ -31,11 +46,11 @@ class RelayPolicy:
             addr = ipaddress.ip_address(ip.split("%")[0])
         except ValueError:
             return None
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        for net in self.deny:
-            if addr.version == net.version and addr in net:
-                return f"{addr} is in {net}, which this service does not connect to (serve --deny-relay)"
+        for candidate in (addr, *_embedded_ipv4(addr)):
+            for net in self.deny:
+                if candidate.version == net.version and candidate in net:
+                    shown = str(addr) if candidate == addr else f"{addr} (carrying {candidate})"
+                    return f"{shown} is in {net}, which this service does not connect to (serve --deny-relay)"
         return None
 
     def check(self, host: str, port: int, timeout: float) -> None:

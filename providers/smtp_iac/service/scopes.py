@@ -45,8 +45,7 @@ def test_email(address: str, caller: Caller, ctx: Context, body: TestEmailIn | N
     and with ``to`` also send a test message there. Writes nothing."""
     addr = parse_address(address)
     body = body or TestEmailIn()
-    enabled = ctx.smtp_enabled(addr)
-    denied = decide(caller, Act.TEST, addr, smtp_enabled=enabled)
+    denied = ctx.refusal(caller, Act.TEST, addr)
     if denied is not None:
         raise forbidden(denied, addr)
     if body.settings is not None:
@@ -59,7 +58,8 @@ def test_email(address: str, caller: Caller, ctx: Context, body: TestEmailIn | N
     ctx.limiter.check(f"{caller.id}:smtp", "SMTP check")
     options = ctx.options("send" if body.to else "login", body.to, body.from_, body.timeout_seconds)
     ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
-    result = check(ctx, addr, settings, options)
+    with ctx.slots.hold(caller.id):
+        result = check(ctx, addr, settings, options)
     return CheckOut.of(result)
 
 
@@ -129,9 +129,12 @@ def put_scope(
             raise
     live = ctx.store.get(addr)
     w = ScopeWrite.put(addr, settings, expected, stack, adopt)
-    result = ScopeWriter(ctx.store, actor=caller.actor).write(
-        w, live, lambda a, s: ctx.checks.check(a, s, options, lambda: check(ctx, a, s, options))
-    )
+
+    def verified(a: Address, s: ResolvedSettings) -> VerifyResult:
+        with ctx.slots.hold(caller.id):  # waiting for an identical check in flight holds a slot too
+            return ctx.checks.check(a, s, options, lambda: check(ctx, a, s, options))
+
+    result = ScopeWriter(ctx.store, actor=caller.actor).write(w, live, verified)
     _raise_unless_applied(result)
     assert result.record is not None
     response.status_code = 201 if live is None else 200
@@ -165,8 +168,7 @@ def delete_scope(
 
 def _allow_write(ctx: Ctx, caller: TokenInfo, addr: Address, action: AuditAction, stack: str | None) -> None:
     """403 (audited) unless the caller's role may write ``addr``; 404 for an unknown tenant."""
-    enabled = ctx.smtp_enabled(addr)
-    denied = decide(caller, Act.WRITE, addr, smtp_enabled=enabled)
+    denied = ctx.refusal(caller, Act.WRITE, addr)
     if denied is None:
         return
     _audit_refused(ctx, caller, addr, action, stack, denied.reason)
@@ -176,6 +178,9 @@ def _allow_write(ctx: Ctx, caller: TokenInfo, addr: Address, action: AuditAction
 def _audit_refused(
     ctx: Ctx, caller: TokenInfo, addr: Address, action: AuditAction, stack: str | None, why: str
 ) -> None:
+    """Audit a refused attempt, at the rate limit's pace: beyond it the answer is 429 and
+    nothing is written, so that a token cannot bury a scope's history under refusals."""
+    ctx.limiter.check(f"{caller.id}:refused", "refused write")
     ctx.store.record_attempt(
         addr, stack=stack, action=action, outcome=AuditOutcome.REFUSED, detail=f"forbidden: {why}", actor=caller.actor
     )
@@ -203,4 +208,4 @@ def _raise_unless_applied(result: ScopeResult) -> None:
             verify=CheckOut.of(result.verify).model_dump(mode="json"),
         )
     assert result.error is not None
-    raise Problem.of(result.error)
+    raise result.error  # as any store error: problems.install answers it (and keeps tenants apart)

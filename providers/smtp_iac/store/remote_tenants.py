@@ -15,9 +15,7 @@ from ..addresses import Address, valid_id
 from ..errors import Forbidden, SmtpIacError, UnknownTenant
 from ..models import Organization
 from ..tokens import TokenInfo
-from .snapshot import Tenants
-
-_ORG_HINT = "give partners/<p>/organizations/<o>, <p>/<o> or <o>"
+from .snapshot import ORG_HINT, Tenants, parse_org_ref
 
 
 @dataclass(frozen=True)
@@ -58,20 +56,15 @@ def tenants_of(doc: dict[str, Any], token: TokenInfo) -> ReachTenants:
 
 def find_org(tenants: Tenants, ref: str) -> Organization:
     """An organization by ``partners/p/organizations/o``, ``p/o`` or a unique bare id."""
-    ref = (ref or "").strip()
-    if ref.startswith("partners/") or ref.count("/") == 1:
-        try:
-            address = Address.parse(ref) if ref.startswith("partners/") else Address(*ref.split("/"))
-        except ValueError as e:
-            raise UnknownTenant(str(e), hint=_ORG_HINT) from None
-        if not address.org:
-            raise UnknownTenant(f"{address} is a partner, not an organization", address=address, hint=_ORG_HINT)
-        tenants.check(address)
-        org = tenants.org(address)
+    parsed = parse_org_ref(ref)
+    if isinstance(parsed, Address):
+        tenants.check(parsed)
+        org = tenants.org(parsed)
         assert org is not None
         return org
+    ref = parsed
     if not valid_id(ref):
-        raise UnknownTenant(f"{ref!r} is not an organization id", hint=_ORG_HINT)
+        raise UnknownTenant(f"{ref!r} is not an organization id", hint=ORG_HINT)
     found = [o for o in tenants.orgs.values() if o.name == ref]
     if len(found) == 1:
         return found[0]

@@ -84,6 +84,25 @@ def unknown_tenant(address: Address, known: Iterable[str], partners_having_org: 
     )
 
 
+ORG_HINT = "give partners/<p>/organizations/<o>, <p>/<o> or <o>"
+
+
+def parse_org_ref(ref: str) -> Address | str:
+    """An organization reference (``Store.find_org``): the address of ``partners/p/organizations/o``
+    or ``p/o``, or a bare organization id (its text) to be looked up. UnknownTenant when it is
+    none of those, or names a partner."""
+    ref = (ref or "").strip()
+    if not (ref.startswith("partners/") or ref.count("/") == 1):
+        return ref
+    try:
+        address = Address.parse(ref) if ref.startswith("partners/") else Address(*ref.split("/"))
+    except ValueError as e:
+        raise UnknownTenant(str(e), hint=ORG_HINT) from None
+    if not address.org:
+        raise UnknownTenant(f"{address} is a partner, not an organization", address=address, hint=ORG_HINT)
+    return address
+
+
 @dataclass(frozen=True)
 class Snapshot:
     records: dict[Address, LiveRecord]

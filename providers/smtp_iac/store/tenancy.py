@@ -15,10 +15,8 @@ from ..stackfile import json_path
 from .audit import AuditAction, AuditOutcome, AuditTrail
 from .db import Cursor, now_text
 from .rows import trusted_address, trusted_organization
-from .snapshot import Tenants, TenantsChange, unknown_tenant
+from .snapshot import ORG_HINT, Tenants, TenantsChange, parse_org_ref, unknown_tenant
 from .tenants_doc import check_tenants_doc
-
-_ORG_HINT = "give partners/<p>/organizations/<o>, <p>/<o> or <o>"
 
 
 class Tenancy(AuditTrail):
@@ -126,19 +124,10 @@ class Tenancy(AuditTrail):
 
     def find_org(self, ref: str) -> Organization:
         """An organization by ``partners/p/organizations/o``, ``p/o`` or a bare org id (if unique)."""
-        ref = (ref or "").strip()
+        parsed = parse_org_ref(ref)
         with self._read_tx() as cur:
-            if ref.startswith("partners/") or ref.count("/") == 1:
-                try:
-                    address = Address.parse(ref) if ref.startswith("partners/") else Address(*ref.split("/"))
-                except ValueError as e:
-                    raise UnknownTenant(str(e), hint=_ORG_HINT) from None
-                if not address.org:
-                    raise UnknownTenant(
-                        f"{address} is a partner, not an organization",
-                        address=address,
-                        hint=_ORG_HINT,
-                    )
+            if isinstance(parsed, Address):
+                address = parsed
                 row = self._x(
                     cur,
                     "SELECT smtp_enabled FROM organizations WHERE partner = ? AND id = ?",
@@ -147,10 +136,11 @@ class Tenancy(AuditTrail):
                 if row is None:
                     raise self._unknown(cur, address)
                 return Organization(partner=address.partner, name=address.org, smtp_enabled=bool(row[0]))
+            ref = parsed
             if not valid_id(ref):
                 raise UnknownTenant(
                     f"{ref!r} is not an organization id (ids match {ID_PATTERN})",
-                    hint=_ORG_HINT,
+                    hint=ORG_HINT,
                 )
             rows = self._x(
                 cur, "SELECT partner, smtp_enabled FROM organizations WHERE id = ? ORDER BY partner", (ref,)

@@ -110,12 +110,13 @@ def _service_url(url: str, scheme: str) -> StoreUrl:
         raise _bad(url, "a service URL carries no credentials: put the token in SMTP_IAC_TOKEN")
     if parts.query or parts.fragment:
         raise _bad(url, "service URLs take no query or fragment")
-    if scheme == "http" and not _loopback(host):
+    if scheme == "http" and not loopback(host):
         raise _bad(url, "plain http:// is allowed to a loopback address only (the token would travel in clear)")
     return StoreUrl("service", url.rstrip("/"))
 
 
-def _loopback(host: str) -> bool:
+def loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback interface."""
     if host == "localhost":
         return True
     try:

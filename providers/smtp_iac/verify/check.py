@@ -78,7 +78,10 @@ def run_check(
         raise
     except Exception as e:  # noqa: BLE001 - a relay must never crash an apply
         why = CheckFailed(Failure.PROTOCOL, check.stage, f"unexpected {type(e).__name__} during {check.stage}")
-        detail = redact(f"{why.detail}: {reply_text(str(e), redact)}")
+        # a codec error's message names the character and its position in the text it was
+        # encoding, which may be the password: it is left out
+        said = "" if isinstance(e, UnicodeError) else f": {reply_text(str(e), redact)}"
+        detail = redact(f"{why.detail}{said}")
         result = failed(address, options.mode, why, detail, deadline.elapsed())
     finally:
         check.close()
@@ -256,6 +259,13 @@ class _Check(Session):
                 )
             try:
                 self.smtp.login(self.s.username, password)
+            except UnicodeError:  # smtplib sends AUTH in ASCII; its message would name the character
+                raise CheckFailed(
+                    Failure.AUTH_FAILED,
+                    Stage.AUTH,
+                    "the username or password holds characters that SMTP AUTH cannot send (non-ASCII); "
+                    "nothing was sent to the relay",
+                ) from None
             except smtplib.SMTPAuthenticationError as e:
                 raise CheckFailed(
                     Failure.AUTH_FAILED,

@@ -7,7 +7,7 @@ Pure: no I/O here.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from email.headerregistry import Address as MailAddress
 from email.message import EmailMessage
@@ -59,16 +59,9 @@ def build_test_message(
     now: datetime | None = None,
 ) -> EmailMessage:
     """The test email naming the scope being verified (and any scopes that share its settings)."""
-    check_address("from", from_addr)
-    check_address("to", to_addr)
-    for name, value in (("address", address), ("host", host), *(("shared_with", s) for s in shared_with)):
-        if _FORBIDDEN.search(value):
-            raise UnsafeField(name, "contains a control character or line break")
     now = now or datetime.now(UTC)
-
-    msg = EmailMessage(policy=SMTPUTF8 if needs_smtputf8(from_addr, to_addr) else SMTP)
-    msg["From"] = _mail_address("from", from_addr)
-    msg["To"] = _mail_address("to", to_addr)
+    fields = (("address", address), ("host", host), *(("shared_with", s) for s in shared_with))
+    msg = _new_message(from_addr, to_addr, fields)
     msg["Subject"] = f"smtp-iac test email for {address}"
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain=_msgid_domain(from_addr))
@@ -93,6 +86,19 @@ def build_test_message(
         "ask your platform team.",
     ]
     msg.set_content("\n".join(lines) + "\n")
+    return msg
+
+
+def _new_message(from_addr: str, to_addr: str, fields: Iterable[tuple[str, str]]) -> EmailMessage:
+    """A message From and To the two bare addresses, once they and ``fields`` are checked."""
+    check_address("from", from_addr)
+    check_address("to", to_addr)
+    for name, value in fields:
+        if _FORBIDDEN.search(value):
+            raise UnsafeField(name, "contains a control character or line break")
+    msg = EmailMessage(policy=SMTPUTF8 if needs_smtputf8(from_addr, to_addr) else SMTP)
+    msg["From"] = _mail_address("from", from_addr)
+    msg["To"] = _mail_address("to", to_addr)
     return msg
 
 
@@ -121,15 +127,8 @@ def build_system_message(
     marked ``Auto-Submitted: auto-generated`` (RFC 3834, so that auto-responders stay quiet)
     and with its kind in ``X-Smtp-Iac-Kind``. Addresses and subject holding CR, LF or NUL, or
     an address that is not bare, raise ``UnsafeField``."""
-    check_address("from", from_addr)
-    check_address("to", to_addr)
-    for name, value in (("subject", subject), ("kind", kind)):
-        if _FORBIDDEN.search(value):
-            raise UnsafeField(name, "contains a control character or line break")
     now = now or datetime.now(UTC)
-    msg = EmailMessage(policy=SMTPUTF8 if needs_smtputf8(from_addr, to_addr) else SMTP)
-    msg["From"] = _mail_address("from", from_addr)
-    msg["To"] = _mail_address("to", to_addr)
+    msg = _new_message(from_addr, to_addr, (("subject", subject), ("kind", kind)))
     try:
         msg["Subject"] = subject
     except ValueError:  # the email package's own refusal of what would change the header's structure
