@@ -1,9 +1,11 @@
 """SMTP settings of the controller, partner and organization tiers, as code.
 
 Pure core: ``addresses``, ``models``, ``resolve``, ``diagnostics``, ``yamlsource``, ``schema``,
-``rules``, ``validation``, ``stackfile``, ``diff``, ``plan``, ``blast``, ``drift``, ``guard``.
+``rules``, ``validation``, ``stackfile``, ``diff``, ``plan``, ``blast``, ``drift``, ``guard``,
+``tokens`` and ``access`` (who may do what in the settings service).
 I/O: ``secrets``, ``desired``, ``planner``, ``planfile``, ``write`` (the one write path),
-``apply``, ``store``, ``verify``, ``report``, ``cli``, ``pulumi``.
+``apply``, ``store`` (SQL, and ``store.remote``: the service as a store), ``verify``, ``report``,
+``cli``, ``pulumi``, ``service`` (the HTTP API).
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -38,6 +39,28 @@ Errors are `application/problem+json`. Writes are compare-and-swap on the record
 (`ETag`, `If-Match`, `If-None-Match: *`) and are verified with a real SMTP check first."""
 
 
+def bare_app(**kw: Any) -> FastAPI:
+    """The routes without a store or middleware: what the OpenAPI document is made from."""
+    app = FastAPI(
+        title="smtp-iac settings service",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        **kw,
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The service's OpenAPI 3.1 document, as ``/openapi.json`` serves it; published as
+    ``schemas/service.openapi.json`` (``python -m smtp_iac.service.app``, checked by a test)."""
+    return bare_app().openapi()
+
+
 def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
     """The service over ``store`` (default: ``open_store(config.store_url)``, closed on shutdown)."""
     owned = store is None
@@ -59,20 +82,16 @@ def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
         if owned:
             opened.close()
 
-    app = FastAPI(
-        title="smtp-iac settings service",
-        version=__version__,
-        description=DESCRIPTION,
-        openapi_url="/openapi.json",
-        docs_url=None,
-        redoc_url=None,
-        lifespan=lifespan,
-    )
+    app = bare_app(lifespan=lifespan)
     app.state.ctx = ctx
     app.state.store = ctx.store
     problems.install(app)
-    for router in ROUTERS:
-        app.include_router(router)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, streamed=frozenset({"/v1/tenants"}))
     app.add_middleware(RequestTelemetry, metrics=metrics)
     return app
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(openapi_document(), indent=2, sort_keys=True))
