@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,6 @@ class Svc:
     relay: SmtpServer
     ca_file: Path
     config: ServiceConfig
-    log: list[dict[str, Any]] = field(default_factory=list)
 
     def client(self, token: str | None = None, **kw: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens.get(token, token)}"} if token else {}

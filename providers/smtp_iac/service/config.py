@@ -36,7 +36,6 @@ class ServiceConfig:
     Off by default: a write through the service is checked first, whoever makes it."""
     ca_file: Path | None = None
     """Extra trusted CA bundle (PEM) for relays with a private CA, on the server."""
-    audit_limit_max: int = 1000
 
 
 def parse_networks(texts: tuple[str, ...] | list[str]) -> tuple[Network, ...]:

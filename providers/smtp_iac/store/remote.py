@@ -31,7 +31,6 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from ..access import Act, decide
 from ..addresses import Address
 from ..errors import (
     ConflictError,
@@ -75,7 +74,6 @@ class RemoteStore:
             follow_redirects=False,
         )
         self._snapshot: Snapshot | None = None
-        self._token: TokenInfo | None = None
         self._fingerprints: dict[str, str] = {}
         self._checks: dict[Address, VerifyResult] = {}
 
@@ -113,9 +111,9 @@ class RemoteStore:
         doc = self._call("GET", "/v1/snapshot").json()
         t = doc["token"]
         org = Address.parse(t["org"]) if t.get("org") else None
-        self._token = TokenInfo(t["id"], t["name"], Role(t["role"]), t.get("partner") or "", org)
+        token = TokenInfo(t["id"], t["name"], Role(t["role"]), t.get("partner") or "", org)
         records = {r.address: r for r in map(record_of, doc["records"])}
-        self._snapshot = Snapshot(records, tenants_of(doc["tenants"], self._token))
+        self._snapshot = Snapshot(records, tenants_of(doc["tenants"], token))
         return self._snapshot
 
     def _last(self) -> Snapshot:
@@ -301,12 +299,6 @@ class RemoteStore:
 
     def revoke_token(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
         raise _direct_only("tokens revoke")
-
-    def may_write(self, address: Address) -> bool:
-        """Whether the snapshot's token may write ``address`` (its role; the switch aside)."""
-        self._last()
-        assert self._token is not None
-        return decide(self._token, Act.WRITE, address) is None
 
 
 def _direct_only(what: str) -> UsageError:
