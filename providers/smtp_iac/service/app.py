@@ -84,7 +84,6 @@ def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
 
     app = bare_app(lifespan=lifespan)
     app.state.ctx = ctx
-    app.state.store = ctx.store
     problems.install(app)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, streamed=frozenset({"/v1/tenants"}))
     app.add_middleware(RequestTelemetry, metrics=metrics)

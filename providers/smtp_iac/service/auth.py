@@ -37,7 +37,7 @@ def authenticate(
     parsed = parse_token(credentials.credentials.strip())
     if parsed is None:
         raise unauthorized("not an smtp-iac token")
-    found = request.app.state.store.find_token(parsed[0])
+    found = request.app.state.ctx.store.find_token(parsed[0])
     if found is None or not secret_matches(parsed[1], found[1]):
         raise unauthorized("unknown token")
     info: TokenInfo = found[0]
