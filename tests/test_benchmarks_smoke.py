@@ -46,3 +46,11 @@ def test_startup_benchmark_runs_to_the_end():
 def test_service_benchmark_runs_to_the_end():
     out = _run(str(BENCH / "service.py"), "--orgs", "100", "--partners", "4", "--seconds", "0.5", "--repeat", "1")
     assert "| sqlite | one instance | effective |" in out and "ratio" in out
+
+
+def test_console_benchmark_runs_to_the_end():
+    out = _run(
+        str(BENCH / "console.py"),
+        *("--orgs", "300", "--partners", "4", "--seconds", "0.5", "--repeat", "1", "--no-pg"),
+    )
+    assert "| store | | request | requests | req/s | p50 ms | p99 ms | cost vs (b) | bytes |" in out

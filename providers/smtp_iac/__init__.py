@@ -2,10 +2,10 @@
 
 Pure core: ``addresses``, ``models``, ``resolve``, ``diagnostics``, ``yamlsource``, ``schema``,
 ``rules``, ``validation``, ``stackfile``, ``diff``, ``plan``, ``blast``, ``drift``, ``guard``,
-``tokens`` and ``access`` (who may do what in the settings service).
+``tokens``, ``access`` (who may do what in the settings service) and ``tiermap``.
 I/O: ``secrets``, ``desired``, ``planner``, ``planfile``, ``write`` (the one write path),
 ``apply``, ``store`` (SQL, and ``store.remote``: the service as a store), ``verify``, ``report``,
-``cli``, ``pulumi``, ``service`` (the HTTP API).
+``cli``, ``pulumi``, ``service`` (the HTTP API), ``console`` (the web console on it).
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"

@@ -4,8 +4,9 @@
 
 The store is opened here, once, and shared by every request of the process (a store's
 connection is serialized by its own lock; several processes or instances each open their
-own). Middleware, outside in: telemetry (log line, metrics, last-resort 500), body cap. Docs
-pages that would load scripts from a CDN are off; the schema is at ``/openapi.json``.
+own). The console (``smtp_iac.console``) is mounted at ``/``. Middleware, outside in:
+telemetry (log line, metrics, last-resort 500), body cap. Docs pages that would load scripts
+from a CDN are off; the schema is at ``/openapi.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .. import __version__
+from ..console import mount as mount_console
 from ..store import Store, open_store
 from . import problems
 from .checkcache import CheckCache
@@ -29,8 +31,9 @@ from .organizations import router as organizations
 from .relaypolicy import RelayPolicy
 from .scopes import router as scopes
 from .telemetry import Metrics, RequestTelemetry, TimedStore
+from .tiermap import router as tiermap
 
-ROUTERS = (scopes, organizations, clients, ops)
+ROUTERS = (scopes, organizations, tiermap, clients, ops)
 """Every route of the service (the fuzz test enumerates operations from these)."""
 
 DESCRIPTION = """The platform's SMTP settings (controller, partners, organizations) behind the
@@ -79,12 +82,14 @@ def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await console.api.close()
         if owned:
             opened.close()
 
     app = bare_app(lifespan=lifespan)
     app.state.ctx = ctx
     problems.install(app)
+    console = mount_console(app, config.session_key or opened.session_key())
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, streamed=frozenset({"/v1/tenants"}))
     app.add_middleware(RequestTelemetry, metrics=metrics)
     return app

@@ -34,7 +34,9 @@ class VerifyIn(BaseModel):
 
 
 class SettingsIn(BaseModel):
-    """A scope's settings, password in plain, as the seed's form has them."""
+    """A scope's settings, password in plain, as the seed's form has them. Without a password
+    the stored one is kept, as long as host, port and TLS stay the same (a console leaves the
+    write-only Password field empty); a new record, or a change of relay, needs it."""
 
     model_config = _IN
     host: Host
@@ -42,7 +44,7 @@ class SettingsIn(BaseModel):
     tls: StrictBool
     tls_mode: TlsMode | None = None
     username: Username
-    password: Password
+    password: Password | None = None
     sender: Email | None = None
 
     def fields(self) -> dict[str, Any]:
@@ -165,6 +167,51 @@ class MessageOut(BaseModel):
     source: str
     accepted: bool
     detail: str
+
+
+class OrgRowOut(BaseModel):
+    organization: str
+    smtp_enabled: bool
+    tier: str = Field(description="where its settings come from: organization, partner, controller or none")
+    own_record: bool = Field(description="it has a record of its own (used only while smtp_enabled)")
+    managed_by: str | None = Field(description="the stack managing its own record; null: none or out of band")
+
+
+class OrgPageOut(BaseModel):
+    total: int = Field(description="how many matched, over every page")
+    offset: int
+    limit: int
+    items: list[OrgRowOut]
+
+
+class PartnerRowOut(BaseModel):
+    partner: str
+    organizations: int
+    has_record: bool
+    managed_by: str | None
+
+
+class PartnerPageOut(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[PartnerRowOut]
+
+
+class BlastOut(BaseModel):
+    address: str
+    organizations: int = Field(description="organizations whose mail a record here carries once saved")
+
+
+class WhoAmIOut(BaseModel):
+    """The caller's own token, without its secret (what a console signs in with)."""
+
+    id: str
+    name: str
+    role: str
+    partner: str | None
+    org: str | None
+    expires_at: datetime | None
 
 
 class ProblemOut(BaseModel):

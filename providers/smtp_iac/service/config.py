@@ -36,6 +36,8 @@ class ServiceConfig:
     Off by default: a write through the service is checked first, whoever makes it."""
     ca_file: Path | None = None
     """Extra trusted CA bundle (PEM) for relays with a private CA, on the server."""
+    session_key: bytes | None = None
+    """The 32-byte key of the console's session cookies; None: derived from the store key."""
 
 
 def parse_networks(texts: tuple[str, ...] | list[str]) -> tuple[Network, ...]:

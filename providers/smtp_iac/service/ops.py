@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ..access import Act, Denied, audit_scope, decide
 from ..errors import StoreError
 from .auth import Caller, forbidden, require
-from .bodies import AuditOut, HealthOut
+from .bodies import AuditOut, HealthOut, WhoAmIOut
 from .context import Context, parse_address
 from .problems import Problem
 from .responses import errors
@@ -36,6 +36,19 @@ def readyz(ctx: Context) -> HealthOut:
     except StoreError:
         raise Problem(503, "the store does not answer") from None
     return HealthOut(status="ok")
+
+
+@router.get("/v1/whoami", response_model=WhoAmIOut, tags=["tokens"], responses=errors(401))
+def whoami(caller: Caller) -> WhoAmIOut:
+    """The caller's token: id, name, role and reach (never its secret)."""
+    return WhoAmIOut(
+        id=caller.id,
+        name=caller.name,
+        role=str(caller.role),
+        partner=caller.partner or None,
+        org=str(caller.org) if caller.org is not None else None,
+        expires_at=caller.expires_at,
+    )
 
 
 @router.get(

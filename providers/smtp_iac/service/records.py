@@ -6,6 +6,9 @@ ride along), and the ETag preconditions of writes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+from pydantic import SecretStr
 
 from ..access import Act, decide, shows_fingerprint
 from ..addresses import Address
@@ -35,8 +38,21 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def checked_settings(body: SettingsIn, prefix: str = "") -> tuple[ResolvedSettings, list[dict[str, str]]]:
-    """The body's settings, or 422 with every problem located by field; and the warnings."""
+RELAY_FIELDS = ("host", "port", "tls", "tls_mode")
+"""Where and how a password is sent: a stored password is kept only while these stay the same."""
+
+
+def checked_settings(
+    body: SettingsIn,
+    prefix: str = "",
+    live: LiveRecord | None = None,
+    reveal: Callable[[], SecretStr] | None = None,
+) -> tuple[ResolvedSettings, list[dict[str, str]]]:
+    """The body's settings, or 422 with every problem located by field; and the warnings.
+
+    A body without a password keeps the stored one (that of ``live``, read with ``reveal``)
+    only while the relay stays the same (``RELAY_FIELDS``): whoever may write a scope may not
+    send its stored password to another relay, nor to the same one without TLS."""
     fields = body.fields()
     errors: list[dict[str, str]] = []
     for name, value in fields.items():
@@ -44,7 +60,11 @@ def checked_settings(body: SettingsIn, prefix: str = "") -> tuple[ResolvedSettin
             errors.append(
                 {"field": prefix + name, "message": f"holds an invisible character ({describe_char(char.group())})"}
             )
-    if has_unsafe_chars(body.password.get_secret_value()):
+    if body.password is None:
+        why = _kept_password_refusal(fields, live)
+        if why is not None:
+            errors.append({"field": prefix + "password", "message": why})
+    elif has_unsafe_chars(body.password.get_secret_value()):
         errors.append({"field": prefix + "password", "message": "holds CR, LF or NUL"})
     warnings: list[dict[str, str]] = []
     for p in check_settings(fields):
@@ -53,7 +73,26 @@ def checked_settings(body: SettingsIn, prefix: str = "") -> tuple[ResolvedSettin
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         raise Problem(422, f"the settings are not valid: {detail}", errors=errors)
-    return ResolvedSettings(**fields, password=body.password), warnings
+    password = body.password
+    if password is None:
+        assert reveal is not None, "a caller that passes live passes reveal"
+        password = reveal()
+    return ResolvedSettings(**fields, password=password), warnings
+
+
+def _kept_password_refusal(fields: dict[str, object], live: LiveRecord | None) -> str | None:
+    if live is None:
+        return "required: the scope has no stored password to keep"
+    stored = live.public_fields()
+    if any(not _same(fields.get(f), stored.get(f)) for f in RELAY_FIELDS):
+        return "required when host, port or TLS change: a stored password is only sent to the relay it was saved for"
+    return None
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()
+    return a == b
 
 
 def precondition(if_match: str | None, if_none_match: str | None, address: Address) -> int | None:

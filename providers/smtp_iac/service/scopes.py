@@ -16,6 +16,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from ..access import Act, decide
 from ..addresses import Address
+from ..errors import ConflictError
 from ..models import ResolvedSettings, VerifyOptions
 from ..store import AuditAction, AuditOutcome
 from ..tokens import TokenInfo
@@ -49,7 +50,12 @@ def test_email(address: str, caller: Caller, ctx: Context, body: TestEmailIn | N
     if denied is not None:
         raise forbidden(denied, addr)
     if body.settings is not None:
-        settings, _ = checked_settings(body.settings, "settings.")
+        live = ctx.store.get(addr) if body.settings.password is None else None
+        version = live.version if live is not None else None
+        # the password of the very record the relay was compared with (412 if it moved since)
+        settings, _ = checked_settings(
+            body.settings, "settings.", live, lambda: ctx.store.reveal_password(addr, version=version)
+        )
     else:
         live = ctx.store.get(addr)
         if live is None:
@@ -110,7 +116,16 @@ def put_scope(
     action = AuditAction.CREATE if if_none_match is not None else AuditAction.UPDATE
     _allow_write(ctx, caller, addr, action, stack)
     expected = precondition(if_match, if_none_match, addr)
-    settings, warnings = checked_settings(body)
+    live = ctx.store.get(addr)
+    try:  # a kept password is that of the version the write expects: 412 (audited) if it moved
+        settings, warnings = checked_settings(
+            body, "", live if expected is not None else None, lambda: ctx.store.reveal_password(addr, version=expected)
+        )
+    except ConflictError as e:
+        ctx.store.record_attempt(
+            addr, stack=stack, action=action, outcome=AuditOutcome.CONFLICT, detail=e.message, actor=caller.actor
+        )
+        raise
     verify = body.verify
     mode = verify.mode if verify is not None else "login"
     if mode == "off" and not ctx.config.allow_unverified:
@@ -127,7 +142,6 @@ def put_scope(
         except Problem as p:
             _audit_refused(ctx, caller, addr, action, stack, p.detail)
             raise
-    live = ctx.store.get(addr)
     w = ScopeWrite.put(addr, settings, expected, stack, adopt)
 
     def verified(a: Address, s: ResolvedSettings) -> VerifyResult:

@@ -70,6 +70,13 @@ class Keyring:
         """Public id of the fingerprint key (reveals nothing about the key)."""
         return hmac.new(self._fp_key, b"smtp-iac key id", hashlib.sha256).hexdigest()[:12]
 
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (the console's session cookies), derived with HKDF from
+        the primary key: every instance with the store's key has it; a new primary key ends it."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"smtp-iac " + purpose.encode()).derive(
+            self._fp_key
+        )
+
     def fingerprint(self, password: str) -> str:
         digest = hmac.new(self._fp_key, password.encode("utf-8"), hashlib.sha256).hexdigest()
         return FINGERPRINT_PREFIX + digest[:16]

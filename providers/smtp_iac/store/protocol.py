@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from ..addresses import Address, Tier
 from ..models import LiveRecord, Organization, ResolvedSettings, VerifyOptions
 from ..resolve import Resolution
+from ..tiermap import OrgQuery, OrgRow, Page, PartnerRow
 from ..tokens import NewToken, TokenInfo
 from ..verify.result import VerifyResult
 from .audit import AuditAction, AuditEntry, AuditOutcome
@@ -51,6 +52,18 @@ class Store(Protocol):
     def effective(self, org: Address) -> Resolution[LiveRecord]:
         """Effective settings of one organization, from one consistent read of its tier chain."""
 
+    def org_page(self, query: OrgQuery) -> Page[OrgRow]:
+        """One page of organizations with the tier in force for each (``tiermap``)."""
+
+    def partner_page(
+        self, search: str = "", offset: int = 0, limit: int = 50, *, partner: str | None = None
+    ) -> Page[PartnerRow]:
+        """One page of partners (``partner``: that one only), each with its number of
+        organizations and whether it has a record."""
+
+    def blast_radius(self, address: Address) -> int:
+        """How many organizations' mail a record at ``address`` carries once written."""
+
     def fingerprint(self, password: str) -> str:
         """The store's keyed fingerprint of a secret (``LiveRecord.password_fingerprint``);
         also the keyed digest that seals saved plans."""
@@ -58,8 +71,9 @@ class Store(Protocol):
     def fingerprints(self, secrets: Sequence[str]) -> list[str]:
         """``fingerprint`` of each of ``secrets``, in one call (one request to the service)."""
 
-    def reveal_password(self, address: Address) -> SecretStr:
-        """The stored password of a live record, for the verify check and test email only."""
+    def reveal_password(self, address: Address, *, version: int | None = None) -> SecretStr:
+        """The stored password of a live record, for the verify check and test email only;
+        with ``version``, of that version of the record (ConflictError if it moved)."""
 
     def audit_log(
         self, *, address: Address | None = None, partner: str | None = None, limit: int | None = None
@@ -68,6 +82,10 @@ class Store(Protocol):
     def audit_logs(self, addresses: Sequence[Address]) -> dict[Address, list[AuditEntry]]:
         """The audit entries of each of ``addresses``, oldest first, in a few queries (or one
         request per thousand to the service, which answers each scope's newest 100)."""
+
+    def session_key(self) -> bytes:
+        """The key that seals the console's session cookies, derived from the store key (so
+        every instance of the service on one store shares it); a store on a database only."""
 
     def schema_version(self) -> int:
         """The store's schema version (a cheap read: the service's readiness probe)."""

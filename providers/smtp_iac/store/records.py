@@ -112,12 +112,16 @@ class Records(Tenancy):
             rows = self._x(cur, sql, params).fetchall()
         return sorted((self._record(r) for r in rows), key=lambda r: r.address)
 
-    def reveal_password(self, address: Address) -> SecretStr:
-        """The stored password of a live record, decrypted, for the verify check / test email only."""
+    def reveal_password(self, address: Address, *, version: int | None = None) -> SecretStr:
+        """The stored password of a live record, decrypted, for the verify check / test email only.
+        ``version``: the record it must belong to (ConflictError if the record moved since)."""
         with self._read_tx() as cur:
-            row = self._x(cur, "SELECT password_enc FROM records WHERE address = ?", (str(address),)).fetchone()
+            sql = "SELECT password_enc, version FROM records WHERE address = ?"
+            row = self._x(cur, sql, (str(address),)).fetchone()
         if row is None:
             raise StoreError("no record at this scope", address=address)
+        if version is not None and row[1] != version:
+            raise ConflictError(address, version, row[1])
         return SecretStr(self._keys.decrypt(row[0], what=f"the password of {address}"))
 
     # ----- writes -----------------------------------------------------------------------

@@ -42,6 +42,7 @@ from ..errors import (
 )
 from ..models import LiveRecord, Organization, ResolvedSettings, VerifyOptions
 from ..resolve import Resolution
+from ..tiermap import OrgQuery, OrgRow, Page, PartnerRow
 from ..tokens import NewToken, Role, TokenInfo
 from ..verify.result import VerifyResult
 from .audit import AuditAction, AuditEntry, AuditOutcome
@@ -136,6 +137,32 @@ class RemoteStore:
     def effective(self, org: Address) -> Resolution[LiveRecord]:
         return self._last().effective(org)
 
+    def org_page(self, query: OrgQuery) -> Page[OrgRow]:
+        params = {"q": query.search, "offset": query.offset, "limit": query.limit}
+        for name in ("partner", "org", "tier"):
+            if (value := getattr(query, name)) is not None:
+                params[name] = value
+        doc = self._call("GET", "/v1/tiermap/organizations", params=params).json()
+        items = tuple(
+            OrgRow(Address.parse(i["organization"]), i["smtp_enabled"], i["tier"], i["own_record"], i["managed_by"])
+            for i in doc["items"]
+        )
+        return Page(items, doc["total"], doc["offset"], doc["limit"])
+
+    def partner_page(
+        self, search: str = "", offset: int = 0, limit: int = 50, *, partner: str | None = None
+    ) -> Page[PartnerRow]:
+        params: dict[str, Any] = {"q": search, "offset": offset, "limit": limit}
+        params |= {"partner": partner} if partner is not None else {}
+        doc = self._call("GET", "/v1/tiermap/partners", params=params).json()
+        items = tuple(
+            PartnerRow(i["partner"], i["organizations"], i["has_record"], i["managed_by"]) for i in doc["items"]
+        )
+        return Page(items, doc["total"], doc["offset"], doc["limit"])
+
+    def blast_radius(self, address: Address) -> int:
+        return int(self._call("GET", f"/v1/blast-radius/{_path(address)}").json()["organizations"])
+
     def fingerprint(self, password: str) -> str:
         return self.fingerprints([password])[0]
 
@@ -148,7 +175,7 @@ class RemoteStore:
             self._fingerprints.update(zip(chunk, got, strict=True))
         return [self._fingerprints[s] for s in secrets]
 
-    def reveal_password(self, address: Address) -> SecretStr:
+    def reveal_password(self, address: Address, *, version: int | None = None) -> SecretStr:
         raise Forbidden("the settings service never returns a stored password", address=address)
 
     def audit_log(
@@ -168,6 +195,9 @@ class RemoteStore:
             for address, entries in got.items():
                 out[Address.parse(address)] = [entry_of(e) for e in entries]
         return out
+
+    def session_key(self) -> bytes:
+        raise _direct_only("the console (smtp-iac serve)")
 
     def schema_version(self) -> int:
         self._call("GET", "/readyz")

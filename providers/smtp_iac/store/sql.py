@@ -21,10 +21,11 @@ from .records import RECORD_SELECT
 from .release import Release
 from .rotation import KeyRotation
 from .snapshot import Snapshot
+from .tiermap import TierMapQueries
 from .tokens import TokenRegistry
 
 
-class SqlStore(Release, KeyRotation, TokenRegistry, Opening):
+class SqlStore(Release, KeyRotation, TokenRegistry, TierMapQueries, Opening):
     """A settings store on a database (``store.Store``). Open one with ``smtp_iac.store.open_store(url)``."""
 
     def _opened(self, create: bool) -> None:

@@ -1,0 +1,31 @@
+"""The console: the seed's Ops Console (partner admins) and Web Console (organization admins),
+and the system administrator's view of every tier, served by ``smtp-iac serve`` at ``/``.
+
+Plain server-rendered HTML (Jinja2, autoescaped) with one small script for Send Test Email;
+every action is a call to the service's own API with the signed-in token (``api``), so the
+console can do nothing the API would refuse, and offers nothing a role may not do
+(``views.offers``). Modules: ``session`` (sealed cookie, CSRF), ``web`` (request helpers),
+``pages`` (sign-in, tier map), ``scope_page``, ``org_page``, ``forms``, ``views``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from . import web
+from .org_page import router as org_router
+from .pages import router as pages_router
+from .scope_page import router as scope_router
+from .web import HERE, Console
+
+
+def mount(app: FastAPI, session_key: bytes) -> Console:
+    """Serve the console on ``app`` (the service), its sessions sealed with ``session_key``."""
+    console = Console(app, session_key)
+    app.state.console = console
+    web.install(app)
+    for router in (pages_router, scope_router, org_router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return console

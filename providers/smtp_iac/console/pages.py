@@ -1,0 +1,147 @@
+"""Sign-in, sign-out and the tier map (``/``): controller, partners and organizations, with the
+tier in force for each organization and who manages each record, a page of 50 at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from ..addresses import Address
+from ..tokens import Role, TokenInfo
+from .api import scope_path
+from .session import LOGIN_COOKIE, SESSION_COOKIE
+from .views import TIER_WORDS, Pager, home, sees_controller, sees_partners
+from .web import call, console, end_session, fail, posted, redirect, render, session_of, set_session
+
+router = APIRouter(include_in_schema=False)
+
+PAGE = 50
+_NEXT = re.compile(r"^/((scopes|organizations)/[a-z0-9/%-]{1,300})?$")
+"""Where sign-in may return to: this console's own pages only (never another site)."""
+Id = Annotated[str, Query(max_length=63, pattern=r"^[a-z0-9-]*$")]
+Offset = Annotated[int, Query(ge=0, le=10**9)]
+
+
+def _next(value: str | None) -> str | None:
+    return value if value and _NEXT.fullmatch(value) else None
+
+
+@router.get("/signin")
+async def signin_page(request: Request, next: str | None = None, ended: str | None = None) -> Response:
+    c = console(request)
+    if c.codec.open(request.cookies.get(SESSION_COOKIE)) is not None:
+        return redirect(_next(next) or "/")
+    nonce = c.codec.login_nonce()
+    message = f"Your session ended: {ended[:80]}. Sign in again." if ended else None
+    response = render(
+        request, "signin.html", csrf=c.codec.login_csrf(nonce), next=_next(next) or "", message=message, who=None
+    )
+    _login_cookie(request, response, nonce)
+    return response
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    c = console(request)
+    form = await request.form(max_files=0, max_fields=8)
+    data = {k: v for k, v in form.items() if isinstance(v, str)}
+    target = _next(data.get("next")) or ""
+    if not c.codec.login_ok(request.cookies.get(LOGIN_COOKIE), data.get("csrf")):
+        return _signin_again(request, "The sign-in form expired or did not come from this page: try again.", target)
+    token = data.get("token", "").strip()[:512]
+    if not token:
+        return _signin_again(request, "Enter a token (a sysadmin makes one with: smtp-iac tokens create).", target)
+    answer = await c.api.call(token, "GET", "/v1/whoami")
+    if not answer.ok:
+        return _signin_again(request, f"That token was not accepted: {answer.detail}.", target, 401)
+    b = answer.body
+    org = Address.parse(b["org"]) if b.get("org") else None
+    who = TokenInfo(b["id"], b["name"], Role(b["role"]), b.get("partner") or "", org)
+    cookie, _ = c.codec.seal(token, who)
+    response = redirect(target or home(who))
+    set_session(request, response, cookie)
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    session = session_of(request)
+    await posted(request, session)
+    response = redirect("/signin")
+    end_session(response)
+    return response
+
+
+@router.get("/")
+async def tier_map(
+    request: Request,
+    q: Id = "",
+    partner: Id = "",
+    tier: Annotated[str, Query(pattern=r"^(organization|partner|controller|none)?$")] = "",
+    offset: Offset = 0,
+    poffset: Offset = 0,
+) -> Response:
+    session = session_of(request)
+    who = session.who
+    if home(who) != "/":
+        return redirect(home(who))
+    controller = None
+    if sees_controller(who):
+        answer = await call(request, session, "GET", scope_path("controller"))
+        controller = answer.body if answer.ok else None
+    partners = None
+    if sees_partners(who):
+        answer = await call(request, session, "GET", "/v1/tiermap/partners", params={"offset": poffset, "limit": PAGE})
+        if not answer.ok:
+            raise fail(request, session, answer)
+        partners = answer.body
+    params = {"q": q, "partner": partner, "tier": tier, "offset": offset, "limit": PAGE}
+    answer = await call(request, session, "GET", "/v1/tiermap/organizations", params=params)
+    if not answer.ok:
+        raise fail(request, session, answer)
+    orgs = answer.body
+    base = {"q": q, "partner": partner, "tier": tier}
+    return render(
+        request,
+        "tiermap.html",
+        who=who,
+        csrf=session.csrf,
+        controller=controller,
+        partners=partners,
+        partner_pager=_partner_pager(partners, poffset, base | {"offset": offset}),
+        orgs=orgs,
+        pager=Pager(orgs["total"], offset, PAGE, base | {"poffset": poffset}),
+        filters=base,
+        tier_words=TIER_WORDS,
+        limited_partner=who.partner if who.role is Role.PARTNER_ADMIN else "",
+    )
+
+
+def _partner_pager(partners: dict[str, Any] | None, poffset: int, base: dict[str, Any]) -> Pager | None:
+    return Pager(partners["total"], poffset, PAGE, base, "poffset") if partners else None
+
+
+def _signin_again(request: Request, message: str, target: str, status: int = 400) -> Response:
+    c = console(request)
+    nonce = c.codec.login_nonce()
+    response = render(
+        request, "signin.html", status, csrf=c.codec.login_csrf(nonce), next=target, message=message, who=None
+    )
+    _login_cookie(request, response, nonce)
+    return response
+
+
+def _login_cookie(request: Request, response: Response, nonce: str) -> None:
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=3600,
+        path="/signin",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )

@@ -1,0 +1,145 @@
+"""What the pages say, decided apart from HTTP: what a role is offered (``Offers``, from the
+same ``access.decide`` the API enforces, so a page never offers what the API would refuse),
+how a chain and a tier read in words, the seed's troubleshooting list, and page navigation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from ..access import Act, decide
+from ..addresses import CONTROLLER, Address
+from ..errors import FeatureDisabled
+from ..tokens import Role, TokenInfo
+
+TROUBLESHOOTING = (
+    "Verify the SMTP hostname, port, and credentials are correct.",
+    "Confirm the TLS setting matches your SMTP provider's requirements (587: STARTTLS, 465: SSL/TLS, "
+    "25: not recommended).",
+    "Ensure your network allows outbound connections on the configured SMTP port.",
+    "If the issue persists, contact your system administrator.",
+)
+"""The seed's troubleshooting section, shown with every failed check."""
+
+SWITCH_OFF_ADVICE = (
+    "The SMTP Configuration feature is not enabled for this organization. "
+    f"To use your own SMTP server, {FeatureDisabled.ADVICE}."
+)
+
+TIER_WORDS = {
+    "organization": "its own settings",
+    "partner": "the partner's settings",
+    "controller": "the controller default",
+    "none": "no SMTP settings (no tier has a record)",
+}
+
+STEP_WORDS = {
+    "used": "used",
+    "no record": "no record here, so the next tier is looked at",
+    "record ignored: organization SMTP feature disabled": "has a record, ignored while the SMTP switch is off",
+}
+
+
+@dataclass(frozen=True)
+class Offers:
+    """What a token is offered at one address."""
+
+    read: bool
+    write: bool
+    test: bool
+    switch: bool
+    audit: bool
+    effective: bool
+
+
+def offers(who: TokenInfo, address: Address, smtp_enabled: bool = True) -> Offers:
+    def may(act: Act) -> bool:
+        return decide(who, act, address, smtp_enabled=smtp_enabled) is None
+
+    return Offers(
+        read=may(Act.READ),
+        write=may(Act.WRITE),
+        test=may(Act.TEST),
+        switch=bool(address.org) and may(Act.SWITCH),
+        audit=may(Act.AUDIT),
+        effective=bool(address.org) and may(Act.EFFECTIVE),
+    )
+
+
+def home(who: TokenInfo) -> str:
+    """Where a token lands after sign-in: an org admin on its organization, others on the tier map."""
+    if who.role is Role.ORG_ADMIN and who.org is not None:
+        return f"/organizations/{who.org}"
+    return "/"
+
+
+def sees_map(who: TokenInfo) -> bool:
+    return who.role is not Role.ORG_ADMIN
+
+
+def sees_controller(who: TokenInfo) -> bool:
+    return decide(who, Act.READ, CONTROLLER) is None
+
+
+def sees_partners(who: TokenInfo) -> bool:
+    return who.role in (Role.SYSADMIN, Role.VIEWER, Role.PARTNER_ADMIN)
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Previous and next links of a paged table (``offset``/``limit`` over ``total`` rows)."""
+
+    total: int
+    offset: int
+    limit: int
+    base: dict[str, Any]
+    param: str = "offset"
+
+    @property
+    def first(self) -> int:
+        return min(self.offset + 1, self.total)
+
+    @property
+    def last(self) -> int:
+        return min(self.offset + self.limit, self.total)
+
+    def link(self, offset: int) -> str:
+        query = {k: v for k, v in self.base.items() if v not in (None, "", 0)} | {self.param: offset}
+        return "/?" + urlencode(query)
+
+    @property
+    def previous(self) -> str | None:
+        return self.link(max(0, self.offset - self.limit)) if self.offset > 0 else None
+
+    @property
+    def next(self) -> str | None:
+        return self.link(self.offset + self.limit) if self.offset + self.limit < self.total else None
+
+
+def scope_label(address: Address) -> str:
+    """How a scope is named on a page (the seed's consoles: Ops Console for partners, Web Console for orgs)."""
+    if address == CONTROLLER:
+        return "Controller default"
+    if not address.org:
+        return f"Partner {address.partner}"
+    return f"Organization {address.org} (partner {address.partner})"
+
+
+def console_name(address: Address) -> str:
+    if address == CONTROLLER:
+        return "Administrator"
+    return "Ops Console" if not address.org else "Web Console"
+
+
+def blast_words(address: Address, count: int | None, smtp_enabled: bool) -> str | None:
+    """What saving moves, in words (None: the count could not be had)."""
+    if count is None:
+        return None
+    if address.org:
+        if not smtp_enabled:
+            return "The SMTP switch is off: a record saved here is kept, and used once the switch is on."
+        return "Saving changes the mail of this organization (1 organization)."
+    noun = "organization" if count == 1 else "organizations"
+    return f"Saving changes the mail of {count:,} {noun}: every one below this scope without settings of its own."
