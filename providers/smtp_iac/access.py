@@ -114,6 +114,18 @@ def decide(token: TokenInfo, act: Act, address: Address = CONTROLLER, *, smtp_en
     return None
 
 
+def recorded_at(token: TokenInfo, address: Address) -> Address:
+    """Where a refused attempt of ``token`` at ``address`` is audited: at ``address`` when it lies
+    within the token's reach; else at the token's own scope (a partner admin's partner, an org
+    admin's organization), so that no tenant's audit trail shows another tenant's attempts (nor
+    can be buried under them). The entry's detail names the address that was tried."""
+    if within(token, address):
+        return address
+    if token.role is Role.PARTNER_ADMIN:
+        return Address(token.partner)
+    return token.org if token.org is not None else address
+
+
 def shows_fingerprint(token: TokenInfo, address: Address) -> bool:
     """Whether a record read at ``address`` carries its password fingerprint for ``token``."""
     return not (token.role is Role.PARTNER_ADMIN and address == CONTROLLER)

@@ -96,7 +96,7 @@ def test_a_new_relay_needs_the_password_again(page, svc):
     page.get_by_role("button", name="Save").click()
     page.wait_for_load_state()
     assert page.get_by_label("Password").get_attribute("aria-invalid") == "true"
-    assert "required when host, port or TLS change" in text(page)
+    assert "required when host, port, TLS or username change" in text(page)
     assert svc.store.get(BLUE).version == 1
 
 

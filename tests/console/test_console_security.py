@@ -146,3 +146,31 @@ def test_a_hostile_form_gets_field_errors_not_a_crash(svc):
         assert r.status_code == 422, form
         assert 'aria-invalid="true"' in r.text or "Nothing was saved" in r.text
     assert svc.store.get(ACME).version == 1
+
+
+def test_hostile_sign_in_values_are_answered_not_crashed(svc):
+    c = httpx.Client(base_url=svc.url)
+    for token in ("é", "smtpiac_0123456789ab_" + "é" * 43, "١٢٣", "x" * 5000, "smtpiac_\r\nX-Evil: 1"):
+        csrf = CSRF.search(c.get("/signin").text).group(1)
+        r = c.post("/signin", data={"csrf": csrf, "token": token})
+        assert r.status_code == 401 and "not an smtp-iac token" in r.text, token[:20]
+
+
+def test_a_non_ascii_version_is_no_version(svc):
+    c, csrf = signed_in(svc, "sysadmin")
+    form = {"csrf": csrf, "action": "save", "host": "127.0.0.1", "port": str(svc.relay.port), "tls": "on"}
+    r = c.post(f"/scopes/{ACME}", data=form | {"username": "relay-user", "version": "²"})
+    assert r.status_code == 422 and "Nothing was saved" in r.text  # taken as a create: the record exists
+    assert svc.store.get(ACME).version == 1
+
+
+def test_the_sign_in_page_says_only_its_own_words(svc):
+    c = httpx.Client(base_url=svc.url)
+    r = c.get("/signin", params={"ended": "Your console moved: sign in at https://evil.example/login"})
+    assert "evil.example" not in r.text and "the service no longer accepts the token" in r.text
+    assert "the token was revoked" in c.get("/signin", params={"ended": "revoked"}).text
+
+
+def test_a_refused_post_without_a_session_returns_to_the_start(svc):
+    r = httpx.post(f"{svc.url}/organizations/{GREEN}/smtp", data={"enabled": "on"})
+    assert r.status_code == 303 and r.headers["location"] == "/signin"

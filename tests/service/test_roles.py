@@ -44,6 +44,18 @@ def may(token: str, act: str, a: Address) -> bool:
     }.get(act, False)
 
 
+def audited_at(token: str, address: Address) -> Address:
+    """Where a refused write of ``token`` at ``address`` is audited (written out apart from
+    ``access.recorded_at``): a partner admin's attempts beyond its partner at its partner, an
+    org admin's beyond its organization at its organization, every other one at the address."""
+    role, partner, org = TOKENS[token]
+    if role is Role.PARTNER_ADMIN and address.partner != partner:
+        return Address(partner)
+    if role is Role.ORG_ADMIN and str(address) != org:
+        return Address.parse(org)
+    return address
+
+
 def refused(r, why: str) -> None:
     assert r.status_code == 403, (why, r.status_code, r.text)
     body = r.json()
@@ -93,9 +105,12 @@ def test_role_matrix(svc: Svc, token: str, address: Address) -> None:
             refused(r, "put")
             if address == GREEN and may(token, "write", address):
                 assert "disabled" in r.json()["detail"] and "partner admin" in r.json()["hint"]
-            entries = svc.store.audit_log(address=address)
-            assert len(entries) == before + 1
+            # recorded at the address when the token reaches it, else at the token's own scope
+            where = audited_at(token, address)
+            entries = svc.store.audit_log(address=where)
+            assert len(svc.store.audit_log(address=address)) == before + (where == address)
             assert entries[-1].outcome == "refused" and entries[-1].actor.startswith(f"{token} (")
+            assert str(address) in entries[-1].detail or where == address
 
         # remove
         if svc.store.get(address) is not None:

@@ -56,6 +56,14 @@ BLAST = {CONTROLLER: 2, ACME: 1, INITECH: 2, BLUE: 1, GREEN: 0, HQ: 1, LAB: 0}
 """Organizations whose settings would come from each scope once a record is there."""
 
 
+def seen(token: str, a: Address) -> dict[str, Any]:
+    """A row as ``token`` sees it: a mailer, which reads no records, is not told who manages an
+    organization's own record, nor of one that is not in use."""
+    if TOKENS[token][0] is not Role.MAILER:
+        return ROWS[a]
+    return ROWS[a] | {"own_record": ROWS[a]["tier"] == "organization", "managed_by": None}
+
+
 def orgs_in_reach(token: str) -> list[Address]:
     role, partner, org = TOKENS[token]
     if role is Role.PARTNER_ADMIN:
@@ -133,21 +141,21 @@ def test_tiermap_pages_hold_the_tokens_reach_only(svc: Svc, token: str) -> None:
     with svc.client(token) as c:
         r = c.get("/v1/tiermap/organizations")
         assert r.status_code == 200, r.text
-        assert r.json() == {"total": len(mine), "offset": 0, "limit": 50, "items": [ROWS[a] for a in mine]}
+        assert r.json() == {"total": len(mine), "offset": 0, "limit": 50, "items": [seen(token, a) for a in mine]}
 
         # the filters apply within the reach
         r = c.get("/v1/tiermap/organizations", params={"tier": "controller", "limit": 1})
         controlled = [a for a in mine if ROWS[a]["tier"] == "controller"]
         assert r.json()["total"] == len(controlled)
-        assert r.json()["items"] == [ROWS[a] for a in controlled[:1]]
+        assert r.json()["items"] == [seen(token, a) for a in controlled[:1]]
         r = c.get("/v1/tiermap/organizations", params={"q": "e"})  # blue, green: not hq, lab
-        assert r.json()["items"] == [ROWS[a] for a in mine if "e" in a.org]
+        assert r.json()["items"] == [seen(token, a) for a in mine if "e" in a.org]
 
         role, partner, org = TOKENS[token]
         if role is Role.PARTNER_ADMIN:
             assert partner == "acme"
             ok = c.get("/v1/tiermap/organizations", params={"partner": "acme", "org": "green"})
-            assert ok.json()["items"] == [ROWS[GREEN]]
+            assert ok.json()["items"] == [seen(token, GREEN)]
             for params in ({"partner": "initech"}, {"partner": "initech", "org": "hq"}):
                 same_refusal(
                     c.get("/v1/tiermap/organizations", params=params),
@@ -165,7 +173,7 @@ def test_tiermap_pages_hold_the_tokens_reach_only(svc: Svc, token: str) -> None:
                     forbidden(r)
         else:
             r = c.get("/v1/tiermap/organizations", params={"partner": "initech", "org": "lab"})
-            assert r.json()["items"] == [ROWS[LAB]]
+            assert r.json()["items"] == [seen(token, LAB)]
             assert c.get("/v1/tiermap/organizations", params={"partner": "nope"}).json()["total"] == 0
 
         # partners
@@ -375,3 +383,31 @@ def test_test_email_without_password_uses_the_stored_one_for_the_same_relay(svc:
         texts.append(r.text)
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "settings.password", r.text
     no_secret_in(texts)
+
+
+def test_without_password_another_username_is_422(svc: Svc) -> None:
+    before = keep_stored(svc, ACME)
+    auth = svc.relay.stats.auth_attempts
+    with svc.client("partner-admin") as c:
+        r = c.put(
+            f"/v1/scopes/{ACME}",
+            json=no_password(svc, username="someone-else"),
+            headers={"If-Match": f'"{before.version}"'},
+        )
+        t = c.post(f"/v1/scopes/{ACME}/test-email", json={"settings": no_password(svc, username="someone-else")})
+    for answer in (r, t):
+        assert answer.status_code == 422 and "username" in answer.text, answer.text
+    assert svc.relay.stats.auth_attempts == auth and svc.store.get(ACME) == before
+
+
+def test_a_mailer_is_not_told_who_manages_records_it_does_not_read(svc: Svc) -> None:
+    svc.store.set_smtp_enabled(GREEN, True, actor="t")  # a record is written while its switch is on
+    svc.store.put(GREEN, relay_settings(svc.relay), expected_version=None, stack="secret-stack", actor="t")
+    svc.store.set_smtp_enabled(GREEN, False, actor="t")
+    with svc.client("mailer") as c:
+        rows = {i["organization"]: i for i in c.get("/v1/tiermap/organizations").json()["items"]}
+    green = rows[str(GREEN)]
+    assert green["managed_by"] is None and green["own_record"] is False  # switch off: its record is not used
+    with svc.client("viewer") as c:
+        rows = {i["organization"]: i for i in c.get("/v1/tiermap/organizations").json()["items"]}
+    assert rows[str(GREEN)]["managed_by"] == "secret-stack" and rows[str(GREEN)]["own_record"] is True

@@ -5,15 +5,17 @@ a submitted form, ``settings`` turns it into the API's body.
 Values are passed as typed (the API checks them, as it checks any client); the only
 conversion here is the form's own: a port field's text to a number, the TLS checkbox to a
 bool, an empty optional field to none. An empty Password keeps the stored one (the API then
-allows it only while Host, Port and TLS stay the same).
+allows it only while Host, Port, TLS and Username stay the same).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+_VERSION = re.compile(r"[0-9]{1,18}")  # ASCII digits only (str.isdigit takes "²"), as an ETag's
 FIELD_MAX = 2048
 """Longest value a form field may carry into an API call (the API's own limits are smaller)."""
 
@@ -61,7 +63,7 @@ class ScopeForm:
             username=text("username"),
             sender=text("sender"),
             test_to=text("test_to"),
-            version=text("version") if text("version").isdigit() else "",
+            version=text("version") if _VERSION.fullmatch(text("version")) else "",
         )
         return form, str(data.get("password", ""))[:FIELD_MAX]
 

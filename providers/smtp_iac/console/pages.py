@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from ..addresses import Address
-from ..tokens import Role, TokenInfo
+from ..tokens import Role, TokenInfo, parse_token
 from .api import scope_path
 from .session import LOGIN_COOKIE, SESSION_COOKIE
 from .views import TIER_WORDS, Pager, home, sees_controller, sees_partners
@@ -26,6 +26,14 @@ Id = Annotated[str, Query(max_length=63, pattern=r"^[a-z0-9-]*$")]
 Offset = Annotated[int, Query(ge=0, le=10**9)]
 
 
+ENDED = {
+    "revoked": "Your session ended: the token was revoked. Sign in with another token.",
+    "expired": "Your session ended: the token expired. Sign in with another token.",
+    "rejected": "Your session ended: the service no longer accepts the token. Sign in again.",
+}
+"""What the sign-in page says after a session ended; a link chooses among these, never the words."""
+
+
 def _next(value: str | None) -> str | None:
     return value if value and _NEXT.fullmatch(value) else None
 
@@ -36,7 +44,7 @@ async def signin_page(request: Request, next: str | None = None, ended: str | No
     if c.codec.open(request.cookies.get(SESSION_COOKIE)) is not None:
         return redirect(_next(next) or "/")
     nonce = c.codec.login_nonce()
-    message = f"Your session ended: {ended[:80]}. Sign in again." if ended else None
+    message = ENDED.get(ended or "", ENDED["rejected"]) if ended else None
     response = render(
         request, "signin.html", csrf=c.codec.login_csrf(nonce), next=_next(next) or "", message=message, who=None
     )
@@ -55,6 +63,8 @@ async def signin(request: Request) -> Response:
     token = data.get("token", "").strip()[:512]
     if not token:
         return _signin_again(request, "Enter a token (a sysadmin makes one with: smtp-iac tokens create).", target)
+    if parse_token(token) is None:  # and so never sent on, in a header, as it was typed
+        return _signin_again(request, "That token was not accepted: not an smtp-iac token.", target, 401)
     answer = await c.api.call(token, "GET", "/v1/whoami")
     if not answer.ok:
         return _signin_again(request, f"That token was not accepted: {answer.detail}.", target, 401)

@@ -65,7 +65,7 @@ async def scope_action(request: Request, address: str) -> Response:
         message = f"Nothing was saved. {message}" if message else "Nothing was saved."
     elif body is not None:
         message = "Choose Send Test Email or Save."
-    if body is None or (check is None and form.errors):
+    if body is None:
         message = "Fix the form first: " + "; ".join(f"{k}: {v}" for k, v in form.errors.items())
     status = 200 if check is not None else 422
     if fragment:

@@ -16,12 +16,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from .. import __version__
+from ..actor import actor_shown
 from .api import Answer, Api
 from .session import LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECONDS, Session, SessionCodec, csrf_ok, same_origin
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["version"] = __version__
+templates.env.filters["shown"] = actor_shown  # names read from the store: no bidi or invisible characters
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -69,8 +71,9 @@ def redirect(url: str) -> RedirectResponse:
 def session_of(request: Request) -> Session:
     """The request's session; else, PageExit to the sign-in page (coming back here after)."""
     session = console(request).codec.open(request.cookies.get(SESSION_COOKIE))
-    if session is None:
-        raise PageExit(redirect("/signin?next=" + quote(request.url.path, safe="/")))
+    if session is None:  # back here after sign-in, when here is a page (a form's POST is not)
+        back = "?next=" + quote(request.url.path, safe="/") if request.method == "GET" else ""
+        raise PageExit(redirect("/signin" + back))
     return session
 
 
@@ -118,7 +121,8 @@ async def call(request: Request, session: Session, method: str, path: str, **kw:
     """An API call as the signed-in token; a 401 (token revoked or expired) ends the session."""
     answer = await console(request).api.call(session.token, method, path, **kw)
     if answer.status == 401:
-        response = redirect("/signin?ended=" + quote(answer.detail[:80]))
+        why = next((w for w in ("revoked", "expired") if w in answer.detail), "rejected")
+        response = redirect("/signin?ended=" + why)
         end_session(response)
         raise PageExit(response)
     return answer

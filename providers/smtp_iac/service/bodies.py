@@ -35,8 +35,9 @@ class VerifyIn(BaseModel):
 
 class SettingsIn(BaseModel):
     """A scope's settings, password in plain, as the seed's form has them. Without a password
-    the stored one is kept, as long as host, port and TLS stay the same (a console leaves the
-    write-only Password field empty); a new record, or a change of relay, needs it."""
+    the stored one is kept, as long as host, port, TLS and username stay the same (a console
+    leaves the write-only Password field empty); a new record, or a change of relay or
+    account, needs it."""
 
     model_config = _IN
     host: Host

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ..access import Act, decide
+from ..access import Act, decide, recorded_at
 from ..models import LiveRecord, ResolvedSettings
 from ..resolve import Resolution
 from ..store import AuditAction, AuditOutcome
@@ -56,7 +56,7 @@ def smtp_enabled(org: str, body: SwitchIn, caller: Caller, ctx: Context) -> Swit
     if denied is not None:
         ctx.limiter.check(f"{caller.id}:refused", "refused write")  # as scopes._audit_refused
         ctx.store.record_attempt(
-            addr,
+            recorded_at(caller, addr),
             stack=None,
             action=AuditAction.ENABLE_SMTP if body.enabled else AuditAction.DISABLE_SMTP,
             outcome=AuditOutcome.REFUSED,

@@ -38,8 +38,9 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-RELAY_FIELDS = ("host", "port", "tls", "tls_mode")
-"""Where and how a password is sent: a stored password is kept only while these stay the same."""
+RELAY_FIELDS = ("host", "port", "tls", "tls_mode", "username")
+"""Where, how and as whom a password is sent: a stored password is kept only while these stay
+the same (a username and its password are one credential)."""
 
 
 def checked_settings(
@@ -51,8 +52,9 @@ def checked_settings(
     """The body's settings, or 422 with every problem located by field; and the warnings.
 
     A body without a password keeps the stored one (that of ``live``, read with ``reveal``)
-    only while the relay stays the same (``RELAY_FIELDS``): whoever may write a scope may not
-    send its stored password to another relay, nor to the same one without TLS."""
+    only while the relay and account stay the same (``RELAY_FIELDS``): whoever may write a scope
+    may not send its stored password to another relay, to the same one without TLS, or try it
+    as another user."""
     fields = body.fields()
     errors: list[dict[str, str]] = []
     for name, value in fields.items():
@@ -85,7 +87,10 @@ def _kept_password_refusal(fields: dict[str, object], live: LiveRecord | None) -
         return "required: the scope has no stored password to keep"
     stored = live.public_fields()
     if any(not _same(fields.get(f), stored.get(f)) for f in RELAY_FIELDS):
-        return "required when host, port or TLS change: a stored password is only sent to the relay it was saved for"
+        return (
+            "required when host, port, TLS or username change: a stored password is only sent to the relay "
+            "and account it was saved for"
+        )
     return None
 
 

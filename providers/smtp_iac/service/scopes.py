@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
-from ..access import Act, decide
+from ..access import Act, decide, recorded_at
 from ..addresses import Address
 from ..errors import ConflictError
 from ..models import ResolvedSettings, VerifyOptions
@@ -145,8 +145,12 @@ def put_scope(
     w = ScopeWrite.put(addr, settings, expected, stack, adopt)
 
     def verified(a: Address, s: ResolvedSettings) -> VerifyResult:
+        def run() -> VerifyResult:  # a check that runs counts against the rate limit; a reused one does not
+            ctx.limiter.check(f"{caller.id}:smtp", "SMTP check")
+            return check(ctx, a, s, options)
+
         with ctx.slots.hold(caller.id):  # waiting for an identical check in flight holds a slot too
-            return ctx.checks.check(a, s, options, lambda: check(ctx, a, s, options))
+            return ctx.checks.check(a, s, options, run)
 
     result = ScopeWriter(ctx.store, actor=caller.actor).write(w, live, verified)
     _raise_unless_applied(result)
@@ -193,10 +197,16 @@ def _audit_refused(
     ctx: Ctx, caller: TokenInfo, addr: Address, action: AuditAction, stack: str | None, why: str
 ) -> None:
     """Audit a refused attempt, at the rate limit's pace: beyond it the answer is 429 and
-    nothing is written, so that a token cannot bury a scope's history under refusals."""
+    nothing is written, so that a token cannot bury a scope's history under refusals. An attempt
+    beyond the token's reach is recorded at its own scope (``access.recorded_at``)."""
     ctx.limiter.check(f"{caller.id}:refused", "refused write")
     ctx.store.record_attempt(
-        addr, stack=stack, action=action, outcome=AuditOutcome.REFUSED, detail=f"forbidden: {why}", actor=caller.actor
+        recorded_at(caller, addr),
+        stack=stack,
+        action=action,
+        outcome=AuditOutcome.REFUSED,
+        detail=f"forbidden: {why}",
+        actor=caller.actor,
     )
 
 

@@ -52,13 +52,14 @@ def organizations(
         partner = caller.partner
     require(caller, Act.EFFECTIVE, Address.trusted(partner, org or "") if partner else _ANY_ORG)
     page = ctx.store.org_page(OrgQuery(partner, org, q, tier, offset, limit))
-    items = [
+    reads = caller.role is not Role.MAILER  # every other role reads the records of the organizations it sees
+    items = [  # a mailer reads effective settings, not records: nothing of a record it does not use
         OrgRowOut(
             organization=str(r.address),
             smtp_enabled=r.smtp_enabled,
             tier=r.tier,
-            own_record=r.own_record,
-            managed_by=r.managed_by,
+            own_record=r.own_record if reads else r.tier == "organization",
+            managed_by=r.managed_by if reads else None,
         )
         for r in page.items
     ]
