@@ -174,3 +174,20 @@ def test_the_sign_in_page_says_only_its_own_words(svc):
 def test_a_refused_post_without_a_session_returns_to_the_start(svc):
     r = httpx.post(f"{svc.url}/organizations/{GREEN}/smtp", data={"enabled": "on"})
     assert r.status_code == 303 and r.headers["location"] == "/signin"
+
+
+def test_names_read_from_the_store_are_shown_escaped(svc):
+    from service_support import relay_settings
+
+    svc.store.put(ACME, relay_settings(svc.relay), expected_version=1, stack=None, actor="eve\u202egnp.exe")
+    c, _ = signed_in(svc, "sysadmin")
+    page = c.get(f"/scopes/{ACME}").text
+    assert "\u202e" not in page and "eve\\u202egnp.exe" in page
+
+
+def test_a_read_only_role_that_posts_anyway_is_told_why(svc):
+    c, csrf = signed_in(svc, "viewer")
+    form = {"csrf": csrf, "action": "save", "host": "127.0.0.1", "port": "587", "tls": "on", "username": "u"}
+    r = c.post(f"/scopes/{ACME}", data=form | {"password": "p", "version": "1"})
+    assert r.status_code == 422 and "only reads" in r.text  # the API's own reason
+    assert svc.store.get(ACME).version == 1

@@ -102,6 +102,32 @@ def test_rate_limit_per_token(backend, relay, ca_path) -> None:
             assert c.post(f"/v1/scopes/{ACME}/test-email").status_code == 200
 
 
+def test_a_writes_check_counts_against_the_rate_limit_unless_reused(backend, relay, ca_path) -> None:
+    """Guessing a relay's password through Save is paced as through Send Test Email (a hostile
+    sweep found PUT unlimited); a check the cache answers (the same settings again) is free."""
+    with running(backend, relay, ca_path, rate_limit=RateLimit(per_minute=1, burst=2)) as s:
+        with s.client("org-admin") as c:
+            codes = []
+            for i in range(3):
+                r = c.put(
+                    f"/v1/scopes/{BLUE}",
+                    json=relay_body(relay, password=f"guess-{i}"),
+                    headers={"If-Match": s.etag(BLUE)},
+                )
+                codes.append(r.status_code)
+            assert codes == [422, 422, 429], codes
+            assert "SMTP check" in r.json()["detail"] and int(r.headers["retry-after"]) >= 1
+        with s.client("sysadmin") as c:  # two checks, then the same settings again: from the cache
+            body = relay_body(relay)
+            for address in (ACME, INITECH):
+                assert (
+                    c.put(f"/v1/scopes/{address}", json=body, headers={"If-Match": s.etag(address)}).status_code == 200
+                )
+            for _ in range(3):
+                r = c.put(f"/v1/scopes/{ACME}", json=body, headers={"If-Match": s.etag(ACME)})
+                assert r.status_code == 200, r.text
+
+
 def test_body_limit(svc: Svc) -> None:
     big = {**relay_body(svc.relay), "username": "u" * 70_000}
     with svc.client("sysadmin") as c:
