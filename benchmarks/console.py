@@ -31,7 +31,6 @@ import os
 import random
 import re
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -46,7 +45,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 import httpx  # noqa: E402
 from platform_gen import Platform, generate  # noqa: E402
 from run import PG_ENV, Backend, best_of, log, machine, pg_backend, seed, sqlite_backend  # noqa: E402
-from service import instance  # noqa: E402
+from service import instance, rates  # noqa: E402
 
 from smtp_iac.addresses import CONTROLLER, Address  # noqa: E402
 from smtp_iac.console.session import SESSION_COOKIE  # noqa: E402
@@ -191,14 +190,7 @@ def load(base: str, kind: Kind, token: str, session: str, clients: int, seconds:
         await asyncio.gather(*(_client(base, kind, args, i, until, lat) for i in range(clients)))
         return time.perf_counter() - t0
 
-    elapsed = asyncio.run(main())
-    lat.sort()
-    return {
-        "requests": len(lat),
-        "rps": len(lat) / elapsed,
-        "p50_ms": 1000 * statistics.median(lat),
-        "p99_ms": 1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
-    }
+    return rates(lat, asyncio.run(main()))
 
 
 def store_rows(backend: Backend, t: Target, repeat: int) -> tuple[list[str], dict[str, int]]:

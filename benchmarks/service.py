@@ -139,8 +139,12 @@ def load(kind: str, bases: list[str], token: str, targets: list[str], clients: i
         await asyncio.gather(*jobs)
         return time.perf_counter() - t0
 
-    elapsed = asyncio.run(main())
-    lat.sort()
+    return rates(lat, asyncio.run(main()))
+
+
+def rates(lat: list[float], elapsed: float) -> dict:
+    """Requests, rate and p50/p99 latency of a run's latencies (seconds) over ``elapsed``."""
+    lat = sorted(lat)
     return {
         "requests": len(lat),
         "rps": len(lat) / elapsed,

@@ -21,9 +21,8 @@ for extra in (_TESTS, _TESTS / "service"):
         sys.path.insert(0, str(extra))
 
 from console_support import CHROMIUM_ARGS, chromium_path  # noqa: E402
-from cryptography.fernet import Fernet  # noqa: E402
-from service_support import Svc, running  # noqa: E402
-from smtp_servers import ca_fixture, smtp_server, write_ca_file  # noqa: E402,F401
+from service_support import Svc, key_fixture, relay_fixture, running  # noqa: E402,F401
+from smtp_servers import ca_fixture, write_ca_file  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")
@@ -42,21 +41,6 @@ def browser():
         b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
-
-
-@pytest.fixture
-def key(monkeypatch) -> str:
-    k = Fernet.generate_key().decode()
-    monkeypatch.setenv("SMTP_IAC_STORE_KEY", k)
-    monkeypatch.delenv("SMTP_IAC_STORE", raising=False)
-    monkeypatch.delenv("SMTP_IAC_TOKEN", raising=False)
-    return k
-
-
-@pytest.fixture
-def relay(ca):
-    with smtp_server(tls="starttls", ca=ca) as srv:
-        yield srv
 
 
 @pytest.fixture

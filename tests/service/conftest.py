@@ -15,19 +15,9 @@ _TESTS = str(Path(__file__).resolve().parents[1])
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
-from cryptography.fernet import Fernet  # noqa: E402
 from pg_support import fresh_schema  # noqa: E402
-from service_support import Svc, running  # noqa: E402
-from smtp_servers import ca_fixture, smtp_server, write_ca_file  # noqa: E402,F401
-
-
-@pytest.fixture
-def key(monkeypatch) -> str:
-    k = Fernet.generate_key().decode()
-    monkeypatch.setenv("SMTP_IAC_STORE_KEY", k)
-    monkeypatch.delenv("SMTP_IAC_STORE", raising=False)
-    monkeypatch.delenv("SMTP_IAC_TOKEN", raising=False)
-    return k
+from service_support import Svc, key_fixture, relay_fixture, running  # noqa: E402,F401
+from smtp_servers import ca_fixture, write_ca_file  # noqa: E402,F401
 
 
 @contextlib.contextmanager
@@ -43,12 +33,6 @@ def backend_url(name: str, tmp_path: Path) -> Iterator[str]:
 def backend(request, tmp_path, key) -> Iterator[str]:
     with backend_url(request.param, tmp_path) as url:
         yield url
-
-
-@pytest.fixture
-def relay(ca):
-    with smtp_server(tls="starttls", ca=ca) as srv:
-        yield srv
 
 
 @pytest.fixture

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from cryptography.fernet import Fernet
 from live_service import ServerThread
 from pydantic import SecretStr
-from smtp_servers import TEST_PASSWORD, TEST_SENDER, TEST_USER, SmtpServer
+from smtp_servers import TEST_PASSWORD, TEST_SENDER, TEST_USER, SmtpServer, smtp_server
 
 from smtp_iac.addresses import Address
 from smtp_iac.models import ResolvedSettings
@@ -141,3 +143,24 @@ def running(store_url: str, relay, ca_path: Path, **config) -> Iterator[Svc]:
     finally:
         server.stop()
         store.close()
+
+
+# Fixtures "key" and "relay" for a test dir's conftest.py (the service and console suites):
+# ``from service_support import key_fixture, relay_fixture``
+
+
+@pytest.fixture(name="key")
+def key_fixture(monkeypatch) -> str:
+    """A fresh store key in SMTP_IAC_STORE_KEY; no store URL or token from the environment."""
+    k = Fernet.generate_key().decode()
+    monkeypatch.setenv("SMTP_IAC_STORE_KEY", k)
+    monkeypatch.delenv("SMTP_IAC_STORE", raising=False)
+    monkeypatch.delenv("SMTP_IAC_TOKEN", raising=False)
+    return k
+
+
+@pytest.fixture(name="relay")
+def relay_fixture(ca) -> Iterator[SmtpServer]:
+    """A real STARTTLS relay (aiosmtpd) with a certificate of the session's CA."""
+    with smtp_server(tls="starttls", ca=ca) as srv:
+        yield srv

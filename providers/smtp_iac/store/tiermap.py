@@ -40,7 +40,7 @@ class TierMapQueries(Tenancy):
         with self._read_tx() as cur:
             inner, params = self._org_select(cur, query.partner, query.org, query.search)
             if query.tier is None:  # each organization joins one record at most per tier: count them alone
-                where, count_params = _where(query.partner, query.org, query.search)
+                where, count_params = _org_where(query.partner, query.org, query.search)
                 total = self._x(cur, f"SELECT COUNT(*) FROM organizations o{where}", count_params).fetchone()[0]
                 outer = ""
             else:
@@ -64,15 +64,7 @@ class TierMapQueries(Tenancy):
         """One page of partners in id order (``partner``: that one only), each with its number
         of organizations and whether it has a record."""
         OrgQuery(search=search, offset=offset, limit=limit)  # the same checks
-        where: list[str] = []
-        params: list[Any] = []
-        if partner is not None:
-            where.append("p.id = ?")
-            params.append(partner)
-        if search:
-            where.append("p.id LIKE ?")
-            params.append(f"%{search}%")
-        where_sql = " WHERE " + " AND ".join(where) if where else ""
+        where_sql, params = _where((("p.id", partner),), ("p.id", search))
         with self._read_tx() as cur:
             total = self._x(cur, f"SELECT COUNT(*) FROM partners p{where_sql}", params).fetchone()[0]
             sql = f"{_PARTNERS}{where_sql} ORDER BY p.id LIMIT ? OFFSET ?"
@@ -102,7 +94,7 @@ class TierMapQueries(Tenancy):
 
     def _org_select(self, cur: Cursor, partner: str | None, org: str | None, search: str) -> tuple[str, list[Any]]:
         controller = self._x(cur, "SELECT 1 FROM records WHERE partner = '' AND org = ''").fetchone() is not None
-        where, params = _where(partner, org, search)
+        where, params = _org_where(partner, org, search)
         return _ORGS + where, [int(controller), *params]
 
     def _known(self, cur: Cursor, address: Address) -> None:
@@ -115,17 +107,17 @@ class TierMapQueries(Tenancy):
             raise self._unknown(cur, address)
 
 
-def _where(partner: str | None, org: str | None, search: str) -> tuple[str, list[Any]]:
+def _org_where(partner: str | None, org: str | None, search: str) -> tuple[str, list[Any]]:
     """The WHERE clause over ``organizations o`` of a query's partner, org and search."""
-    where: list[str] = []
-    params: list[Any] = []
-    if partner is not None:
-        where.append("o.partner = ?")
-        params.append(partner)
-    if org is not None:
-        where.append("o.id = ?")
-        params.append(org)
-    if search:
-        where.append("o.id LIKE ?")
-        params.append(f"%{search}%")
+    return _where((("o.partner", partner), ("o.id", org)), ("o.id", search))
+
+
+def _where(equal: tuple[tuple[str, str | None], ...], like: tuple[str, str]) -> tuple[str, list[Any]]:
+    """``WHERE`` each column of ``equal`` with a value is that value and, with a search, the
+    column of ``like`` holds it; and the parameters. Columns are this module's own names."""
+    where = [f"{column} = ?" for column, value in equal if value is not None]
+    params: list[Any] = [value for _, value in equal if value is not None]
+    if like[1]:
+        where.append(f"{like[0]} LIKE ?")
+        params.append(f"%{like[1]}%")
     return (" WHERE " + " AND ".join(where) if where else ""), params
