@@ -191,3 +191,22 @@ def test_a_read_only_role_that_posts_anyway_is_told_why(svc):
     r = c.post(f"/scopes/{ACME}", data=form | {"password": "p", "version": "1"})
     assert r.status_code == 422 and "only reads" in r.text  # the API's own reason
     assert svc.store.get(ACME).version == 1
+
+
+def test_console_pages_are_logged_with_the_token_and_no_secret(svc, caplog):
+    import json
+    import logging
+    import time
+
+    caplog.set_level(logging.INFO, logger="smtp_iac")
+    c, csrf = signed_in(svc, "partner-admin")
+    form = {"csrf": csrf, "action": "test", "host": "127.0.0.1", "port": str(svc.relay.port), "tls": "on"}
+    c.post(f"/scopes/{ACME}", data=form | {"username": "relay-user", "password": "Logged-Never-77!"})
+    time.sleep(0.3)  # a line is written after its answer
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith("{")]
+    page = [ln for ln in lines if ln["route"] == "/scopes/{address:path}" and ln["method"] == "POST"]
+    assert page and page[-1]["token_name"] == "partner-admin" and page[-1]["role"] == "partner-admin"
+    api = [ln for ln in lines if ln["route"].endswith("/test-email")]
+    assert api and api[-1]["token_name"] == "partner-admin"  # the console's API call, logged as any
+    assert "Logged-Never-77!" not in caplog.text
+    assert svc.tokens["partner-admin"].split("_", 2)[2] not in caplog.text

@@ -83,6 +83,7 @@ def serve_cmd(
     store = state.open_store(create=False)
     app = create_app(config, store)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the console's in-process API calls have their own lines
     if not tls_cert and not loopback(host):
         click.echo(f"warning: listening on {host} without --tls-cert: put a TLS-terminating proxy in front", err=True)
     scheme = "https" if tls_cert else "http"

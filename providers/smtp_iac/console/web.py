@@ -74,6 +74,7 @@ def session_of(request: Request) -> Session:
     if session is None:  # back here after sign-in, when here is a page (a form's POST is not)
         back = "?next=" + quote(request.url.path, safe="/") if request.method == "GET" else ""
         raise PageExit(redirect("/signin" + back))
+    request.state.token = session.who  # for the page's log line, as an API request's
     return session
 
 
