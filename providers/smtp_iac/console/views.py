@@ -47,11 +47,9 @@ class Offers:
     """What a token is offered at one address."""
 
     read: bool
-    write: bool
-    test: bool
+    write: bool  # and so Send Test Email (``access``: TEST goes with WRITE)
     switch: bool
     audit: bool
-    effective: bool
 
 
 def offers(who: TokenInfo, address: Address, smtp_enabled: bool = True) -> Offers:
@@ -61,10 +59,8 @@ def offers(who: TokenInfo, address: Address, smtp_enabled: bool = True) -> Offer
     return Offers(
         read=may(Act.READ),
         write=may(Act.WRITE),
-        test=may(Act.TEST),
         switch=bool(address.org) and may(Act.SWITCH),
         audit=may(Act.AUDIT),
-        effective=bool(address.org) and may(Act.EFFECTIVE),
     )
 
 
@@ -73,10 +69,6 @@ def home(who: TokenInfo) -> str:
     if who.role is Role.ORG_ADMIN and who.org is not None:
         return f"/organizations/{who.org}"
     return "/"
-
-
-def sees_map(who: TokenInfo) -> bool:
-    return who.role is not Role.ORG_ADMIN
 
 
 def sees_controller(who: TokenInfo) -> bool:
