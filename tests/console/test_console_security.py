@@ -144,7 +144,7 @@ def test_a_hostile_form_gets_field_errors_not_a_crash(svc):
     ):
         r = c.post(f"/scopes/{ACME}", data={"csrf": csrf, "action": "save", "tls": "on"} | form)
         assert r.status_code == 422, form
-        assert 'aria-invalid="true"' in r.text or "Nothing was saved" in r.text
+        assert 'aria-invalid="true"' in r.text, form  # each refused field is marked where it stands
     assert svc.store.get(ACME).version == 1
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from ..access import Act, decide
+from ..access import Act, Denied, decide
 from ..addresses import ID_PATTERN, Address
 from ..tiermap import PAGE_MAX, OrgQuery
 from ..tokens import Role
@@ -74,7 +74,12 @@ def partners(
     has a record; ``partner``: that one only."""
     if caller.role is Role.PARTNER_ADMIN and partner is None:
         partner = caller.partner
-    denied = decide(caller, Act.READ, Address.trusted(partner) if partner else _ANY_PARTNER)
+    if partner is not None:
+        denied = decide(caller, Act.READ, Address.trusted(partner))
+    elif caller.role in (Role.ORG_ADMIN, Role.MAILER):  # they read no partner's record
+        denied = Denied(f"a {caller.scope_text} token does not read the partners; GET /v1/tiermap/organizations")
+    else:
+        denied = None
     if denied is not None:
         raise forbidden(denied, None)
     page = ctx.store.partner_page(q, offset, limit, partner=partner)
@@ -97,6 +102,6 @@ def blast_radius(address: str, caller: Caller, ctx: Context) -> BlastOut:
     return BlastOut(address=str(addr), organizations=ctx.store.blast_radius(addr))
 
 
-_ANY_PARTNER = Address.trusted("any-partner")
-"""Where a question about every partner is judged: a role limited to one partner is refused."""
 _ANY_ORG = Address.trusted("any-partner", "any-org")
+"""Where a page of every partner's organizations is judged: only roles that reach them all get
+there (a partner or org admin's reach is put in the query above)."""
