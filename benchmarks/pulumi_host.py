@@ -16,6 +16,7 @@ The Pulumi CLI is not here: the engine is stood in for by ``tests/pulumi/pulumi_
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -119,7 +120,7 @@ def cli_plan_ms(path: Path, url: str, key: str) -> tuple[float, Any]:
     return best * 1000, plan
 
 
-def run_backend(name: str, url: str, tmp: Path, n: int, m: int, ca: Any, ca_file: Path) -> None:
+def run_backend(name: str, url: str, tmp: Path, n: int, m: int, ca: Any, ca_file: Path) -> dict[str, Any]:
     key = Fernet.generate_key().decode()
     check_orgs, create_orgs, cli_orgs = orgs(n, "c"), orgs(m, "n"), orgs(m, "p")
     with open_store(url, key=key) as s:
@@ -196,6 +197,16 @@ def run_backend(name: str, url: str, tmp: Path, n: int, m: int, ca: Any, ca_file
         f"[{name}]   CLI apply of {m} creates on the same relay: {apply_ms:.0f} ms, {per_apply:.2f} ms/scope, "
         f"SMTP sessions {cli_sessions}; ratio {per_create / per_apply:.1f}x"
     )
+    return {
+        "check_diff_ms_per_resource": per_cd,
+        "plan_ms_per_scope": per_plan,
+        "create_ms_per_resource": per_create,
+        "apply_ms_per_scope": per_apply,
+        "creates": m,
+        "smtp_sessions": sessions,
+        "auths": auths,
+        "cli_smtp_sessions": cli_sessions,
+    }
 
 
 def main() -> None:
@@ -203,14 +214,18 @@ def main() -> None:
     ap.add_argument("--resources", type=int, default=1000)
     ap.add_argument("--creates", type=int, default=100)
     ap.add_argument("--pg", default=os.environ.get("SMTP_IAC_TEST_PG_DSN") or None)
+    ap.add_argument("--json", metavar="FILE", help="also write the numbers here, per store")
     args = ap.parse_args()
     ca = make_ca()
+    out = {}
     with tempfile.TemporaryDirectory(prefix="smtp-iac-pulumi-bench-") as d:
         tmp = Path(d)
         ca_file = write_ca_file(ca, tmp)
         with backends(tmp, args.pg) as urls:
             for name, url in urls:
-                run_backend(name, url, tmp, args.resources, args.creates, ca, ca_file)
+                out[name] = run_backend(name, url, tmp, args.resources, args.creates, ca, ca_file)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -53,9 +53,10 @@ from smtp_iac.planner import make_plan  # noqa: E402
 from smtp_iac.report import markdown, text  # noqa: E402
 from smtp_iac.stackfile import read  # noqa: E402
 from smtp_iac.store import open_store  # noqa: E402
-from smtp_iac.yamlsource import parse_bytes  # noqa: E402
+from smtp_iac.yamlsource import NODES_CEILING, NODES_ENV, parse_bytes  # noqa: E402
 
 PG_ENV = "SMTP_IAC_TEST_PG_DSN"
+LARGE_PLATFORM = 100_000  # organizations; above, the stack needs a raised node budget
 
 
 def log(msg: str) -> None:
@@ -189,7 +190,7 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)  # best of N, seconds
     parts: dict[str, float] = field(default_factory=dict)  # sub-steps of plan, best of N
     facts: dict[str, Any] = field(default_factory=dict)
-    cli: dict[str, tuple[float, int]] = field(default_factory=dict)
+    cli: dict[str, tuple[float, int, float]] = field(default_factory=dict)  # seconds, exit code, peak RSS MB
     apply: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -204,10 +205,16 @@ def cli_cmd() -> list[str]:
     return [sys.executable, "-c", "from smtp_iac.cli import main; main()"]
 
 
-def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, str]:
+def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, str, float]:
+    """Wall seconds, exit code, stderr and peak RSS in MB (the child's own, from ``wait4``)."""
     t0 = time.perf_counter()
-    p = subprocess.run(cli_cmd() + args, env=env, cwd=cwd, capture_output=True, text=True)
-    return time.perf_counter() - t0, p.returncode, p.stderr
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(cli_cmd() + args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        _pid, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - t0
+        err.seek(0)
+        return elapsed, p.returncode, err.read().decode(errors="replace"), usage.ru_maxrss / 1024
 
 
 def profile_plan(stack_path: Path, store, env: dict[str, str]) -> None:
@@ -287,8 +294,7 @@ def bench_backend(
         res.parts["· diff"], d = best_of(repeat, lambda: diff(loaded.name, desired, snap.records, snap.tenants))
         before = {a: record_content(r) for a, r in snap.records.items()}
         after = planned_contents(d, before)
-        orgs = [(a, o.smtp_enabled) for a, o in snap.tenants.orgs.items()]
-        res.parts["· blast_radius"], _ = best_of(repeat, lambda: blast_radius(orgs, before, after))
+        res.parts["· blast_radius"], _ = best_of(repeat, lambda: blast_radius(snap.tenants, before, after))
         res.parts["· seal (keyed digest of the plan)"], _ = best_of(repeat, lambda: plan.seal(store.fingerprint))
         res.parts["render_text"], _ = best_of(repeat, lambda: text.render_plan(plan))
         res.parts["render_markdown"], md = best_of(repeat, lambda: markdown.render_plan(plan))
@@ -307,13 +313,16 @@ def bench_backend(
             ("drift", ["drift", str(stack_path), "--store", backend.url], 2),
             ("effective --all", ["effective", "--all", "--store", backend.url], 0),
         ):
-            t, rc, err = run_cli(args, cenv, tmp)
+            t, rc, err, rss = run_cli(args, cenv, tmp)
             if rc != want:
                 log(f"[{backend.name}] CLI {label}: exit {rc}, expected {want}: {err.strip()[:500]}")
-            res.cli[label] = (t, rc)
-        t, rc, _ = run_cli(["--version"], cenv, tmp)
-        res.cli["--version (interpreter + imports)"] = (t, rc)
-        log(f"[{backend.name}] CLI: " + ", ".join(f"{k} {v[0]:.2f}s (exit {v[1]})" for k, v in res.cli.items()))
+            res.cli[label] = (t, rc, rss)
+        t, rc, _, rss = run_cli(["--version"], cenv, tmp)
+        res.cli["--version (interpreter + imports)"] = (t, rc, rss)
+        log(
+            f"[{backend.name}] CLI: "
+            + ", ".join(f"{k} {v[0]:.2f}s (exit {v[1]}, {v[2]:.0f} MB)" for k, v in res.cli.items())
+        )
     return res
 
 
@@ -505,14 +514,16 @@ def render(results: list[Result], pl: Platform, repeat: int, args: argparse.Name
     if any(r.cli for r in results):
         lines += [
             "",
-            "CLI, one subprocess each (end to end, interpreter start included):",
+            "CLI, one subprocess each (end to end, interpreter start included; peak RSS of the process):",
             "",
-            "| command | " + " | ".join(f"{r.backend} s (exit)" for r in results if r.cli) + " |",
-            "|---|" + "---:|" * len([r for r in results if r.cli]),
+            "| command | " + " | ".join(f"{r.backend} s (exit) | MB" for r in results if r.cli) + " |",
+            "|---|" + "---:|---:|" * len([r for r in results if r.cli]),
         ]
         for key in next(r for r in results if r.cli).cli:
             lines.append(
-                f"| `{key}` | " + " | ".join(f"{r.cli[key][0]:.2f} ({r.cli[key][1]})" for r in results if r.cli) + " |"
+                f"| `{key}` | "
+                + " | ".join(f"{r.cli[key][0]:.2f} ({r.cli[key][1]}) | {r.cli[key][2]:.0f}" for r in results if r.cli)
+                + " |"
             )
     if any(r.apply for r in results):
         lines += [
@@ -557,6 +568,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
 
+    if args.orgs > LARGE_PLATFORM and NODES_ENV not in os.environ:
+        # 200,000 organizations are about 1.1 million YAML nodes: over the default budget, which
+        # bounds what a pull request's file can cost. A pipeline of such a platform raises it.
+        os.environ[NODES_ENV] = str(NODES_CEILING)
+        log(f"{args.orgs:,} organizations: {NODES_ENV}={NODES_CEILING} (in-process and for the CLI runs)")
     t, pl = once(lambda: generate(partners=args.partners, orgs=args.orgs))
     log(
         f"generated {pl.organizations:,} orgs, {len(pl.live):,} records, stack {len(pl.stack_yaml):,} chars "

@@ -20,6 +20,7 @@ process's environment instead.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -49,16 +50,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=15, help="runs of each command; the best is shown")
     ap.add_argument("--as-is", action="store_true", help="this environment's bytecode settings (no cache prefix)")
+    ap.add_argument("--json", metavar="FILE", help="also write {command: [ms, ratio]} here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="smtp-iac-pyc-") as pyc:
         env = dict(os.environ)
         if not args.as_is:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = pyc
-        report(args.repeat, env, "as is" if args.as_is else "bytecode cached")
+        rows = report(args.repeat, env, "as is" if args.as_is else "bytecode cached")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
 
 
-def report(repeat: int, env: dict[str, str], mode: str) -> None:
+def report(repeat: int, env: dict[str, str], mode: str) -> dict[str, tuple[float, float]]:
     cases = [
         ("python -c pass", [sys.executable, "-c", "pass"]),
         ("smtp-iac --version", [str(SMTP_IAC), "--version"]),
@@ -69,12 +73,15 @@ def report(repeat: int, env: dict[str, str], mode: str) -> None:
     print("| command | wall (ms) | ratio to python -c pass |")
     print("|---|---:|---:|")
     base = None
+    rows = {}
     for name, cmd in cases:
         t = best_of(cmd, repeat, env)
         base = base or t
         ratio = t / base
         mark = " OVER" if name.startswith("smtp-iac validate") and ratio > TARGET_RATIO else ""
         print(f"| {name} | {t * 1000:.1f} | {ratio:.1f}x{mark} |", flush=True)
+        rows[name] = (t * 1000, ratio)
+    return rows
 
 
 if __name__ == "__main__":

@@ -54,3 +54,13 @@ def test_console_benchmark_runs_to_the_end():
         *("--orgs", "300", "--partners", "4", "--seconds", "0.5", "--repeat", "1", "--no-pg"),
     )
     assert "| store | | request | requests | req/s | p50 ms | p99 ms | cost vs (b) | bytes |" in out
+
+
+def test_issue12_summary_runs_to_the_end():
+    out = _run(
+        str(BENCH / "issue12.py"),
+        *("--sizes", "100,1000", "--partners", "4", "--quick", "--pulumi-resources", "20", "--pulumi-creates", "5"),
+    )
+    for goal in ("stack reading / C compose, 1,000 orgs, sqlite", "plan growth 1,000 / 100 orgs, sqlite"):
+        assert goal in out
+    assert "peak RSS of `smtp-iac plan`" in out and "Pulumi Check+Diff per resource" in out

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtp_iac.addresses import CONTROLLER, Address, Tier
-from smtp_iac.resolve import StepOutcome, resolve, resolve_all
+from smtp_iac.resolve import StepOutcome, effective_source, resolve, resolve_all
 
 PARTNERS = ("acme", "globex", "initech")
 ORGS = ("eu", "us", "hq-1")
@@ -77,6 +77,13 @@ def test_resolve_matches_the_seed_table(present, org, enabled):
     else:
         assert r.record is records[want]  # the record overrides whole: the very object, unmerged
         assert r.tier == want.tier.value
+
+
+@settings(max_examples=300, deadline=None)
+@given(present=present, org=st.sampled_from(ALL_ORGS), enabled=st.booleans())
+def test_effective_source_matches_the_seed_table(present, org, enabled):
+    # the blast radius's lean form of the rule, held to the same table
+    assert effective_source(org, enabled, make_records(present)) == expected_source(org, enabled, make_records(present))
 
 
 @settings(max_examples=200, deadline=None)
@@ -188,6 +195,8 @@ def test_feature_switch_off_ignores_the_org_record():
 def test_only_organizations_resolve(address):
     with pytest.raises(ValueError):
         resolve(address, True, {CONTROLLER: CTRL})
+    with pytest.raises(ValueError):
+        effective_source(address, True, {CONTROLLER: CTRL})
 
 
 def test_table_covers_every_combination():

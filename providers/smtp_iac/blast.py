@@ -1,18 +1,18 @@
 """Blast radius: which organizations' EFFECTIVE settings a change moves, from which tier to
 which, summarized per partner. Pure: it resolves every organization against the records
-before and after, with ``resolve``; a record is compared by content (every field and the
+before and after, by ``resolve``'s rule (``effective_source``); a record is compared by content (every field and the
 password's fingerprint), so an update of a partner record moves all its inheriting orgs."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
-from .addresses import CONTROLLER, Address
-from .resolve import resolve
+from .addresses import CONTROLLER, Address, Tier
+from .resolve import effective_source
 
 
 class ImpactKind(StrEnum):
@@ -20,16 +20,23 @@ class ImpactKind(StrEnum):
     SETTINGS = "settings"  # the same tier applies, with other settings
 
 
-@dataclass(frozen=True)
-class OrgImpact:
+class OrgImpact(NamedTuple):
+    """One organization whose effective settings move (a named tuple: a plan may hold 20,000)."""
+
     org: Address
     before: Address | None  # the address whose record applied; None: no SMTP
     after: Address | None
     kind: ImpactKind
 
 
+_ORG, _PARTNER, _CONTROLLER = Tier.ORGANIZATION.value, Tier.PARTNER.value, Tier.CONTROLLER.value
+
+
 def label(source: Address | None) -> str:
-    return source.tier.value if source is not None else "none"
+    """``source.tier.value``, or ``none``."""
+    if source is None:
+        return "none"
+    return _ORG if source.org else _PARTNER if source.partner else _CONTROLLER
 
 
 @dataclass
@@ -81,49 +88,63 @@ class BlastRadius:
         return d
 
 
+class OrgsView(Protocol):
+    """What the blast radius needs of the tenants (``store.snapshot.Tenants``)."""
+
+    @property
+    def partners(self) -> Mapping[str, Sequence[str]]:
+        """Partner id -> the ids of its organizations."""
+
+    def smtp_enabled(self, address: Address) -> bool: ...
+
+
 def blast_radius(
-    orgs: Iterable[tuple[Address, bool]], before: Mapping[Address, Hashable], after: Mapping[Address, Hashable]
+    tenants: OrgsView, before: Mapping[Address, Hashable], after: Mapping[Address, Hashable]
 ) -> BlastRadius:
-    """``orgs``: every organization with its SMTP switch. ``before``/``after``: address ->
-    record content (hashable) of the live and the planned store.
+    """``tenants``: every organization, by partner, with its SMTP switch. ``before``/``after``:
+    address -> record content (hashable) of the live and the planned store.
 
     ``resolve`` reads only three records of an organization (its own, its partner's, the
-    controller's), so an organization none of whose three changed is skipped unresolved; and
-    while the controller's record changes, an organization whose partner keeps the same record
-    before and after never reaches the controller. At 20,000 organizations this resolves the
-    few thousand that can move instead of every one twice."""
-    touched = {a for a in set(before) | set(after) if before.get(a) != after.get(a)}
-    impacts: list[OrgImpact] = []
-    per_partner: dict[str, PartnerImpact] = {}
-    total = 0
+    controller's), so an organization none of whose three changed cannot move: a partner whose
+    record did not change, and whose record shields its organizations from the controller's
+    (or the controller's did not change either), has only its organizations with a changed
+    record of their own looked at; the others are counted, not visited. At 20,000
+    organizations this resolves the few thousand that can move, not every one twice."""
+    touched = {a for a in before.keys() | after.keys() if before.get(a) != after.get(a)}
     controller_touched = CONTROLLER in touched
-    touched_partner_records = {a.partner for a in touched if a.partner and not a.org}
-    touched_orgs = {a for a in touched if a.org}
-    # partners whose own record is present (and the same) before and after: their orgs stop there
-    partner_shields: dict[str, bool] = {}
-    for org, enabled in orgs:
-        total += 1
-        pi = per_partner.get(org.partner)
-        if pi is None:
-            pi = per_partner[org.partner] = PartnerImpact(org.partner, 0)
-            partner_shields[org.partner] = Address(org.partner) in before and org.partner not in touched_partner_records
-        pi.organizations += 1
-        if (
-            org not in touched_orgs
-            and org.partner not in touched_partner_records
-            and (not controller_touched or partner_shields[org.partner])
-        ):
-            continue  # none of the records this org resolves through changed
-        b = resolve(org, enabled, before)
-        a = resolve(org, enabled, after)
-        if b.source != a.source:
-            kind = ImpactKind.SOURCE
-        elif b.record != a.record:
-            kind = ImpactKind.SETTINGS
+    touched_partners = {a.partner for a in touched if a.partner and not a.org}
+    touched_orgs: dict[str, list[Address]] = {}
+    for a in touched:
+        if a.org:  # one the tenants do not know is off (``smtp_enabled``): it cannot move
+            touched_orgs.setdefault(a.partner, []).append(a)
+    impacts: list[OrgImpact] = []
+    per_partner: list[PartnerImpact] = []
+    total = 0
+    trusted, enabled = Address.trusted, tenants.smtp_enabled
+    for partner, names in tenants.partners.items():
+        total += len(names)
+        shielded = Address.trusted(partner) in before and partner not in touched_partners
+        if partner in touched_partners or (controller_touched and not shielded):
+            orgs: Iterable[Address] = [trusted(partner, o) for o in names]  # any of them may move
+        elif partner in touched_orgs:
+            orgs = touched_orgs[partner]  # only those whose own record changed
         else:
             continue
-        impacts.append(OrgImpact(org, b.source, a.source, kind))
-        pi.affected += 1
-        pi.transitions[(label(b.source), label(a.source), kind)] += 1
-    partners = sorted((p for p in per_partner.values() if p.affected), key=lambda p: (-p.affected, p.partner))
+        pi = PartnerImpact(partner, len(names))
+        for org in orgs:
+            on = enabled(org)
+            was = effective_source(org, on, before)
+            now = effective_source(org, on, after)
+            if was != now:
+                kind = ImpactKind.SOURCE
+            elif was is not None and before[was] != after[was]:
+                kind = ImpactKind.SETTINGS
+            else:
+                continue
+            impacts.append(OrgImpact(org, was, now, kind))
+            pi.affected += 1
+            pi.transitions[(label(was), label(now), kind)] += 1
+        if pi.affected:
+            per_partner.append(pi)
+    partners = sorted(per_partner, key=lambda p: (-p.affected, p.partner))
     return BlastRadius(total, sorted(impacts, key=lambda i: i.org), partners)

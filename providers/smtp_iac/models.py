@@ -182,8 +182,10 @@ class RelayRef(_NoNull):
         return relay.model_copy(update=self.overrides())
 
 
-Written = SmtpSettings | RelayRef | Literal["inherit"]
-"""A scope's ``smtp:`` as written in the file."""
+Written = Annotated[Literal["inherit"] | SmtpSettings | RelayRef, Field(union_mode="left_to_right")]
+"""A scope's ``smtp:`` as written in the file. At most one of the three takes a value
+(``inherit``; settings, which have no ``relay``; a ``relay`` reference), so the first that does
+is the one: tried in turn, most common first, not all of them as a "smart" union would."""
 
 
 class OrganizationEntry(_NoNull):
@@ -266,7 +268,7 @@ class ResolvedSettings(BaseModel):
     """Settings with the password resolved, for the verify check and the store write only.
     ``SecretStr`` keeps the password out of repr, str, logs and model dumps."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built at first use: validate needs none
     host: str
     port: int
     tls: bool
@@ -287,7 +289,7 @@ class ResolvedSettings(BaseModel):
 class LiveRecord(BaseModel):
     """A record as the store answers: never the password, only its keyed fingerprint."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built at first use: validate needs none
     address: AddressField
     host: str
     port: int
@@ -306,7 +308,7 @@ class LiveRecord(BaseModel):
 
 
 class Organization(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built at first use: validate needs none
     partner: str
     name: str
     smtp_enabled: bool = False

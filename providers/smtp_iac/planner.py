@@ -19,8 +19,9 @@ from .targets import Targets
 def planned_contents(d: Diff, before: Mapping[Address, Content]) -> dict[Address, Content]:
     """Record contents by address as they would be after applying ``d`` (refused scopes stay)."""
     after = dict(before)
+    noop = Action.NOOP
     for s in d.scopes:
-        if s.refusal is not None:
+        if s.action is noop or s.refusal is not None:
             continue
         if s.action in (Action.CREATE, Action.UPDATE):
             content = s.desired.content()
@@ -55,8 +56,7 @@ def make_plan(
     if blast:
         before = {a: record_content(r) for a, r in snap.records.items()}
         after = planned_contents(d, before)
-        orgs = [(a, o.smtp_enabled) for a, o in snap.tenants.orgs.items()]
-        radius = blast_radius(orgs, before, after)
+        radius = blast_radius(snap.tenants, before, after)
     return Plan(
         stack=loaded.name,
         stack_file=stack_file,

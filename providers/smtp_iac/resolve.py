@@ -62,6 +62,21 @@ def resolve(org: Address, smtp_enabled: bool, records: Mapping[Address, T]) -> R
     return Resolution(org, None, None, tuple(chain), smtp_enabled)
 
 
+def effective_source(org: Address, smtp_enabled: bool, records: Mapping[Address, object]) -> Address | None:
+    """``resolve(...).source`` without the chain that explains it: the same rule, for callers
+    that resolve thousands of organizations and keep only where each one's settings come from
+    (the blast radius). ``tests/test_resolve_properties.py`` holds the two to the same table."""
+    if org.org == "":
+        raise ValueError(f"{org} is not an organization address")
+    get = records.get
+    if smtp_enabled and get(org) is not None:
+        return org
+    partner = Address.trusted(org.partner)  # the id of a valid organization address
+    if get(partner) is not None:
+        return partner
+    return CONTROLLER if get(CONTROLLER) is not None else None
+
+
 def resolve_all(orgs: Iterable[tuple[Address, bool]], records: Mapping[Address, T]) -> dict[Address, Resolution[T]]:
     """Effective settings of many organizations against one snapshot of records."""
     return {org: resolve(org, enabled, records) for org, enabled in orgs}

@@ -128,7 +128,7 @@ def read_bytes(raw: bytes, shown: str, path: Path | None = None) -> tuple[Loaded
     diags = [Diagnostic(shown, pr.line, pr.column, "error", pr.message, json_path(pr.path)) for pr in doc.problems]
     if doc.data is None and diags:
         return None, sorted(diags)
-    checked = check_document(doc.data, locate=doc.locate)
+    checked = check_document(doc.data, locate=doc.locate, text=doc.text)
     diags += [_diag(shown, doc, pr) for pr in checked.problems]
     path = path or Path(shown)
     name = doc.data.get("name") if isinstance(doc.data, dict) else None

@@ -9,14 +9,17 @@ is ``0o755``, hex ``0x1F``), ``1:30`` is not sexagesimal, timestamps stay string
 
 Bounded work for any file (a stack file comes from a pull request, and validate runs on every
 one): at most ``MAX_BYTES`` bytes, ``MAX_DEPTH`` levels and ``MAX_NODES`` nodes (keys and values;
-the first node over the limit is refused, located, and nothing more is read), and at most
+the first node over the limit is refused, located, and nothing more is read; a pipeline may raise
+the node budget with ``SMTP_IAC_MAX_NODES``, ``node_budget``), and at most
 ``ERROR_BUDGET`` problems are kept (in file order; ``Document.omitted`` counts the rest).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +32,7 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from .diagnostics import ERROR_BUDGET
+from .errors import UsageError
 
 ScalarEvent, MappingStartEvent, SequenceStartEvent = E.ScalarEvent, E.MappingStartEvent, E.SequenceStartEvent
 MappingEndEvent, SequenceEndEvent, AliasEvent = E.MappingEndEvent, E.SequenceEndEvent, E.AliasEvent
@@ -40,9 +44,34 @@ MAX_DEPTH = 64
 # (5.5 per organization); 20,000 organizations that all have their own settings, 364,000.
 # Reading 750,000 takes ~1.2 s, validating them ~1.2 s more; 16 MiB can hold 8,000,000.
 MAX_NODES = 750_000
-_TOO_MANY_NODES = (
-    f"too many YAML nodes: more than {MAX_NODES:,} keys and values (a 20,000-organization stack has 110,000)"
-)
+# A platform of more than about 130,000 organizations needs more: its pipeline (never the file)
+# raises the budget with this variable, up to what MAX_BYTES can hold.
+NODES_ENV = "SMTP_IAC_MAX_NODES"
+NODES_CEILING = 8_000_000
+
+
+def node_budget(environ: Mapping[str, str] | None = None) -> int:
+    """The node budget: ``MAX_NODES``, or ``SMTP_IAC_MAX_NODES`` where the pipeline sets it.
+    A value that is not a whole number from ``MAX_NODES`` to ``NODES_CEILING`` is a
+    ``UsageError``: the budget can be raised for a large platform, never lowered past sense."""
+    text = (os.environ if environ is None else environ).get(NODES_ENV, "").strip()
+    if not text:
+        return MAX_NODES
+    if not text.isascii() or not text.isdigit() or not MAX_NODES <= int(text) <= NODES_CEILING:
+        raise UsageError(
+            f"{NODES_ENV} must be a whole number from {MAX_NODES:,} to {NODES_CEILING:,} (YAML nodes in a stack file)",
+            hint=f"unset it for the default, {MAX_NODES:,}",
+        )
+    return int(text)
+
+
+def _too_many_nodes(budget: int) -> str:
+    return (
+        f"too many YAML nodes: more than {budget:,} keys and values (a 20,000-organization stack has 110,000; "
+        f"a larger platform's pipeline may raise the budget with {NODES_ENV})"
+    )
+
+
 # libyaml refuses 1,000 levels itself, possibly before handing over the event of level 65 (its
 # scanner reads up to 1,024 characters ahead). Then PyYAML's Python parser (10x slower) finds
 # our limit at its place if the part already read is this small; else ``_scan_flow_depth``.
@@ -153,6 +182,7 @@ class Document:
     problems: list[Problem] = field(default_factory=list)  # the first ERROR_BUDGET, in file order
     omitted: int = 0  # problems found after those
     where: Where | None = None  # of the root node
+    text: str | None = None  # the decoded text it was read from
 
     def problem(self, line: int, column: int, message: str, path: Path = ()) -> None:
         if len(self.problems) < ERROR_BUDGET:
@@ -190,19 +220,21 @@ def decode(raw: bytes) -> tuple[str | None, Problem | None]:
         return None, Problem(line, col, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x})")
 
 
-def parse_bytes(raw: bytes) -> Document:
+def parse_bytes(raw: bytes, *, max_nodes: int | None = None) -> Document:
     if len(raw) > MAX_BYTES:
         return Document(None, problems=[Problem(1, 1, f"file is {len(raw)} bytes, over the {MAX_BYTES} byte limit")])
     text, problem = decode(raw)
     if text is None:
         return Document(None, problems=[problem] if problem else [])
-    return parse_text(text)
+    return parse_text(text, max_nodes=max_nodes)
 
 
-def parse_text(text: str) -> Document:
-    doc = Document(None)
+def parse_text(text: str, *, max_nodes: int | None = None) -> Document:
+    """``max_nodes``: the node budget (default: ``node_budget()``)."""
+    budget = node_budget() if max_nodes is None else max_nodes
+    doc = Document(None, text=text)
     try:
-        doc.data = _build(_Loader(text), doc, text)
+        doc.data = _build(_Loader(text), doc, text, budget)
     except _Refused as e:
         return Document(None, problems=[Problem(*_pos(e.mark), e.message)])
     except yaml.MarkedYAMLError as e:
@@ -220,7 +252,7 @@ def parse_text(text: str) -> Document:
     return doc
 
 
-def _build(loader: Any, doc: Document, text: str) -> Any:
+def _build(loader: Any, doc: Document, text: str, budget: int) -> Any:
     """The document's data from the parser's events, in one pass with an explicit stack.
 
     A mapping's ``state``: 0 a key is next, 1 its value, 2 a node to skip (the value of a
@@ -241,8 +273,8 @@ def _build(loader: Any, doc: Document, text: str) -> Any:
             cls = type(ev)
             if cls is ScalarEvent or cls is MappingStartEvent or cls is SequenceStartEvent:
                 nodes += 1
-                if nodes > MAX_NODES:
-                    raise _Refused(_TOO_MANY_NODES, ev.start_mark)
+                if nodes > budget:
+                    raise _Refused(_too_many_nodes(budget), ev.start_mark)
                 if ev.anchor is not None:
                     _refuse_anchors(ev)
                 scalar = cls is ScalarEvent

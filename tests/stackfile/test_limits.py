@@ -17,6 +17,7 @@ import pytest
 
 from smtp_iac import rules, yamlsource
 from smtp_iac.diagnostics import ERROR_BUDGET
+from smtp_iac.errors import UsageError
 from smtp_iac.stackfile import read_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +58,8 @@ def test_the_node_over_the_budget_is_refused_where_it_stands(tmp_path):
     assert r.returncode == 1
     assert r.stdout.splitlines() == [
         f"{f}:3:{column}: error: too many YAML nodes: more than {yamlsource.MAX_NODES:,} keys and values "
-        "(a 20,000-organization stack has 110,000) [at $]",
+        "(a 20,000-organization stack has 110,000; a larger platform's pipeline may raise the budget with "
+        "SMTP_IAC_MAX_NODES) [at $]",
         f"{f}: invalid (1 error(s), 0 warning(s))",
     ]
 
@@ -68,6 +70,38 @@ def test_the_last_node_within_the_budget_is_read(monkeypatch):
     assert yamlsource.parse_text(text).problems == []
     text, column = flow_list(50 - 7 + 1)
     assert [(p.line, p.column) for p in yamlsource.parse_text(text).problems] == [(3, column)]
+
+
+def test_a_pipeline_raises_the_node_budget_with_its_variable(monkeypatch):
+    monkeypatch.setattr(yamlsource, "MAX_NODES", 50)
+    monkeypatch.setenv(yamlsource.NODES_ENV, "60")
+    text, _ = flow_list(60 - 7)
+    assert yamlsource.parse_text(text).problems == []
+    problems = yamlsource.parse_text(flow_list(60 - 7 + 1)[0]).problems
+    assert [p.message.split(" (")[0] for p in problems] == ["too many YAML nodes: more than 60 keys and values"]
+    assert yamlsource.parse_text(text, max_nodes=55).problems != []  # a caller's own budget comes first
+
+
+@pytest.mark.parametrize("value", ["abc", "100", "749999", "8000001", "1e6", "-800000", "\u0668" * 6, "800_000"])
+def test_a_node_budget_that_is_not_a_number_in_range_is_a_usage_error(value):
+    with pytest.raises(UsageError, match="SMTP_IAC_MAX_NODES must be a whole number from 750,000 to 8,000,000"):
+        yamlsource.node_budget({yamlsource.NODES_ENV: value})
+    assert yamlsource.node_budget({yamlsource.NODES_ENV: " 1000000 "}) == 1_000_000
+    assert yamlsource.node_budget({}) == yamlsource.node_budget({yamlsource.NODES_ENV: ""}) == yamlsource.MAX_NODES
+
+
+def test_validate_says_what_is_wrong_with_the_node_budget(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("version: 1\nname: t\n")
+    r = subprocess.run(
+        [str(SMTP_IAC), "validate", str(f)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", yamlsource.NODES_ENV: "lots"},
+    )
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("error: SMTP_IAC_MAX_NODES must be a whole number"), r.stderr
 
 
 # ----- error budget ----------------------------------------------------------------------------
