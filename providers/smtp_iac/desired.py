@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from .addresses import Address
 from .diff import DesiredKind, DesiredScope
 from .errors import SecretUnavailable
 from .models import SmtpSettings, public_fields
@@ -36,40 +37,37 @@ def desired_scopes(
     hints: dict[str, str | None] = {}
     secrets: dict[str, SecretStr] = {}
     failed: dict[str, SecretUnavailable] = {}
-    wanted = loaded.stack.scopes()
-    for addr, want in wanted.items():
+    out: list[DesiredScope] = []
+    pending: list[tuple[int, Address, SmtpSettings, str]] = []  # settings scopes: built once fingerprinted
+    inherit = DesiredKind.INHERIT
+    for addr, want in loaded.stack.scopes().items():
         if not isinstance(want, SmtpSettings):
+            out.append(DesiredScope(addr, inherit))
             continue
         ref = want.password.describe()
-        if ref in secrets or ref in failed:
-            continue
-        try:
-            secrets[ref] = resolve_password(
-                want.password, files=files, environ=environ, pulumi_config=pulumi_config, address=addr
-            )
-        except SecretUnavailable as e:
-            failed[ref] = e
+        if ref not in secrets and ref not in failed:
+            try:
+                secrets[ref] = resolve_password(
+                    want.password, files=files, environ=environ, pulumi_config=pulumi_config, address=addr
+                )
+            except SecretUnavailable as e:
+                failed[ref] = e
+        pending.append((len(out), addr, want, ref))
+        out.append(DesiredScope(addr, DesiredKind.SETTINGS))  # replaced below
     refs = list(secrets)
     by_ref = dict(zip(refs, fingerprints([secrets[r].get_secret_value() for r in refs]), strict=True)) if refs else {}
-    out: list[DesiredScope] = []
-    for addr, want in wanted.items():
-        if not isinstance(want, SmtpSettings):
-            out.append(DesiredScope(addr, DesiredKind.INHERIT))
-            continue
-        ref = want.password.describe()
+    for i, addr, want, ref in pending:
         err = failed.get(ref)
         if err is not None:
             missing.setdefault(err.message, []).append(str(addr))
             hints[err.message] = err.hint
             continue
-        out.append(
-            DesiredScope(
-                addr,
-                DesiredKind.SETTINGS,
-                fields=public_fields(want),
-                password_ref=want.password.model_dump(),
-                fingerprint=by_ref[ref],
-            )
+        out[i] = DesiredScope(
+            addr,
+            DesiredKind.SETTINGS,
+            fields=public_fields(want),
+            password_ref=want.password.model_dump(),
+            fingerprint=by_ref[ref],
         )
     if missing:
         lines = [f"{msg} (used by {', '.join(a[:3])}{' and more' if len(a) > 3 else ''})" for msg, a in missing.items()]

@@ -192,14 +192,14 @@ def diff(
     removed_note: str = REMOVED_NOTE,
 ) -> Diff:
     scopes: list[ScopePlan] = []
-    managed: set[Address] = set()
-    inherit, noop, known = DesiredKind.INHERIT, Action.NOOP, tenants.known
+    desired = list(desired)
+    managed = {want.address for want in desired}
+    inherit, noop, known, get = DesiredKind.INHERIT, Action.NOOP, tenants.known, records.get
     for want in desired:
         addr = want.address
-        managed.add(addr)
         if targets is not None and addr not in targets:
             continue
-        live = records.get(addr)
+        live = get(addr)
         if live is None and want.kind is inherit and known(addr):
             scopes.append(ScopePlan(want, noop, None, None))  # nine in ten scopes of a large stack
             continue

@@ -247,9 +247,10 @@ class Stack(_NoNull):
                 a = trusted(p)
                 out[a] = self._desired(a, pentry.smtp)
             for o, oentry in sorted(pentry.organizations.items()):
-                if oentry.smtp is not None:
+                smtp = oentry.smtp
+                if smtp is not None:
                     a = trusted(p, o)
-                    out[a] = self._desired(a, oentry.smtp)
+                    out[a] = self._desired(a, smtp) if isinstance(smtp, RelayRef) else smtp
         return out
 
     def _desired(self, address: Address, smtp: Written) -> Desired:

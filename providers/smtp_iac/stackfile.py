@@ -83,7 +83,8 @@ def _password_files(stack: Stack) -> Iterator[tuple[JsonPath, str]]:
         if f := file_of(pentry.smtp):
             yield ("partners", p, *tail), f
         for o, oentry in pentry.organizations.items():
-            if f := file_of(oentry.smtp):
+            smtp = oentry.smtp
+            if smtp is not None and smtp != "inherit" and (f := file_of(smtp)):  # most orgs inherit
                 yield ("partners", p, "organizations", o, *tail), f
 
 

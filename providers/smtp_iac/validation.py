@@ -5,8 +5,8 @@ The pydantic model decides, the JSON Schema explains. ``tests/test_schema_model_
 proves that the model and ``schemas/stack.schema.json`` accept and refuse the same documents
 (and that their patterns are identical), so only what the model refuses is walked by the
 schema, whose problems carry a path and a message that never echoes a value. On a
-20,000-organization stack this is 0.14 s (the invisible-character check included) instead of
-1.1 s for the schema alone.
+20,000-organization stack this is about 0.07 s (the invisible-character check included)
+instead of 1.1 s for the schema alone (issue 12, ``benchmarks/RESULTS.md``).
 
 Bounded work for any document (the reader builds at most ``yamlsource.MAX_NODES`` nodes; a
 stack file comes from a pull request, and validate runs on every one):
@@ -19,14 +19,18 @@ stack file comes from a pull request, and validate runs on every one):
 - The model decides which parts fail, ``CHUNK`` parts at a time, so that its errors (about
   1 KB each) stay few. A part that plainly fails (``_plainly_failing``: an unknown or missing
   key, an id that is not one) is not asked: one mapping with 500,000 unknown keys would make
-  500,000 model errors, 100,000 ``smtp: {}`` 600,000.
+  500,000 model errors, 100,000 ``smtp: {}`` 600,000. An organization written exactly
+  ``{smtp: inherit}`` (nine in ten of a large platform's) is not asked either: it shares the
+  one model the model read that entry to (``_inherit_entry``).
 - The schema explains the first ``budget`` failing parts, in file order (each has at least one
   problem). The others are only counted, one error each (``Checked.omitted``, a lower bound
   then); the rules and the invisible-character check skip them.
 - A scope's ``smtp: {relay: NAME, ...}`` is checked merged with its relay (``relays``), not
   by ``rules`` as it stands.
 - Invisible characters (``rules.invisible_problems``) are checked in every string, keys too; a
-  schema problem at the same place gives way to the one that names the character.
+  schema problem at the same place gives way to the one that names the character. Given the
+  document's ``text``, one search of it stands in for that walk when it finds none and no
+  backslash (``rules.none_invisible``: no string read from such a text can hold one).
 - With ``locate``, only the first ``budget`` problems in file order are kept; the rest are counted.
 """
 
@@ -209,16 +213,18 @@ def _failing(data: Any, parts: list[Part]) -> tuple[list[int], dict[JsonPath, An
     partner ``smtp:``) were read to, for the whole document's model (``_with_models``)."""
     out: list[int] = []
     models: dict[JsonPath, Any] = {}
+    inherit = _inherit_entry()
     for start in range(0, len(parts), CHUNK):
         index: dict[JsonPath, int] = {}
         bad: set[int] = set()
         for i in range(start, min(start + CHUNK, len(parts))):
-            if _plainly_failing(*parts[i]):
+            path, value = parts[i]
+            if _inherits(path, value):
+                models[path] = inherit
+            elif _plainly_failing(path, value):
                 bad.add(i)
-            elif _inherits(*parts[i]):
-                models[parts[i][0]] = _inherit_entry()
             else:
-                index[parts[i][0]] = i
+                index[path] = i
         try:
             stack = Stack.model_validate(_assemble(data, [parts[i] for i in index.values()]))
         except ValidationError as e:
@@ -237,14 +243,12 @@ def _failing(data: Any, parts: list[Part]) -> tuple[list[int], dict[JsonPath, An
 
 
 def _inherits(path: JsonPath, value: Any) -> bool:
-    """An organization written ``{smtp: inherit}`` (nine in ten of a large platform's)."""
-    return (
-        len(path) == 4
-        and type(value) is dict
-        and len(value) == 1
-        and type(value.get("smtp")) is str
-        and value["smtp"] == "inherit"
-    )
+    """An organization with a valid id written ``{smtp: inherit}`` (nine in ten of a large
+    platform's). Data read from YAML holds no other value equal to the text ``inherit``."""
+    return len(path) == 4 and type(value) is dict and value == _INHERIT_DOC and _id(path[3]) is not None
+
+
+_INHERIT_DOC = {"smtp": "inherit"}
 
 
 @cache
