@@ -199,3 +199,40 @@ def test_the_console_scripts_help_lists_every_command():
 def test_every_command_still_runs(name, capsys):
     assert run([name, "--help"]) == 0
     assert f"Usage: smtp-iac {name}" in capsys.readouterr().out
+
+
+SPY_PLUGIN = """
+import os
+
+
+class _Spy:
+    def new_schema_validator(self, schema, schema_type, schema_type_path, schema_kind, config, plugin_settings):
+        with open(os.environ["SPY_OUT"], "a") as out:
+            out.write(f"{schema_type_path.name}\\n")
+        return None, None, None
+
+
+plugin = _Spy()
+"""
+
+
+def test_the_cli_loads_no_pydantic_plugin(tmp_path):
+    """A pydantic plugin installed beside smtp-iac would be handed every value validated,
+    passwords included: the CLI (and so the service it starts) loads none. Control: the same
+    environment loads it into a plain interpreter that builds a model."""
+    site = tmp_path / "site"
+    (site / "spyplugin-1.0.dist-info").mkdir(parents=True)
+    (site / "spyplugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: spyplugin\nVersion: 1.0\n")
+    (site / "spyplugin-1.0.dist-info" / "entry_points.txt").write_text("[pydantic]\nspy = spyplugin:plugin\n")
+    (site / "spyplugin.py").write_text(SPY_PLUGIN)
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    env |= {"PYTHONPATH": str(site), "SPY_OUT": str(tmp_path / "control")}
+    control = "from pydantic import BaseModel\nclass M(BaseModel):\n    x: int\n"
+    subprocess.run([sys.executable, "-c", control], env=env, check=True, timeout=60)
+    assert (tmp_path / "control").read_text().strip(), "the spy plugin did not load: the test proves nothing"
+    env["SPY_OUT"] = str(tmp_path / "cli")
+    r = subprocess.run(
+        [str(SMTP_IAC), "validate", "stacks/dev.yaml"], env=env, cwd=ROOT, capture_output=True, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "cli").exists()

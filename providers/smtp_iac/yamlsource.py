@@ -17,9 +17,7 @@ the node budget with ``SMTP_IAC_MAX_NODES``, ``node_budget``), and at most
 from __future__ import annotations
 
 import math
-import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +30,9 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from .diagnostics import ERROR_BUDGET
-from .errors import UsageError
+from .nodebudget import MAX_NODES, NODES_CEILING, NODES_ENV, node_budget, too_many_nodes
+
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "NODES_CEILING", "NODES_ENV", "node_budget", "parse_bytes"]
 
 ScalarEvent, MappingStartEvent, SequenceStartEvent = E.ScalarEvent, E.MappingStartEvent, E.SequenceStartEvent
 MappingEndEvent, SequenceEndEvent, AliasEvent = E.MappingEndEvent, E.SequenceEndEvent, E.AliasEvent
@@ -40,38 +40,6 @@ MappingEndEvent, SequenceEndEvent, AliasEvent = E.MappingEndEvent, E.SequenceEnd
 MAX_BYTES = 16 * 1024 * 1024  # a 20,000-organization stack is about 1.1 MiB
 # A stack file nests 7 deep (partners/p/organizations/o/smtp/password/env).
 MAX_DEPTH = 64
-# Keys and values. The 20,000-organization platform of benchmarks/platform_gen.py has 111,385
-# (5.5 per organization); 20,000 organizations that all have their own settings, 364,000.
-# Reading 750,000 takes ~1.2 s, validating them ~1.2 s more; 16 MiB can hold 8,000,000.
-MAX_NODES = 750_000
-# A platform of more than about 130,000 organizations needs more: its pipeline (never the file)
-# raises the budget with this variable, up to what MAX_BYTES can hold.
-NODES_ENV = "SMTP_IAC_MAX_NODES"
-NODES_CEILING = 8_000_000
-
-
-def node_budget(environ: Mapping[str, str] | None = None) -> int:
-    """The node budget: ``MAX_NODES``, or ``SMTP_IAC_MAX_NODES`` where the pipeline sets it.
-    A value that is not a whole number from ``MAX_NODES`` to ``NODES_CEILING`` is a
-    ``UsageError``: the budget can be raised for a large platform, never lowered past sense."""
-    text = (os.environ if environ is None else environ).get(NODES_ENV, "").strip()
-    if not text:
-        return MAX_NODES
-    if not text.isascii() or not text.isdigit() or not MAX_NODES <= int(text) <= NODES_CEILING:
-        raise UsageError(
-            f"{NODES_ENV} must be a whole number from {MAX_NODES:,} to {NODES_CEILING:,} (YAML nodes in a stack file)",
-            hint=f"unset it for the default, {MAX_NODES:,}",
-        )
-    return int(text)
-
-
-def _too_many_nodes(budget: int) -> str:
-    return (
-        f"too many YAML nodes: more than {budget:,} keys and values (a 20,000-organization stack has 110,000; "
-        f"a larger platform's pipeline may raise the budget with {NODES_ENV})"
-    )
-
-
 # libyaml refuses 1,000 levels itself, possibly before handing over the event of level 65 (its
 # scanner reads up to 1,024 characters ahead). Then PyYAML's Python parser (10x slower) finds
 # our limit at its place if the part already read is this small; else ``_scan_flow_depth``.
@@ -274,7 +242,7 @@ def _build(loader: Any, doc: Document, text: str, budget: int) -> Any:
             if cls is ScalarEvent or cls is MappingStartEvent or cls is SequenceStartEvent:
                 nodes += 1
                 if nodes > budget:
-                    raise _Refused(_too_many_nodes(budget), ev.start_mark)
+                    raise _Refused(too_many_nodes(budget), ev.start_mark)
                 if ev.anchor is not None:
                     _refuse_anchors(ev)
                 scalar = cls is ScalarEvent

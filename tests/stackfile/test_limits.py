@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from smtp_iac import rules, yamlsource
+from smtp_iac import nodebudget, rules, yamlsource
 from smtp_iac.diagnostics import ERROR_BUDGET
 from smtp_iac.errors import UsageError
 from smtp_iac.stackfile import read_bytes
@@ -46,7 +46,7 @@ def flow_list(items: int) -> tuple[str, int]:
     the list's item that is node MAX_NODES + 1 (7 nodes come before the items: the document,
     version, 1, name, t, controller, the list)."""
     head = "version: 1\nname: t\ncontroller: ["
-    over = yamlsource.MAX_NODES + 1 - 7  # its number among the items
+    over = nodebudget.MAX_NODES + 1 - 7  # its number among the items
     return head + "1," * (items - 1) + "1]\n", len("controller: [") + 2 * (over - 1) + 1
 
 
@@ -65,7 +65,7 @@ def test_the_node_over_the_budget_is_refused_where_it_stands(tmp_path):
 
 
 def test_the_last_node_within_the_budget_is_read(monkeypatch):
-    monkeypatch.setattr(yamlsource, "MAX_NODES", 50)
+    monkeypatch.setattr(nodebudget, "MAX_NODES", 50)
     text, column = flow_list(50 - 7)
     assert yamlsource.parse_text(text).problems == []
     text, column = flow_list(50 - 7 + 1)
@@ -73,7 +73,7 @@ def test_the_last_node_within_the_budget_is_read(monkeypatch):
 
 
 def test_a_pipeline_raises_the_node_budget_with_its_variable(monkeypatch):
-    monkeypatch.setattr(yamlsource, "MAX_NODES", 50)
+    monkeypatch.setattr(nodebudget, "MAX_NODES", 50)
     monkeypatch.setenv(yamlsource.NODES_ENV, "60")
     text, _ = flow_list(60 - 7)
     assert yamlsource.parse_text(text).problems == []
