@@ -40,10 +40,8 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-REPORTS: Path | None = None  # --reports: where each benchmark's own report is kept
-
-
-def run(script: str, args: list[str], out: Path) -> Any:
+def run(script: str, args: list[str], out: Path, reports: Path | None) -> Any:
+    """Run one benchmark with ``--json out``; keep its printed report in ``reports`` if given."""
     cmd = [sys.executable, str(HERE / script), *args, "--json", str(out)]
     log(f"$ {' '.join(cmd[1:])}")
     t0 = time.perf_counter()
@@ -51,8 +49,8 @@ def run(script: str, args: list[str], out: Path) -> Any:
     if done.returncode != 0:
         raise SystemExit(f"{script} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     log(f"  done in {time.perf_counter() - t0:.0f} s")
-    if REPORTS is not None:
-        (REPORTS / f"{out.stem}.md").write_text(f"`{' '.join(cmd[1:-2])}`\n\n{done.stdout}", encoding="utf-8")
+    if reports is not None:
+        (reports / f"{out.stem}.md").write_text(f"`{' '.join(cmd[1:-2])}`\n\n{done.stdout}", encoding="utf-8")
     return json.loads(out.read_text())
 
 
@@ -71,10 +69,9 @@ def main() -> int:
     ap.add_argument("--markdown", metavar="FILE", help="also write the table here")
     ap.add_argument("--reports", metavar="DIR", help="also keep each benchmark's own report here")
     args = ap.parse_args()
-    global REPORTS
-    if args.reports:
-        REPORTS = Path(args.reports)
-        REPORTS.mkdir(parents=True, exist_ok=True)
+    reports = Path(args.reports) if args.reports else None
+    if reports is not None:
+        reports.mkdir(parents=True, exist_ok=True)
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
     # best of 7 (of 3 from 100,000 organizations, where one plan takes seconds): on this shared
@@ -92,13 +89,15 @@ def main() -> int:
                 "run.py",
                 ["--orgs", str(n), "--partners", str(args.partners), "--repeat", repeat(n), "--apply-scopes", "0", *pg],
                 tmp / f"run-{n}.json",
+                reports,
             )
             plat[n] = {r["backend"]: r for r in doc["results"]}
-        startup = run("startup.py", ["--repeat", "5" if args.quick else "15"], tmp / "startup.json")
+        startup = run("startup.py", ["--repeat", "5" if args.quick else "15"], tmp / "startup.json", reports)
         pulumi = run(
             "pulumi_host.py",
             ["--resources", str(args.pulumi_resources), "--creates", str(args.pulumi_creates), *pg],
             tmp / "pulumi.json",
+            reports,
         )
 
     for n in sizes:

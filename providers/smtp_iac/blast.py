@@ -1,7 +1,8 @@
 """Blast radius: which organizations' EFFECTIVE settings a change moves, from which tier to
-which, summarized per partner. Pure: it resolves every organization against the records
-before and after, by ``resolve``'s rule (``effective_source``); a record is compared by content (every field and the
-password's fingerprint), so an update of a partner record moves all its inheriting orgs."""
+which, summarized per partner. Pure: it resolves every organization that can move against the
+records before and after, by ``resolve``'s rule (``effective_source``); a record is compared
+by content (every field and the password's fingerprint), so an update of a partner record
+moves all its inheriting orgs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
-from .addresses import CONTROLLER, Address, Tier
+from .addresses import CONTROLLER, Address
 from .resolve import effective_source
 
 
@@ -29,14 +30,9 @@ class OrgImpact(NamedTuple):
     kind: ImpactKind
 
 
-_ORG, _PARTNER, _CONTROLLER = Tier.ORGANIZATION.value, Tier.PARTNER.value, Tier.CONTROLLER.value
-
-
 def label(source: Address | None) -> str:
-    """``source.tier.value``, or ``none``."""
-    if source is None:
-        return "none"
-    return _ORG if source.org else _PARTNER if source.partner else _CONTROLLER
+    """The tier of ``source`` (a ``Tier``, which is its text), or ``none``."""
+    return source.tier if source is not None else "none"
 
 
 @dataclass
@@ -123,7 +119,7 @@ def blast_radius(
     trusted, enabled = Address.trusted, tenants.smtp_enabled
     for partner, names in tenants.partners.items():
         total += len(names)
-        shielded = Address.trusted(partner) in before and partner not in touched_partners
+        shielded = trusted(partner) in before and partner not in touched_partners
         if partner in touched_partners or (controller_touched and not shielded):
             orgs: Iterable[Address] = [trusted(partner, o) for o in names]  # any of them may move
         elif partner in touched_orgs:

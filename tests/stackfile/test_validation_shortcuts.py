@@ -57,20 +57,27 @@ def escaped(text: str) -> str:
     return "".join(ESCAPES.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}") for c in text)
 
 
-@settings(max_examples=300, deadline=None)
+def written(text: str, escape: bool) -> str:
+    """``text`` inside a double-quoted scalar: every character escaped, or only those that must be."""
+    return escaped(text) if escape else "".join(escaped(c) if c in '"\\\n\r' else c for c in text)
+
+
+@settings(max_examples=400, deadline=None)
 @given(
     username=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8),
     key=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=4),
+    escape=st.booleans(),
 )
-def test_strings_written_with_escapes_are_still_checked(username, key):
+def test_the_text_search_reports_what_the_walk_reports_on_any_strings(username, key, escape):
     text = (
         "version: 1\nname: t\ncontroller:\n  smtp:\n    host: smtp.example.com\n    port: 587\n"
-        f'    tls: true\n    username: "{escaped(username)}"\n    password: {{env: P}}\n'
-        f'partners:\n  acme:\n    organizations:\n      "{escaped(key)}": {{smtp: inherit}}\n'
+        f'    tls: true\n    username: "{written(username, escape)}"\n    password: {{env: P}}\n'
+        f'partners:\n  acme:\n    organizations:\n      "{written(key, escape)}": {{smtp: inherit}}\n'
     )
-    assert not rules.none_invisible(text)  # a backslash: the walk runs
     with_text, walked = problems_both_ways(text)
-    assert with_text is not None and with_text.problems == walked.problems
+    if with_text is None:
+        return  # the reader refused the text itself (a raw control character): no strings to check
+    assert with_text.problems == walked.problems
     if rules.invisible_char(username):
         assert any("contains" in p.message for p in with_text.problems)
 
