@@ -31,13 +31,25 @@ from yaml.scanner import Scanner
 
 from .diagnostics import ERROR_BUDGET
 from .nodebudget import MAX_NODES, NODES_CEILING, NODES_ENV, node_budget, too_many_nodes
+from .yamltext import MAX_BYTES, Problem, decode, line_col, refuse_text
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "NODES_CEILING", "NODES_ENV", "node_budget", "parse_bytes"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "NODES_CEILING",
+    "NODES_ENV",
+    "Document",
+    "Problem",
+    "decode",
+    "node_budget",
+    "parse_bytes",
+    "parse_text",
+]
 
 ScalarEvent, MappingStartEvent, SequenceStartEvent = E.ScalarEvent, E.MappingStartEvent, E.SequenceStartEvent
 MappingEndEvent, SequenceEndEvent, AliasEvent = E.MappingEndEvent, E.SequenceEndEvent, E.AliasEvent
 
-MAX_BYTES = 16 * 1024 * 1024  # a 20,000-organization stack is about 1.1 MiB
 # A stack file nests 7 deep (partners/p/organizations/o/smtp/password/env).
 MAX_DEPTH = 64
 # libyaml refuses 1,000 levels itself, possibly before handing over the event of level 65 (its
@@ -126,16 +138,6 @@ def _prescan_in_python(text: str) -> None:
             raise _too_deep(event.start_mark)
 
 
-@dataclass
-class Problem:
-    """A problem found before or while reading: message at a 1-based line and column."""
-
-    line: int
-    column: int
-    message: str
-    path: Path = ()  # where in the document, when the problem is in a value or key
-
-
 Where = tuple[int, int, Any]
 """Where a node stands: (line, column, children). Children: None for a scalar; for a sequence a
 list of ``Where``; for a mapping a dict of key -> (key's line, key's column, value's line,
@@ -179,15 +181,6 @@ def _pos(mark: Any) -> tuple[int, int]:  # PyYAML counts from 0
     return (mark.line + 1, mark.column + 1)
 
 
-def decode(raw: bytes) -> tuple[str | None, Problem | None]:
-    """UTF-8 (with or without BOM). A bad byte is reported at its line and column."""
-    try:
-        return raw.decode("utf-8-sig"), None
-    except UnicodeDecodeError as e:
-        line, col = raw.count(b"\n", 0, e.start) + 1, e.start - raw.rfind(b"\n", 0, e.start)
-        return None, Problem(line, col, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x})")
-
-
 def parse_bytes(raw: bytes, *, max_nodes: int | None = None) -> Document:
     if len(raw) > MAX_BYTES:
         return Document(None, problems=[Problem(1, 1, f"file is {len(raw)} bytes, over the {MAX_BYTES} byte limit")])
@@ -200,6 +193,9 @@ def parse_bytes(raw: bytes, *, max_nodes: int | None = None) -> Document:
 def parse_text(text: str, *, max_nodes: int | None = None) -> Document:
     """``max_nodes``: the node budget (default: ``node_budget()``)."""
     budget = node_budget() if max_nodes is None else max_nodes
+    refused = refuse_text(text)
+    if refused is not None:
+        return Document(None, problems=[refused])
     doc = Document(None, text=text)
     try:
         doc.data = _build(_Loader(text), doc, text, budget)
@@ -212,7 +208,7 @@ def parse_text(text: str, *, max_nodes: int | None = None) -> Document:
         return Document(None, problems=[Problem(line, col, f"YAML syntax error: {what}")])
     except yaml.YAMLError as e:  # ReaderError (control characters) and others
         pos = getattr(e, "position", None)
-        line, col = _line_col(text, pos) if pos is not None else (1, 1)
+        line, col = line_col(text, pos) if pos is not None else (1, 1)
         return Document(None, problems=[Problem(line, col, f"YAML error: {_reader_reason(e)}")])
     except _Empty:
         message = "file is empty: expected a mapping that starts with 'version: 1'"
@@ -376,7 +372,7 @@ def _scan_flow_depth(text: str, begin: int, depth: int, error: yaml.MarkedYAMLEr
         if depth > MAX_DEPTH:
             stop = m.start()
             break
-    line, col = _line_col(text, stop)
+    line, col = line_col(text, stop)
     raise _too_deep(yaml.error.Mark("", stop, line - 1, col - 1, None, 0))
 
 
@@ -385,10 +381,6 @@ def _reader_reason(e: yaml.YAMLError) -> str:
         return type(e).__name__
     what = f"special character #x{e.character:04x}" if isinstance(e.character, int) else "unreadable character"
     return f"{what} is not allowed" if isinstance(e.character, int) else what
-
-
-def _line_col(text: str, pos: int) -> tuple[int, int]:
-    return text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
 
 
 def _printable(text: str) -> str:

@@ -89,6 +89,9 @@ EXPECTED = {
     "invisible-word-joiner-in-env.yaml": (9, 21, "env contains U+2060 WORD JOINER"),
     "invisible-line-separator-in-store.yaml": (3, 8, "store contains U+2028 LINE SEPARATOR"),
     "invisible-zwnj-in-unknown-key.yaml": (10, 5, "key 'tls_mo\\u200cde' contains U+200C ZERO WIDTH NON-JOINER"),
+    # line breaks to YAML 1.1 only: folded into a space in quotes, the end of a comment
+    "raw-nel-in-quoted-username.yaml": (8, 19, "raw U+0085 NEXT LINE (NEL): the YAML reader takes it for a line break"),
+    "raw-line-separator-ends-comment.yaml": (4, 51, "raw U+2028 LINE SEPARATOR"),
     # hosts that IDNA 2003 or the UTS 46 mapping would quietly turn into another name
     "host-fullwidth.yaml": (5, 11, "host is not written as it would be used"),
     "host-nfd.yaml": (5, 11, "host is not in Unicode normal form NFC"),
