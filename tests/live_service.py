@@ -1,5 +1,7 @@
 """The real settings service on a free loopback port, for tests of any suite: uvicorn serving
-an application in a daemon thread of the test process."""
+an application in a daemon thread of the test process, configured as ``smtp-iac serve``
+configures it (``smtp_iac.service.server.server_config``: header timeout, keep-alive,
+connection cap)."""
 
 from __future__ import annotations
 
@@ -9,14 +11,16 @@ from typing import Any
 
 import uvicorn
 
+from smtp_iac.service.server import server_config
+
 
 class ServerThread:
-    """uvicorn serving ``app`` on 127.0.0.1, on a free port, in a daemon thread."""
+    """uvicorn serving ``app`` on 127.0.0.1, on a free port, in a daemon thread. Keywords go to
+    ``server_config`` (``header_timeout``, ``keep_alive``, ``max_connections``)."""
 
-    def __init__(self, app: Any):
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
-        )
+    def __init__(self, app: Any, **limits: Any):
+        self.config = server_config(app, host="127.0.0.1", port=0, **limits)
+        self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
         self.port = 0
 

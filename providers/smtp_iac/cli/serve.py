@@ -1,4 +1,5 @@
-"""``smtp-iac serve``: the settings service (SPEC "Service") on uvicorn.
+"""``smtp-iac serve``: the settings service (SPEC "Service") on uvicorn, configured by
+``service/server.py`` (header timeout, keep-alive, connection cap).
 
 The store must exist already (``smtp-iac tokens create --role sysadmin`` makes it and the
 first token): a mistyped store URL is an error at start, not an empty service that refuses
@@ -45,6 +46,12 @@ from .options import EXIT_OK, State, pass_state, store_option
 @click.option(
     "--max-body", default=65536, show_default=True, type=click.IntRange(1024), help="Largest request body, in bytes."
 )
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    help="Most connections open at once; one more is closed at once. Default: the file-descriptor limit "
+    "(raised to its hard limit) less the listen backlog and a reserve (17,869 at 20,000), at most 50,000.",
+)
 @store_option
 @pass_state
 def serve_cmd(
@@ -58,10 +65,10 @@ def serve_cmd(
     ca_file: str | None,
     rate_limit: float,
     max_body: int,
+    max_connections: int | None,
 ) -> int:
     """The settings service and console (see SPEC "Service"); runs until stopped."""
-    import uvicorn
-
+    from ..service import server
     from ..service.app import create_app
     from ..service.config import DEFAULT_DENY, RateLimit, ServiceConfig, parse_networks
     from ..store import resolve_store_url
@@ -88,15 +95,10 @@ def serve_cmd(
         click.echo(f"warning: listening on {host} without --tls-cert: put a TLS-terminating proxy in front", err=True)
     scheme = "https" if tls_cert else "http"
     click.echo(f"smtp-iac serve: {store.url_for_display} on {scheme}://{host}:{port}", err=True)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        ssl_certfile=tls_cert,
-        ssl_keyfile=tls_key,
-        log_level="warning",
-        access_log=False,
-        server_header=False,
+    server.run(
+        server.server_config(
+            app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key, max_connections=max_connections
+        )
     )
     store.close()
     return EXIT_OK
