@@ -332,7 +332,7 @@ def bench_backend(
         before = {a: record_content(r) for a, r in snap.records.items()}
         after = planned_contents(d, before)
         res.parts["· blast_radius"], _ = best_of(repeat, lambda: blast_radius(snap.tenants, before, after))
-        res.parts["· seal (keyed digest of the plan)"], _ = best_of(repeat, lambda: plan.seal(store.fingerprint))
+        res.parts["· seal (keyed digest of the plan)"], _ = best_of(repeat, lambda: plan.seal(store.seal))
         res.parts["render_text"], _ = best_of(repeat, lambda: text.render_plan(plan))
         res.parts["render_markdown"], md = best_of(repeat, lambda: markdown.render_plan(plan))
         res.parts["plan_json"], pj = best_of(repeat, lambda: plan.to_json())

@@ -14,7 +14,7 @@ from .diff import DesiredKind, ScopePlan
 from .errors import ErrorKind, SmtpIacError, StalePlan
 from .filerefs import FileScope
 from .models import ResolvedSettings, SmtpSettings
-from .plan import KeyedDigest, Plan
+from .plan import Plan
 from .secrets import resolve_settings
 from .store import AuditOutcome, Store
 from .validation import validate_settings
@@ -86,7 +86,7 @@ def _settings_of(scope: ScopePlan) -> SmtpSettings:
 
 
 def resolve_planned(
-    plan: Plan, fingerprint: KeyedDigest, files: FileScope, environ: Mapping[str, str] | None = None
+    plan: Plan, fingerprint: Callable[[Address, str], str], files: FileScope, environ: Mapping[str, str] | None = None
 ) -> tuple[dict[Address, ResolvedSettings], list[tuple[Address, str]]]:
     """Resolve the passwords of every scope to write; a reference that now resolves to another
     secret than the one planned makes the plan stale."""
@@ -97,7 +97,7 @@ def resolve_planned(
             continue
         settings = _settings_of(scope)
         r = resolve_settings(settings, files=files, environ=environ, address=scope.address)
-        if fingerprint(r.password.get_secret_value()) != scope.desired.fingerprint:
+        if fingerprint(scope.address, r.password.get_secret_value()) != scope.desired.fingerprint:
             why = f"password reference {settings.password.describe()} now resolves to another secret"
             stale.append((scope.address, why))
         resolved[scope.address] = r
@@ -136,7 +136,7 @@ def apply_plan(
             address=first.address,
             hint=first.refusal.hint if first.refusal else None,
         )
-    if plan.source is not None and not plan.unaltered(store.fingerprint):
+    if plan.source is not None and not plan.unaltered(store.seal):
         raise SmtpIacError(
             "the saved plan was changed after it was made (its digest does not match); nothing applied",
             hint="make a new plan; plan files are not meant to be edited",

@@ -1,5 +1,7 @@
 """A loaded stack's managed scopes as ``plan.DesiredScope``s: passwords resolved once and
-reduced at once to the store's keyed fingerprint (the plain text goes no further)."""
+reduced at once to the store's keyed fingerprint at each scope (the plain text goes to the
+store alone: a database store's key makes the fingerprint here, the settings service makes it
+on its side)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from .stackfile import LoadedStack
 
 def desired_scopes(
     loaded: LoadedStack,
-    fingerprints: Callable[[Sequence[str]], list[str]],
+    fingerprints: Callable[[Sequence[tuple[Address, str]]], list[str]],
     *,
     environ: Mapping[str, str] | None = None,
     pulumi_config: PulumiConfigGetter | None = None,
@@ -28,7 +30,7 @@ def desired_scopes(
     reported together (one error naming each reference and the scopes using it).
 
     Each distinct password reference is resolved once (a 20,000-org stack has thousands of
-    scopes and a handful of references), and all of them are fingerprinted in one call
+    scopes and a handful of references), and every scope's is fingerprinted in one call
     (``Store.fingerprints``: one request to the settings service); the public fields are the
     stack's own, already validated by the model. ``store_files``: the open store's own files,
     which no ``{file:}`` reference may read."""
@@ -54,21 +56,21 @@ def desired_scopes(
                 failed[ref] = e
         pending.append((len(out), addr, want, ref))
         out.append(DesiredScope(addr, DesiredKind.SETTINGS))  # replaced below
-    refs = list(secrets)
-    by_ref = dict(zip(refs, fingerprints([secrets[r].get_secret_value() for r in refs]), strict=True)) if refs else {}
-    for i, addr, want, ref in pending:
-        err = failed.get(ref)
-        if err is not None:
-            missing.setdefault(err.message, []).append(str(addr))
-            hints[err.message] = err.hint
-            continue
+    ready = [p for p in pending if p[3] in secrets]
+    fps = fingerprints([(addr, secrets[ref].get_secret_value()) for _, addr, _, ref in ready]) if ready else []
+    for (i, addr, want, _), fp in zip(ready, fps, strict=True):
         out[i] = DesiredScope(
             addr,
             DesiredKind.SETTINGS,
             fields=public_fields(want),
             password_ref=want.password.model_dump(),
-            fingerprint=by_ref[ref],
+            fingerprint=fp,
         )
+    for _, addr, _, ref in pending:
+        err = failed.get(ref)
+        if err is not None:
+            missing.setdefault(err.message, []).append(str(addr))
+            hints[err.message] = err.hint
     if missing:
         lines = [f"{msg} (used by {', '.join(a[:3])}{' and more' if len(a) > 3 else ''})" for msg, a in missing.items()]
         hint = next((h for h in hints.values() if h), None)

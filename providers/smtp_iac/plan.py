@@ -23,7 +23,7 @@ FORMAT = "smtp-iac/plan"
 FORMAT_VERSION = 1
 
 KeyedDigest = Callable[[str], str]
-"""The store's keyed HMAC of a text (``Store.fingerprint``)."""
+"""The store's keyed seal of a text (``Store.seal``)."""
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Plan:
     source: dict[str, Any] | None = field(default=None, repr=False)  # the document as read from a file
 
     def seal(self, keyed_digest: KeyedDigest) -> None:
-        """Sign the document with the store's keyed HMAC, so that a plan edited after it was
+        """Sign the document with the store's keyed seal, so that a plan edited after it was
         made (fields, versions, fingerprints) is refused by apply, and one cannot be forged
         without the store key. The HMAC is over the document's SHA-256 (collision-resistant, so
         as binding as the document), so that sealing through the settings service sends 64

@@ -42,6 +42,10 @@ MAX_IDN_HOSTS = 10_000
 check costs about 20 us; a platform of 20,000 organizations uses a few relays. A stack file
 from a pull request must not make validate slow with 60,000 different ones."""
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_INET_ATON = re.compile(r"^(?:0[xX][0-9A-Fa-f]*|[0-9]+)(?:\.(?:0[xX][0-9A-Fa-f]*|[0-9]+)){0,3}$")
+"""What the C resolver's ``inet_aton`` reads as an IPv4 address: one to four parts, each decimal,
+octal (leading 0) or hex (0x): ``0x7f000001``, ``127.1`` and ``2130706433`` all reach 127.0.0.1,
+so a host written so is refused unless it is a plain dotted quad."""
 
 INVISIBLE = re.compile(
     "["
@@ -181,11 +185,14 @@ def host_ascii(host: str) -> str:
         return host
     name = host[:-1] if host.endswith(".") else host
     labels = name.split(".")
-    if all(label.isdigit() for label in labels):
+    if _INET_ATON.match(name) or all(label.isdigit() for label in labels):
         try:
             ipaddress.IPv4Address(name)
         except ValueError:
-            raise HostError("host looks like an IPv4 address but is not a valid one") from None
+            raise HostError(
+                "host looks like an IPv4 address but is not a valid one: write an IPv4 address as four "
+                "decimal numbers a.b.c.d (resolvers read 0x7f000001 or 127.1 as 127.0.0.1)"
+            ) from None
         return host
     ascii_labels = [_ascii_label(label) if label.isascii() else _alabel(label) for label in labels]
     ascii_name = ".".join(ascii_labels)
@@ -257,6 +264,7 @@ def check_settings(s: Any, path: JsonPath = (), skip: frozenset[JsonPath] = froz
                 f"env {env} is one of smtp-iac's own settings ({OWN_ENV_PREFIX}*), not an SMTP password",
             )
         )
+    out.extend(_header_problems(s, path, ("sender",), skip))
     if port_ok and tls_ok and port == 465 and tls is False:
         out.append(Problem(path + ("port",), "port 465 is implicit TLS: set tls: true (or use 587 with STARTTLS)"))
     if tls_ok and tls is False:
@@ -288,6 +296,24 @@ def check_settings(s: Any, path: JsonPath = (), skip: frozenset[JsonPath] = froz
                     severity="warning",
                 )
             )
+    return out
+
+
+def _header_problems(
+    data: dict[str, Any], path: JsonPath, keys: tuple[str, ...], skip: frozenset[JsonPath]
+) -> list[Problem]:
+    """Mail addresses that would become header fields (``sender``, ``verify.to``/``from``): an
+    RFC 2047 encoded word that decodes to a line break would write header lines of its own
+    (``verify.message.header_problem``; the email package is imported only for such a value)."""
+    out: list[Problem] = []
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str) and "=?" in value and path + (key,) not in skip:
+            from .verify.message import header_problem
+
+            why = header_problem(value, "to")
+            if why is not None:
+                out.append(Problem(path + (key,), f"{key} {why}"))
     return out
 
 
@@ -338,6 +364,8 @@ def check_document(
             idn.add(host)
         out.extend(check_settings(settings, path, skip))
     verify = data.get("verify") if isinstance(data, dict) else None
+    if isinstance(verify, dict):
+        out.extend(_header_problems(verify, ("verify",), ("to", "from"), skip))
     if isinstance(verify, dict) and verify.get("mode") == "off":
         out.append(
             Problem(

@@ -180,7 +180,8 @@ class ScopeWriter:
 
     def audit_refused(self, w: ScopeWrite, outcome: AuditOutcome, detail: str) -> None:
         """Audit an attempt that was not written (also used by ``apply`` for a stale plan)."""
-        new_fp = self.store.fingerprint(w.settings.password.get_secret_value()) if w.settings is not None else None
+        password = w.settings.password.get_secret_value() if w.settings is not None else None
+        new_fp = self.store.fingerprint(w.address, password) if password is not None else None
         self.store.record_attempt(
             w.address,
             stack=w.stack,

@@ -85,7 +85,9 @@ def test_save_checks_first_writes_nothing_on_failure_then_writes(page, svc):
     assert "Saved: version 2 is in force." in text(page)
     record = svc.store.get(ACME)
     assert (record.version, record.sender, record.managed_by) == (2, "alerts@acme.example", None)
-    assert record.password_fingerprint == svc.store.fingerprint(TEST_PASSWORD)  # the empty field kept it
+    assert record.password_fingerprint == svc.store.fingerprint(
+        record.address, TEST_PASSWORD
+    )  # the empty field kept it
     assert record.updated_by == "partner-admin (partner-admin of partners/acme)"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from smtp_iac.addresses import Address
 from smtp_iac.store import open_store
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -34,6 +35,17 @@ class StoreInfo:
     def open(self):
         """The store itself (the database), for out-of-band changes and proofs."""
         return open_store(self.direct_url or self.url, key=self.key)
+
+    def shown_fingerprint(self, address: Address, password: str) -> str:
+        """The fingerprint of ``password`` at ``address`` as the provider sees it: the store's,
+        or through the settings service bound to the scope (``service.fingerprints``)."""
+        from smtp_iac.service.fingerprints import KEY_PURPOSE, ScopeFingerprints
+
+        with self.open() as s:
+            fp = s.fingerprint(address, password)
+            shown = ScopeFingerprints(s.derived_key(KEY_PURPOSE)).shown(address, fp) if self.token else fp
+        assert shown is not None
+        return shown
 
     def config(self, **extra: str) -> dict[str, str]:
         if self.token:  # a pipeline that holds a token, never the database or its key

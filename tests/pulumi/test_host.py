@@ -84,8 +84,8 @@ def test_full_lifecycle_through_the_real_host(host, any_store, relay, ca_file, t
     assert "password" in secret_outs, "the password is echoed under its own key only, so it stays secret"
     state.record(ResourceState(URN, SETTINGS_TYPE, id_, checked, outs, set(SECRET_INPUTS), secret_outs))
     with store.open() as s:
-        assert outs["password_fingerprint"] == s.fingerprint(PASSWORD)
         assert s.get(Address("acme")).managed_by == "prod"
+    assert outs["password_fingerprint"] == store.shown_fingerprint(Address("acme"), PASSWORD)
 
     # Diff: none
     assert host.diff(URN, id_, outs, checked, SECRET_INPUTS).changes == provider_pb2.DiffResponse.DIFF_NONE
@@ -99,7 +99,7 @@ def test_full_lifecycle_through_the_real_host(host, any_store, relay, ca_file, t
             stack="prod",
             actor="ui",
         )
-        fp_new = s.fingerprint(NEW_PASSWORD)
+    fp_new = store.shown_fingerprint(Address("acme"), NEW_PASSWORD)
 
     # Read (refresh) shows it: every field, the password by fingerprint
     rid, routs, rinputs = host.read(URN, id_, outs, checked, SECRET_INPUTS)

@@ -74,7 +74,8 @@ def test_whole_lifecycle(store, relay, ca_file):
     outs = created.outs
     with store.open() as s:
         live = s.get(ACME)
-        assert outs["password_fingerprint"] == s.fingerprint(PASSWORD) == live.password_fingerprint
+        assert live.password_fingerprint == s.fingerprint(ACME, PASSWORD)
+    assert outs["password_fingerprint"] == store.shown_fingerprint(ACME, PASSWORD)
     assert (outs["version"], outs["managed_by"]) == (1, "prod")
     assert set(checked.inputs) <= set(outs), "every input key is echoed, or every diff shows a change"
     assert relay.stats.auth_attempts == 1, "create verifies first"
@@ -153,8 +154,10 @@ def test_password_change_is_seen_by_fingerprint_verified_and_written(store, rela
     assert diff.changes is True
     new_outs = p.update("partners/acme", outs, news).outs
     with store.open() as s:
-        assert new_outs["password_fingerprint"] == s.fingerprint(NEW_PASSWORD) != outs["password_fingerprint"]
         assert s.reveal_password(ACME).get_secret_value() == NEW_PASSWORD
+    assert (
+        new_outs["password_fingerprint"] == store.shown_fingerprint(ACME, NEW_PASSWORD) != outs["password_fingerprint"]
+    )
     assert p.diff("partners/acme", new_outs, news).changes is False
     assert_no_password(outs["password_fingerprint"], new_outs["password_fingerprint"])
 
@@ -169,7 +172,7 @@ def test_failed_verify_writes_nothing_and_is_audited(store, relay, ca_file):
     assert_no_password(str(exc.value), exc.value.hint)
     with store.open() as s:
         assert s.get(ACME).version == 1
-        assert s.get(ACME).password_fingerprint == s.fingerprint(PASSWORD)
+        assert s.get(ACME).password_fingerprint == s.fingerprint(Address("acme"), PASSWORD)
     assert audit_outcomes(store)[-1] == ("update", "verify_failed")  # the write it stopped
 
 
@@ -185,7 +188,7 @@ def test_out_of_band_change_shows_in_read_with_the_password_by_fingerprint(store
             stack="prod",
             actor="ui",
         )
-        fp_other = s.fingerprint("someone-else")
+    fp_other = store.shown_fingerprint(ACME, "someone-else")
     read = p.read("partners/acme", outs)
     assert read.outs["host"] == "localhost" and read.inputs["host"] == "localhost"
     assert read.outs["password_fingerprint"] == fp_other != outs["password_fingerprint"]

@@ -117,6 +117,12 @@ class Svc:
         kw.setdefault("timeout", 30)
         return httpx.Client(base_url=self.url, headers=headers, **kw)
 
+    def shown(self, address: Address, fingerprint: str | None) -> str | None:
+        """A store's fingerprint as the service shows it at ``address`` (bound to the scope)."""
+        from smtp_iac.service.fingerprints import KEY_PURPOSE, ScopeFingerprints
+
+        return ScopeFingerprints(self.store.derived_key(KEY_PURPOSE)).shown(address, fingerprint)
+
     def etag(self, address: Address) -> str:
         record = self.store.get(address)
         assert record is not None

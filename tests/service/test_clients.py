@@ -122,7 +122,7 @@ def test_plan_and_drift_are_a_constant_number_of_requests(
                 lines.clear()
                 assert run(command) == (0 if command[0] == "plan" else 2)
                 counts[(command[0], n)] = _settled(lines)
-    assert counts[("plan", 5)] == counts[("plan", 400)] == ["/v1/snapshot", "/v1/fingerprints", "/v1/fingerprints"]
+    assert counts[("plan", 5)] == counts[("plan", 400)] == ["/v1/snapshot", "/v1/fingerprints", "/v1/seals"]
     assert counts[("drift", 5)] == counts[("drift", 400)], counts
 
 

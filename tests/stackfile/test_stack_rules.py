@@ -519,6 +519,12 @@ def test_host_forms_that_are_accepted(check, host):
         ("999.1.1.1", "looks like an IPv4 address but is not a valid one"),
         ("1.2.3", "looks like an IPv4 address but is not a valid one"),
         ("256.256.256.256", "looks like an IPv4 address but is not a valid one"),
+        # what the C resolver's inet_aton reads as 127.0.0.1: hex, octal, fewer parts
+        ("0x7f000001", "looks like an IPv4 address but is not a valid one"),
+        ("0x7f.0.0.1", "looks like an IPv4 address but is not a valid one"),
+        ("0177.0.0.1", "looks like an IPv4 address but is not a valid one"),
+        ("2130706433", "looks like an IPv4 address but is not a valid one"),
+        ("1.2.3.4.5", "looks like an IPv4 address but is not a valid one"),
         ("dead:587", "neither a DNS name nor a valid IPv6 address (a port goes in port:"),
         ("2001:db8::zz", "neither a DNS name nor a valid IPv6 address"),
         ("-smtp.example.com", "is not a valid DNS label"),

@@ -111,7 +111,7 @@ def test_sigkill_during_bulk_write_leaves_every_record_whole(store_url):
             assert (rec.host, rec.port, rec.username) == (f"h{g}.example.com", 1000 + g, f"u{g}"), address
             password = store.reveal_password(address).get_secret_value()
             assert password == f"pw-{g}"
-            assert rec.password_fingerprint == store.fingerprint(password)
+            assert rec.password_fingerprint == store.fingerprint(address, password)
             oks = [a for a in store.audit_log(address=address) if a.outcome == "ok"]
             assert len(oks) == rec.version  # one audited write per version, no more, no less
             assert [a.action for a in oks] == ["create"] + ["update"] * (rec.version - 1)

@@ -162,9 +162,9 @@ def test_put_returns_what_get_reads(loaded):
     )
     assert (got.version, got.managed_by, got.updated_by, str(got.address)) == (1, "prod", "alice", "partners/acme")
     assert got.updated_at is not None and got.updated_at.utcoffset().total_seconds() == 0
-    assert got.password_fingerprint == loaded.fingerprint("s3cret-pw")
+    assert got.password_fingerprint == loaded.fingerprint(CONTROLLER, "s3cret-pw")
     assert got.password_fingerprint.startswith("hmac-sha256:") and len(got.password_fingerprint) == 12 + 16
-    assert loaded.fingerprint("other") != got.password_fingerprint
+    assert loaded.fingerprint(CONTROLLER, "other") != got.password_fingerprint
     assert loaded.reveal_password(ACME).get_secret_value() == "s3cret-pw"
 
 
@@ -175,8 +175,8 @@ def test_update_bumps_version_and_audits_changed_fields(loaded):
     assert loaded.reveal_password(ACME).get_secret_value() == "two"
     last = loaded.audit_log(address=ACME)[-1]
     assert (last.action, last.outcome) == ("update", "ok")
-    assert last.old_fingerprint == loaded.fingerprint("one")
-    assert last.new_fingerprint == loaded.fingerprint("two")
+    assert last.old_fingerprint == loaded.fingerprint(CONTROLLER, "one")
+    assert last.new_fingerprint == loaded.fingerprint(CONTROLLER, "two")
     assert "host" in last.detail and "password" in last.detail
 
 
@@ -298,13 +298,15 @@ def test_record_attempt_audits_a_failed_verify(loaded):
         outcome="verify_failed",
         detail="auth_failed: 535 authentication failed",
         actor="ci",
-        new_fingerprint=loaded.fingerprint("new"),
+        new_fingerprint=loaded.fingerprint(CONTROLLER, "new"),
     )
     last = loaded.audit_log(address=ACME, limit=1)
     assert len(last) == 1
     e = last[0]
     assert (e.action, e.outcome, e.actor, e.stack) == ("update", "verify_failed", "ci", "prod")
-    assert e.old_fingerprint == loaded.fingerprint("old") and e.new_fingerprint == loaded.fingerprint("new")
+    assert e.old_fingerprint == loaded.fingerprint(CONTROLLER, "old") and e.new_fingerprint == loaded.fingerprint(
+        CONTROLLER, "new"
+    )
     assert loaded.get(ACME).version == 1
 
 

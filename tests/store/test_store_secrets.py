@@ -37,7 +37,7 @@ def _write_everything(store) -> None:
         action="update",
         outcome="verify_failed",
         detail="auth_failed",
-        new_fingerprint=store.fingerprint(PLAIN),
+        new_fingerprint=store.fingerprint(CONTROLLER, PLAIN),
     )
 
 
@@ -63,7 +63,7 @@ def _assert_reads_hide(store) -> None:
 def test_plain_password_absent_from_reads_audit_and_errors(store):
     _write_everything(store)
     _assert_reads_hide(store)
-    fp = store.fingerprint(PLAIN)
+    fp = store.fingerprint(CONTROLLER, PLAIN)
     assert store.get(CONTROLLER).password_fingerprint == fp
     assert {a.new_fingerprint for a in store.audit_log(address=BLUE)} >= {fp}
 
@@ -115,12 +115,12 @@ def test_fingerprint_is_keyed_and_stable(tmp_path, monkeypatch):
         open_store(f"sqlite:///{tmp_path}/b.db", key=k1) as b,
         open_store(f"sqlite:///{tmp_path}/c.db", key=k2) as c,
     ):
-        assert a.fingerprint(PLAIN) == b.fingerprint(PLAIN)  # same key, same password
-        assert a.fingerprint(PLAIN) != c.fingerprint(PLAIN)  # another key: no offline guessing
-        assert a.fingerprint(PLAIN) != a.fingerprint(PLAIN + "x")
+        assert a.fingerprint(CONTROLLER, PLAIN) == b.fingerprint(CONTROLLER, PLAIN)  # same key, same password
+        assert a.fingerprint(CONTROLLER, PLAIN) != c.fingerprint(CONTROLLER, PLAIN)  # another key: no offline guessing
+        assert a.fingerprint(CONTROLLER, PLAIN) != a.fingerprint(CONTROLLER, PLAIN + "x")
         import hashlib
 
-        assert hashlib.sha256(PLAIN.encode()).hexdigest()[:16] not in a.fingerprint(PLAIN)
+        assert hashlib.sha256(PLAIN.encode()).hexdigest()[:16] not in a.fingerprint(CONTROLLER, PLAIN)
 
 
 def test_key_rotation_reencrypts_and_old_records_still_decrypt(backend, monkeypatch):
@@ -135,7 +135,7 @@ def test_key_rotation_reencrypts_and_old_records_still_decrypt(backend, monkeypa
     with open_store(backend.url, key=f"{new},{old}") as store:
         # before rotation: old records decrypt, fingerprints already answer under the new key
         assert store.reveal_password(CONTROLLER).get_secret_value() == PLAIN
-        assert store.get(CONTROLLER).password_fingerprint == store.fingerprint(PLAIN)
+        assert store.get(CONTROLLER).password_fingerprint == store.fingerprint(CONTROLLER, PLAIN)
         assert store.rotate_keys() == 2
         tokens_after = _tokens(store)
         assert all(tokens_after[a] != tokens_before[a] for a in tokens_before)
@@ -145,7 +145,7 @@ def test_key_rotation_reencrypts_and_old_records_still_decrypt(backend, monkeypa
     with open_store(backend.url, key=new) as store:  # the old key is no longer needed
         assert store.reveal_password(CONTROLLER).get_secret_value() == PLAIN
         assert store.reveal_password(ACME).get_secret_value() == "acme-pw"
-        assert store.get(ACME).password_fingerprint == store.fingerprint("acme-pw")
+        assert store.get(ACME).password_fingerprint == store.fingerprint(ACME, "acme-pw")
         for token in _tokens(store).values():
             Fernet(new.encode()).decrypt(token.encode())
 

@@ -63,7 +63,7 @@ def test_a_moved_version_is_refused_before_any_check_and_audited_as_a_conflict(l
     assert (result.error.expected, result.error.actual, result.error.last_writer) == (1, 2, "bob")
     assert loaded.get(ACME).version == 2 and loaded.get(ACME).host == "b.example.com"
     assert audit(loaded, ACME)[-1] == ("update", "conflict", "alice")
-    assert loaded.audit_log(address=ACME)[-1].new_fingerprint == loaded.fingerprint(PASSWORD)
+    assert loaded.audit_log(address=ACME)[-1].new_fingerprint == loaded.fingerprint(ACME, PASSWORD)
 
 
 def test_another_stacks_scope_is_refused_before_any_check_unless_adopting(loaded):
@@ -92,7 +92,10 @@ def test_a_failed_check_writes_nothing_and_is_audited_as_the_write_it_stopped(lo
     assert loaded.get(ACME) == before
     entry = loaded.audit_log(address=ACME)[-1]
     assert (entry.action, entry.outcome, entry.actor) == ("update", "verify_failed", "alice")
-    assert (entry.old_fingerprint, entry.new_fingerprint) == (before.password_fingerprint, loaded.fingerprint(PASSWORD))
+    assert (entry.old_fingerprint, entry.new_fingerprint) == (
+        before.password_fingerprint,
+        loaded.fingerprint(ACME, PASSWORD),
+    )
     assert PASSWORD not in entry.detail
 
 

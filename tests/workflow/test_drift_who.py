@@ -119,7 +119,11 @@ def test_each_drift_item_names_who_and_when(ws2):
     # the password: which one differs, by the two keyed fingerprints
     ini = items[("partners/initech", "changed")]
     assert ini["changes"] == [
-        {"field": "password", "live": ws.fingerprint(OTHER_PASSWORD), "desired": ws.fingerprint(PASSWORD)}
+        {
+            "field": "password",
+            "live": ws.fingerprint(OTHER_PASSWORD, "partners/initech"),
+            "desired": ws.fingerprint(PASSWORD, "partners/initech"),
+        }
     ]
 
     md = ws.run("drift", f, "--format", "markdown")

@@ -230,7 +230,7 @@ def test_plan_json_content_and_saved_plan_identical(ws):
     assert acme["action"] == "create" and acme["tier"] == "partner" and acme["desired"] == "settings"
     assert acme["fields"]["username"] == USER2 and acme["fields"]["port"] == PORT
     assert acme["password_ref"] == {"env": OTHER_ENV}
-    assert acme["password_fingerprint"] == ws.fingerprint(OTHER_PASSWORD)
+    assert acme["password_fingerprint"] == ws.fingerprint(OTHER_PASSWORD, "partners/acme")
     assert {"field": "password", "old": None, "new": "(set)"} in acme["changes"]
     assert by["partners/acme/organizations/acme-us"]["action"] == "no-op"
     glob = by["partners/globex"]

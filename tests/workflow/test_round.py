@@ -129,7 +129,8 @@ def test_full_round_load_apply_oob_drift_repair(ws, relay, ca_file):
     assert {"field": "port", "live": 2525, "desired": relay.port} in acme["changes"]
     ini = next(i for i in d.json()["items"] if i["address"] == "partners/initech")
     # a password: which one differs, by the two keyed fingerprints, never the secret
-    fp_live, fp_desired = ws.fingerprint("changed-in-console-77"), ws.fingerprint(PASSWORD)
+    fp_live = ws.fingerprint("changed-in-console-77", "partners/initech")
+    fp_desired = ws.fingerprint(PASSWORD, "partners/initech")
     assert ini["changes"] == [{"field": "password", "live": fp_live, "desired": fp_desired}]
     md = ws.run("drift", f, "--format", "markdown")
     assert md.rc == 2 and "**5 differences**" in md.out
@@ -211,7 +212,7 @@ def test_effective_names_the_winning_record_and_chain(ws, relay, ca_file):
     d = ws.run("effective", "acme/acme-eu", "--format", "json").json()
     assert d["source"] == "partners/acme/organizations/acme-eu" and d["tier"] == "organization"
     assert d["settings"]["sender"] == "eu@example.com" and d["settings"]["version"] == 1
-    assert d["settings"]["password_fingerprint"] == ws.fingerprint(PASSWORD)
+    assert d["settings"]["password_fingerprint"] == ws.fingerprint(PASSWORD, "partners/acme/organizations/acme-eu")
 
     # acme-labs has its switch off: its org record could not apply; partner wins
     d = ws.run("effective", "acme-labs", "--format", "json").json()
@@ -257,8 +258,15 @@ def test_import_round_trips_to_no_changes(ws, relay, ca_file, monkeypatch):
     assert doc["relays"][shared]["password"] == {"env": "SMTP_RELAY_PASSWORD_127_0_0_1"}
     assert doc["relays"][shared]["port"] == relay.port and doc["relays"][shared]["username"] == USER
     assert doc["controller"]["smtp"] == {"relay": shared}
-    assert doc["partners"]["initech"]["smtp"] == {"relay": shared}
-    assert doc["partners"]["globex"]["organizations"]["globex-eu"]["smtp"] == {"relay": shared}
+    # through the service no two scopes' passwords can be compared: each but the first has its own
+    own = ws.via is not None
+    assert doc["partners"]["initech"]["smtp"] == {"relay": shared} | (
+        {"password": {"env": "SMTP_PASSWORD_INITECH"}} if own else {}
+    )
+    assert doc["partners"]["globex"]["organizations"]["globex-eu"]["smtp"] == {"relay": shared} | (
+        {"password": {"env": "SMTP_PASSWORD_GLOBEX__GLOBEX_EU"}} if own else {}
+    )
+    assert ("no two scopes' passwords can be compared" in text) == own
     assert doc["store"] == ws.store_shown and "verify" not in doc and "verify: is not kept in the store" in text
     (ws.dir / "stacks" / "imported.yaml").write_text(text)
     assert ws.run("validate", "stacks/imported.yaml").rc == 0
@@ -268,6 +276,8 @@ def test_import_round_trips_to_no_changes(ws, relay, ca_file, monkeypatch):
         "SMTP_RELAY_PASSWORD_127_0_0_1": PASSWORD,
         "SMTP_PASSWORD_ACME": OTHER_PASSWORD,
         "SMTP_PASSWORD_ACME__ACME_EU": PASSWORD,
+        "SMTP_PASSWORD_INITECH": PASSWORD,
+        "SMTP_PASSWORD_GLOBEX__GLOBEX_EU": PASSWORD,
     }
     for var, pw in real.items():
         monkeypatch.setenv(var, pw)

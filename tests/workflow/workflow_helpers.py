@@ -177,9 +177,18 @@ class Workspace:
         with self.open() as s:
             return s.get(Address.parse(address))
 
-    def fingerprint(self, password: str) -> str:
+    def fingerprint(self, password: str, shown_at: str | None = None) -> str:
+        """The store's fingerprint of ``password``; with ``shown_at`` (an address), as commands
+        show it there: through the service, bound to that scope (``service.fingerprints``)."""
+        from smtp_iac.service.fingerprints import KEY_PURPOSE, ScopeFingerprints
+
         with self.open() as s:
-            return s.fingerprint(password)
+            fp = s.fingerprint(Address.parse(shown_at or "controller"), password)
+            if shown_at is None or not self.via:
+                return fp
+            shown = ScopeFingerprints(s.derived_key(KEY_PURPOSE)).shown(shown_at, fp)
+            assert shown is not None and shown != fp
+            return shown
 
     def store_files(self) -> list[Path]:
         return sorted(p for p in self.db.parent.iterdir() if p.is_file())

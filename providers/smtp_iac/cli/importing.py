@@ -10,7 +10,9 @@ What the store knows is imported:
   ``SMTP_RELAY_PASSWORD_<NAME>`` (a prefix no scope placeholder has, so no partner id can
   collide with it), for the password most of its scopes share (same keyed fingerprint; a tie
   goes to the first scope). A scope whose password differs overrides it with its own
-  placeholder: ``{relay: NAME, password: {env: SMTP_PASSWORD_<PARTNER>[__<ORG>]}}``.
+  placeholder: ``{relay: NAME, password: {env: SMTP_PASSWORD_<PARTNER>[__<ORG>]}}``. Through
+  the settings service, fingerprints are bound to their scope and never tell a shared password:
+  each scope of a relay but the first then names its own placeholder (the header says so).
 - ``store:`` is the URL the import read from, unless it holds a password (a PostgreSQL URL
   with one in its user-info or a ``password=`` parameter): a stack file is committed, so the
   key is then left out and a header line says so.
@@ -162,6 +164,11 @@ def import_cmd(state: State, partner: str | None, name: str | None) -> int:
         "# verify: is not kept in the store: the default (mode: login, system CAs) applies; re-add",
         "# mode, to and ca_file if the stack had them.",
     ]
+    if store.fingerprints_per_scope:
+        header.append(
+            "# Through the settings service no two scopes' passwords can be compared: each scope of a relay "
+            "but the first has its own placeholder (give the same value where they share one)."
+        )
     if with_password:
         header.append("# store: left out: the store URL holds a password; give it with --store or SMTP_IAC_STORE.")
     click.echo("\n".join(header))

@@ -54,7 +54,7 @@ def plan_cmd(
     with state.open_store(loaded.stack.store, create=False) as store:
         plan = make_plan(loaded, store, stack_file=file, adopt=adopt, targets=limit)
         if out or fmt == "json":  # a document that apply may be given: signed with the store key
-            plan.seal(store.fingerprint)
+            plan.seal(store.seal)
     if out:
         write_plan(Path(out), plan)
     emit(

@@ -24,7 +24,7 @@ def show_cmd(state: State, plan_file: str, fmt: str) -> int:
     """Render a saved plan again, after checking its digest against the store it was planned with."""
     plan = read_plan(plan_file)
     with store_of_plan(state, plan, plan_file, doing="nothing shown") as store:
-        if not plan.unaltered(store.fingerprint):
+        if not plan.unaltered(store.seal):
             raise UsageError(
                 f"{plan_file} was changed after it was made (its digest does not match); nothing shown",
                 hint="make a new plan; plan files are not meant to be edited",

@@ -17,12 +17,16 @@ from . import web
 from .org_page import router as org_router
 from .pages import router as pages_router
 from .scope_page import router as scope_router
-from .web import HERE, Console
+from .web import HERE, Console, EndedSessions
+
+SESSION_KEY_PURPOSE = "console session v1"
+"""What the store key derives the session cookies' key for (``Store.derived_key``)."""
 
 
-def mount(app: FastAPI, session_key: bytes) -> Console:
-    """Serve the console on ``app`` (the service), its sessions sealed with ``session_key``."""
-    console = Console(app, session_key)
+def mount(app: FastAPI, session_key: bytes, ended: EndedSessions) -> Console:
+    """Serve the console on ``app`` (the service), its sessions sealed with ``session_key`` and
+    ended by sign-out in ``ended`` (the store)."""
+    console = Console(app, session_key, ended)
     app.state.console = console
     web.install(app)
     for router in (pages_router, scope_router, org_router):

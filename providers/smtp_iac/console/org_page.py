@@ -21,7 +21,7 @@ AUDIT_ROWS = 20
 
 @router.get("/organizations/{org:path}")
 async def org_page(request: Request, org: str, switched: str | None = None) -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     addr = _org(request, session, org)
     answer = await call(request, session, "GET", org_path(str(addr), "/effective"))
     if not answer.ok:
@@ -54,7 +54,7 @@ async def org_page(request: Request, org: str, switched: str | None = None) -> R
 
 @router.post("/organizations/{org:path}/smtp")
 async def switch(request: Request, org: str) -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     addr = _org(request, session, org)
     data = await posted(request, session)
     enabled = data.get("enabled") == "on"

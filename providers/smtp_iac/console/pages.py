@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from ..addresses import Address
 from ..tokens import Role, TokenInfo, parse_token
 from .api import scope_path
-from .session import LOGIN_COOKIE, SESSION_COOKIE
+from .session import LOGIN_COOKIE
 from .views import TIER_WORDS, Pager, home, sees_controller, sees_partners
 from .web import call, console, end_session, fail, posted, redirect, render, session_of, set_session
 
@@ -41,7 +41,7 @@ def _next(value: str | None) -> str | None:
 @router.get("/signin")
 async def signin_page(request: Request, next: str | None = None, ended: str | None = None) -> Response:
     c = console(request)
-    if c.codec.open(request.cookies.get(SESSION_COOKIE)) is not None:
+    if await c.session(request) is not None:
         return redirect(_next(next) or "/")
     nonce = c.codec.login_nonce()
     message = ENDED.get(ended or "", ENDED["rejected"]) if ended else None
@@ -63,8 +63,13 @@ async def signin(request: Request) -> Response:
     token = data.get("token", "").strip()[:512]
     if not token:
         return _signin_again(request, "Enter a token (a sysadmin makes one with: smtp-iac tokens create).", target)
-    if parse_token(token) is None:  # and so never sent on, in a header, as it was typed
+    parsed = parse_token(token)
+    if parsed is None:  # and so never sent on, in a header, as it was typed
         return _signin_again(request, "That token was not accepted: not an smtp-iac token.", target, 401)
+    wait = c.signins.take(parsed[0])  # each session a sign-out ends is kept in the store until it expires
+    if wait is not None:
+        again = f"Too many sign-ins with this token: try again in {max(1, int(wait) + 1)} s."
+        return _signin_again(request, again, target, 429)
     answer = await c.api.call(token, "GET", "/v1/whoami")
     if not answer.ok:
         return _signin_again(request, f"That token was not accepted: {answer.detail}.", target, 401)
@@ -79,8 +84,9 @@ async def signin(request: Request) -> Response:
 
 @router.post("/signout")
 async def signout(request: Request) -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     await posted(request, session)
+    await console(request).end(session)  # a copy of the cookie no longer works, on any instance
     response = redirect("/signin")
     end_session(response)
     return response
@@ -95,7 +101,7 @@ async def tier_map(
     offset: Offset = 0,
     poffset: Offset = 0,
 ) -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     who = session.who
     if home(who) != "/":
         return redirect(home(who))

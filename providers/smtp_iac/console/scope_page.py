@@ -32,7 +32,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/scopes/{address:path}")
 async def scope_page(request: Request, address: str, saved: int | None = None) -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     addr = _address(request, session, address)
     page = await _page(request, session, addr)
     flash = f"Saved: version {saved} is in force." if saved else None
@@ -41,7 +41,7 @@ async def scope_page(request: Request, address: str, saved: int | None = None) -
 
 @router.post("/scopes/{address:path}")
 async def scope_action(request: Request, address: str) -> Response:
-    session = session_of(request)
+    session = await session_of(request)
     addr = _address(request, session, address)
     data = await posted(request, session)
     form, password = ScopeForm.from_post(data)

@@ -11,8 +11,9 @@ its forms.
   the sign-in form, before there is a session, a value bound to a random ``LOGIN_COOKIE``
   (double submit under the same key). On top, a POST whose ``Origin`` is another site's is
   refused (``same_origin``).
-- Sign-out deletes the cookie. The cookie is stateless: a copy taken before sign-out stays
-  valid until it expires or its token is revoked (``smtp-iac tokens revoke``).
+- Every session has a random id in its cookie. Sign-out deletes the cookie and lists the id in
+  the store as ended until the cookie would have expired (``Store.end_session``); every
+  instance refuses a copy of it from then on (``web.session_of``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -40,6 +42,8 @@ class Session:
     token: str  # the bearer token itself: sent to the API, never shown
     csrf: str
     who: TokenInfo  # id, name, role and reach, as the API said at sign-in (a token's never change)
+    id: str = ""  # random, for ending it on the server (sign-out)
+    expires_at: datetime | None = None
 
 
 class SessionCodec:
@@ -52,8 +56,9 @@ class SessionCodec:
         self._mac = hashlib.sha256(b"smtp-iac console csrf\x00" + key).digest()
 
     def seal(self, token: str, who: TokenInfo) -> tuple[str, Session]:
-        session = Session(token, secrets.token_urlsafe(24), who)
+        session = Session(token, secrets.token_urlsafe(24), who, secrets.token_urlsafe(18))
         doc = {
+            "s": session.id,
             "t": token,
             "c": session.csrf,
             "i": who.id,
@@ -69,10 +74,12 @@ class SessionCodec:
         if not cookie or len(cookie) > MAX_COOKIE:
             return None
         try:
-            doc = json.loads(self._fernet.decrypt(cookie.encode("ascii"), ttl=SESSION_SECONDS))
+            raw = cookie.encode("ascii")
+            doc = json.loads(self._fernet.decrypt(raw, ttl=SESSION_SECONDS))
             org = Address.parse(doc["o"]) if doc["o"] else None
             who = TokenInfo(doc["i"], doc["n"], Role(doc["r"]), doc["p"], org)
-            return Session(doc["t"], doc["c"], who)
+            expires = datetime.fromtimestamp(self._fernet.extract_timestamp(raw) + SESSION_SECONDS, UTC)
+            return Session(doc["t"], doc["c"], who, str(doc["s"]), expires)
         except (InvalidToken, UnicodeError, ValueError, KeyError, TypeError):
             return None
 

@@ -7,16 +7,20 @@ an error page with the API's words); ``install`` turns it into that answer.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..actor import actor_shown
+from ..service.config import RateLimit
+from ..service.limits import RateLimiter
 from .api import Answer, Api
 from .session import LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECONDS, Session, SessionCodec, csrf_ok, same_origin
 
@@ -45,10 +49,36 @@ class PageExit(Exception):
         self.response = response
 
 
+SIGNINS = RateLimit(per_minute=10, burst=10)
+"""Sign-ins per token and instance: each session a sign-out ends is kept in the store until its
+cookie would expire (8 h), so this bounds what one token can make the store keep."""
+
+
+class EndedSessions(Protocol):
+    """Where sessions ended by sign-out are kept (the store: every instance sees them)."""
+
+    def end_session(self, session_id: str, expires_at: datetime) -> None: ...
+
+    def session_ended(self, session_id: str) -> bool: ...
+
+
 class Console:
-    def __init__(self, app: FastAPI, session_key: bytes):
+    def __init__(self, app: FastAPI, session_key: bytes, ended: EndedSessions):
         self.codec = SessionCodec(session_key)
         self.api = Api(app)
+        self.ended = ended
+        self.signins = RateLimiter(SIGNINS)
+
+    async def session(self, request: Request) -> Session | None:
+        """The request's session: its cookie opens, and it was not ended by a sign-out."""
+        session = self.codec.open(request.cookies.get(SESSION_COOKIE))
+        if session is None or await run_in_threadpool(self.ended.session_ended, session.id):
+            return None
+        return session
+
+    async def end(self, session: Session) -> None:
+        if session.expires_at is not None:
+            await run_in_threadpool(self.ended.end_session, session.id, session.expires_at)
 
 
 def console(request: Request) -> Console:
@@ -68,9 +98,9 @@ def redirect(url: str) -> RedirectResponse:
     return response
 
 
-def session_of(request: Request) -> Session:
+async def session_of(request: Request) -> Session:
     """The request's session; else, PageExit to the sign-in page (coming back here after)."""
-    session = console(request).codec.open(request.cookies.get(SESSION_COOKIE))
+    session = await console(request).session(request)
     if session is None:  # back here after sign-in, when here is a page (a form's POST is not)
         back = "?next=" + quote(request.url.path, safe="/") if request.method == "GET" else ""
         raise PageExit(redirect("/signin" + back))

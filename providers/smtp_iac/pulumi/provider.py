@@ -177,7 +177,7 @@ class SmtpSettingsProvider(_StoreProvider):
 
         def fingerprint(password: str) -> str:
             with self._store(olds) as store:
-                return store.fingerprint(password)
+                return store.fingerprint(Address.parse(olds["address"]), password)
 
         return _diff_result(P.settings_changes(olds, news, fingerprint))
 

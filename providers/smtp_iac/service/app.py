@@ -1,12 +1,15 @@
 """The ASGI application: ``create_app(config)`` puts the service together once per process.
 
-    uvicorn.run(create_app(ServiceConfig(store_url="postgresql://...")), host=..., port=...)
+    server.run(server.server_config(create_app(ServiceConfig(store_url="postgresql://...")), host=..., port=...))
+
+(``service.server``: how it is served, with the limits on slow and many clients.)
 
 The store is opened here, once, and shared by every request of the process (a store's
 connection is serialized by its own lock; several processes or instances each open their
 own). The console (``smtp_iac.console``) is mounted at ``/``. Middleware, outside in:
-telemetry (log line, metrics, last-resort 500), body cap. Docs pages that would load scripts
-from a CDN are off; the schema is at ``/openapi.json``.
+telemetry (log line, metrics, last-resort 500), body cap, 405 for a method the path's resource
+does not serve (``methods``). Docs pages that would load scripts from a CDN are off; the schema
+is at ``/openapi.json`` (``document``: FastAPI's, made exact).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .. import __version__
+from ..console import SESSION_KEY_PURPOSE
 from ..console import mount as mount_console
 from ..store import Store, open_store
 from . import problems
@@ -25,7 +29,11 @@ from .checkcache import CheckCache
 from .clients import router as clients
 from .config import ServiceConfig
 from .context import Ctx
+from .document import ServiceApp
+from .fingerprints import KEY_PURPOSE as FINGERPRINT_KEY_PURPOSE
+from .fingerprints import ScopeFingerprints
 from .limits import BodyLimit, CheckSlots, RateLimiter
+from .methods import MethodGate
 from .ops import router as ops
 from .organizations import router as organizations
 from .relaypolicy import RelayPolicy
@@ -44,13 +52,16 @@ Errors are `application/problem+json`. Writes are compare-and-swap on the record
 
 def bare_app(**kw: Any) -> FastAPI:
     """The routes without a store or middleware: what the OpenAPI document is made from."""
-    app = FastAPI(
+    app = ServiceApp(
         title="smtp-iac settings service",
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # no redirect from /path/ to /path: Starlette builds its Location from the request's Host
+        # header, which a client chooses (an open redirect); a wrong path is a plain 404
+        redirect_slashes=False,
         **kw,
     )
     for router in ROUTERS:
@@ -77,6 +88,7 @@ def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
         metrics=metrics,
         checks=CheckCache(),
         slots=CheckSlots(),
+        fingerprints=ScopeFingerprints(opened.derived_key(FINGERPRINT_KEY_PURPOSE)),
     )
 
     @asynccontextmanager
@@ -89,7 +101,8 @@ def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
     app = bare_app(lifespan=lifespan)
     app.state.ctx = ctx
     problems.install(app)
-    console = mount_console(app, config.session_key or opened.session_key())
+    console = mount_console(app, config.session_key or opened.derived_key(SESSION_KEY_PURPOSE), ctx.store)
+    app.add_middleware(MethodGate, routes=[route for router in ROUTERS for route in router.routes])
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, streamed=frozenset({"/v1/tenants"}))
     app.add_middleware(RequestTelemetry, metrics=metrics)
     return app

@@ -11,26 +11,117 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
 
-from ..models import Email, Host, Port, TlsMode, Username
+from ..models import Email as AnyEmail
+from ..models import Host, Port, TlsMode, Username
 from ..verify import VerifyResult
+from ..verify.message import UnsafeField, check_address, header_problem
+from . import patterns
 
 _IN = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
-Password = Annotated[SecretStr, Field(min_length=1, max_length=1024)]
-Line = Annotated[str, Field(pattern=r"^[^\r\n\x00]*$")]
+
+def _header_safe(header: str) -> AfterValidator:
+    """422 for a value that would write header lines of its own once in a mail header (an
+    RFC 2047 encoded word decoding to a line break), before any connection."""
+
+    def check(value: str) -> str:
+        why = header_problem(value, header)
+        if why is not None:
+            raise ValueError(why)
+        return value
+
+    return AfterValidator(check)
+
+
+def _mailbox(value: str, info: ValidationInfo) -> str:
+    """422 for an address a message cannot be sent from or to (not a bare local@domain, or
+    holding what could split a header), whether or not this request sends one."""
+    try:
+        return check_address((info.field_name or "address").rstrip("_"), value)
+    except UnsafeField as e:
+        raise ValueError(str(e)) from None
+
+
+def _doc(schema: dict[str, Any]) -> WithJsonSchema:
+    """The JSON schema the document shows for a type: what the checks it goes through accept
+    together (``patterns``), where pydantic's own would show only its first one."""
+    return WithJsonSchema({"type": "string", **schema})
+
+
+Sender = Annotated[AnyEmail, _header_safe("to"), _doc({"pattern": patterns.SENDER})]
+"""A record's sender: a mail address that may go into a header."""
+Mailbox = Annotated[AnyEmail, AfterValidator(_mailbox), _doc({"pattern": patterns.MAILBOX})]
+"""An address a message is sent from or to (a test message, a system e-mail)."""
+
+
+def _unicode(value: SecretStr) -> SecretStr:
+    """JSON may escape a lone surrogate (``"\\udc80"``), which no relay or store can take: 422."""
+    try:
+        value.get_secret_value().encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("password must be Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
+Password = Annotated[
+    SecretStr,
+    Field(min_length=1, max_length=1024),
+    AfterValidator(_unicode),
+    _doc({"format": "password", "writeOnly": True, "minLength": 1, "maxLength": 1024, "pattern": patterns.PASSWORD}),
+]
+HostName = Annotated[
+    Host,
+    _doc(
+        {
+            "minLength": 1,
+            "maxLength": 253,
+            "pattern": patterns.HOST,
+            "description": "a DNS name, an IPv4 address (a.b.c.d) or an IPv6 address; an internationalized "
+            "name as its A-labels (xn--), which must be valid ones. The service also takes one written in "
+            "Unicode, in the form IDNA 2008 maps it to, which no pattern can state",
+        }
+    ),
+]
+UserName = Annotated[Username, _doc({"minLength": 1, "maxLength": 512, "pattern": patterns.TEXT})]
+AddressText = Annotated[str, Field(max_length=200), _doc({"maxLength": 200, "pattern": patterns.ADDRESS})]
+"""An address in a body: ``controller``, ``partners/<p>``, ``partners/<p>/organizations/<o>``."""
+Timeout = Annotated[StrictInt, Field(ge=1, le=120)]
 
 
 class VerifyIn(BaseModel):
     """How to check the settings before they are written (SPEC "Verify"). ``off`` only where
     the service allows unverified writes (``serve --allow-unverified``)."""
 
-    model_config = _IN
+    model_config = ConfigDict(
+        **_IN,
+        json_schema_extra={  # mode send needs a recipient (as VerifyOptions has it)
+            "if": {"properties": {"mode": {"const": "send"}}, "required": ["mode"]},
+            "then": {"properties": {"to": {"type": "string"}}, "required": ["to"]},
+        },
+    )
     mode: Literal["send", "login", "off"] = "login"
-    to: Email | None = None
-    from_: Email | None = Field(default=None, alias="from")
-    timeout_seconds: Annotated[StrictInt, Field(ge=1, le=120)] | None = None
+    to: Mailbox | None = None
+    from_: Mailbox | None = Field(default=None, alias="from")
+    timeout_seconds: Timeout | None = None
+
+    @model_validator(mode="after")
+    def _send_needs_to(self) -> VerifyIn:
+        if self.mode == "send" and self.to is None:
+            raise ValueError("verify.to is required when mode is send")
+        return self
 
 
 class SettingsIn(BaseModel):
@@ -39,14 +130,28 @@ class SettingsIn(BaseModel):
     leaves the write-only Password field empty); a new record, or a change of relay or
     account, needs it."""
 
-    model_config = _IN
-    host: Host
+    model_config = ConfigDict(
+        **_IN,
+        json_schema_extra={  # the rules between fields (rules.check_settings) that are errors
+            "allOf": [
+                {  # tls_mode is only allowed with tls: true
+                    "if": {"properties": {"tls": {"const": False}}, "required": ["tls"]},
+                    "then": {"properties": {"tls_mode": {"type": "null"}}},
+                },
+                {  # port 465 is implicit TLS
+                    "if": {"properties": {"port": {"const": 465}}, "required": ["port"]},
+                    "then": {"properties": {"tls": {"const": True}}},
+                },
+            ]
+        },
+    )
+    host: HostName
     port: Port
     tls: StrictBool
     tls_mode: TlsMode | None = None
-    username: Username
+    username: UserName
     password: Password | None = None
-    sender: Email | None = None
+    sender: Sender | None = None
 
     def fields(self) -> dict[str, Any]:
         return self.model_dump(exclude={"password"})
@@ -62,9 +167,9 @@ class TestEmailIn(BaseModel):
 
     model_config = _IN
     settings: SettingsIn | None = None
-    to: Email | None = None
-    from_: Email | None = Field(default=None, alias="from")
-    timeout_seconds: Annotated[StrictInt, Field(ge=1, le=120)] | None = None
+    to: Mailbox | None = None
+    from_: Mailbox | None = Field(default=None, alias="from")
+    timeout_seconds: Timeout | None = None
 
 
 class SwitchIn(BaseModel):
@@ -77,8 +182,12 @@ class MessageIn(BaseModel):
 
     model_config = _IN
     kind: Literal["registration", "password_reset", "alert"]
-    to: Email
-    subject: Annotated[str, Field(min_length=1, max_length=998, pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$")]
+    to: Mailbox
+    subject: Annotated[
+        str,
+        Field(min_length=1, max_length=998, pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"),
+        _header_safe("subject"),
+    ]
     text: Annotated[str, Field(max_length=256 * 1024)]
 
 

@@ -6,8 +6,10 @@
   controller's record without its fingerprint (the tier its organizations fall back to). An org
   admin: its organization, and the record its effective settings come from. Plans, drift and
   blast radius made from it are limited to that reach.
-- ``POST /v1/fingerprints``: the store's keyed digests of secrets (passwords a stack resolved;
-  the hash of a saved plan, which seals it), so that the store key never leaves the server.
+- ``POST /v1/fingerprints``: the fingerprint each password a stack resolved would have at its
+  scope (``fingerprints``: bound to the scope), so that the store key never leaves the server;
+  at most 20 different candidates per scope and token in an hour (beyond: 429, audited).
+- ``POST /v1/seals``: the seal of a saved plan (its SHA-256), under the store's seal key.
 - ``POST /v1/audit/query``: the audit entries of many scopes at once (drift's who and when of
   every deleted record, in one request per thousand).
 - ``POST /v1/tenants``: ``smtp-iac tenants load`` (sysadmin), the tenants document as JSON.
@@ -30,12 +32,14 @@ from ..addresses import CONTROLLER, Address
 from ..errors import TenantsInvalid
 from ..models import LiveRecord
 from ..resolve import resolve
+from ..schema import load_schema
 from ..store import AuditAction, AuditEntry, AuditOutcome, Snapshot
 from ..tokens import Role, TokenInfo
 from .auth import Caller, forbidden, require
-from .bodies import AuditOut
+from .bodies import AddressText, AuditOut
+from .budgets import admit_candidates, too_many_candidates
 from .config import TENANTS_MAX_BYTES
-from .context import Context, parse_address
+from .context import Context, Ctx, audit_refused, parse_address
 from .limits import read_capped
 from .problems import Problem
 from .responses import errors
@@ -56,26 +60,48 @@ class SnapshotOut(BaseModel):
     tenants: dict[str, Any] = Field(description="partners and organizations in reach, as a tenants file has them")
 
 
+class CandidateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    address: AddressText
+    secret: Secret
+
+
 class FingerprintsIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    secrets: Annotated[list[Secret], Field(min_length=1, max_length=1000)]
+    items: Annotated[list[CandidateIn], Field(min_length=1, max_length=1000)]
+
+
+class SealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    sha256: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$", description="sha256:<64 hex> of the plan document")]
+
+
+class SealOut(BaseModel):
+    seal: str
+
+
+NOT_COMPARED = "not-compared"
+"""The answer for a scope the token may not write: equal to no fingerprint, so a plan shows the
+scope's password as changed and refuses it (``forbidden``), as it refuses the scope."""
 
 
 class FingerprintsOut(BaseModel):
-    fingerprints: list[str]
+    fingerprints: list[str] = Field(
+        description=f"in the order asked; {NOT_COMPARED!r} for a scope the token may not write "
+        "(equal to no fingerprint)"
+    )
 
 
 class AttemptIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    address: Annotated[str, Field(max_length=200)]
+    address: AddressText
     stack: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")] | None = None
     action: Literal["create", "update", "delete"]
     outcome: Literal["conflict", "refused", "verify_failed"]
     detail: Line
-    new_fingerprint: Annotated[str, Field(pattern=r"^hmac-sha256:[0-9a-f]{1,64}$")] | None = None
 
 
-@router.get("/snapshot", response_model=SnapshotOut, responses=errors(401, 403))
+@router.get("/snapshot", response_model=SnapshotOut, responses=errors(401, 403, 503))
 def snapshot(caller: Caller, ctx: Context) -> Response:
     """Every record and tenant the token reaches, from one consistent read."""
     require(caller, Act.PLAN)
@@ -85,7 +111,10 @@ def snapshot(caller: Caller, ctx: Context) -> Response:
         {
             "token": {"id": caller.id, "name": caller.name, "role": str(caller.role), "partner": caller.partner or None}
             | {"org": str(caller.org) if caller.org else None},
-            "records": [_record(r, show) for r, show in records],
+            "records": [
+                _record(r, ctx.fingerprints.shown(r.address, r.password_fingerprint) if show else None)
+                for r, show in records
+            ],
             "tenants": tenants,
         }
     )
@@ -114,7 +143,7 @@ def _in_reach(snap: Snapshot, token: TokenInfo) -> tuple[list[tuple[LiveRecord, 
     return out, tenants
 
 
-def _record(r: LiveRecord, show: bool) -> dict[str, Any]:
+def _record(r: LiveRecord, fingerprint: str | None) -> dict[str, Any]:
     return {
         "address": str(r.address),
         "host": r.host,
@@ -123,7 +152,7 @@ def _record(r: LiveRecord, show: bool) -> dict[str, Any]:
         "tls_mode": r.tls_mode,
         "username": r.username,
         "sender": r.sender,
-        "password_fingerprint": r.password_fingerprint if show else None,
+        "password_fingerprint": fingerprint,
         "version": r.version,
         "managed_by": r.managed_by,
         "updated_at": r.updated_at.isoformat() if r.updated_at else None,
@@ -131,29 +160,64 @@ def _record(r: LiveRecord, show: bool) -> dict[str, Any]:
     }
 
 
-@router.post("/fingerprints", response_model=FingerprintsOut, responses=errors(401, 403, 413, 422, 429))
+@router.post("/fingerprints", response_model=FingerprintsOut, responses=errors(400, 401, 403, 404, 413, 422, 429, 503))
 def fingerprints(body: FingerprintsIn, caller: Caller, ctx: Context) -> FingerprintsOut:
-    """The store's keyed digests of ``secrets`` (for roles that write; rate-limited per token)."""
+    """The fingerprint each secret would have as the password of its scope, comparable with that
+    scope's ``password_fingerprint`` (for roles that write; ``not-compared`` for a scope the
+    token may not write). At most 20 different secrets per scope and token within an hour are
+    answered; asking again for one already asked is free."""
     require(caller, Act.FINGERPRINT)
     ctx.limiter.check(f"{caller.id}:fingerprint", "fingerprint")
-    return FingerprintsOut(fingerprints=[ctx.store.fingerprint(s) for s in body.secrets])
+    items = [(parse_address(i.address), i.secret) for i in body.items]
+    stored = ctx.store.fingerprints(items)  # the store's own, the same at every scope: never shown
+    # beyond what the token may write (an org admin's switch included): no answer, no cost
+    reach = {a: _may_write(ctx, caller, a) for a in dict.fromkeys(a for a, _ in items)}
+    candidates: dict[Address, set[str]] = {}
+    for (address, _), fp in zip(items, stored, strict=True):
+        if reach[address]:
+            candidates.setdefault(address, set()).add(fp)
+    over = admit_candidates(ctx.store, caller, candidates)
+    if over is not None:
+        refusal = too_many_candidates(over)
+        audit_refused(ctx, caller, over, AuditAction.COMPARE, None, refusal.detail)
+        raise refusal
+    shown = ctx.fingerprints.shown
+    return FingerprintsOut(
+        fingerprints=[
+            (shown(a, fp) if reach[a] else None) or NOT_COMPARED for (a, _), fp in zip(items, stored, strict=True)
+        ]
+    )
 
 
-@router.post("/audit/attempts", status_code=204, responses=errors(401, 403, 404, 413, 422))
+def _may_write(ctx: Ctx, caller: TokenInfo, address: Address) -> bool:
+    if caller.role is Role.ORG_ADMIN:  # the only role whose writes depend on a switch (one lookup)
+        return ctx.refusal(caller, Act.WRITE, address) is None
+    return decide(caller, Act.WRITE, address) is None
+
+
+@router.post("/seals", response_model=SealOut, responses=errors(400, 401, 403, 413, 422, 429, 503))
+def seal(body: SealIn, caller: Caller, ctx: Context) -> SealOut:
+    """The seal of a saved plan (the SHA-256 of its document), under the store's seal key: apply
+    refuses a plan whose seal does not match (edited after it was made)."""
+    require(caller, Act.FINGERPRINT)
+    ctx.limiter.check(f"{caller.id}:fingerprint", "fingerprint")
+    return SealOut(seal=ctx.store.seal(body.sha256))
+
+
+@router.post("/audit/attempts", status_code=204, responses=errors(400, 401, 403, 404, 413, 422, 503))
 def attempt(body: AttemptIn, caller: Caller, ctx: Context) -> Response:
     """Audit a write the client refused before making it (a stale saved plan), as the token."""
     address: Address = parse_address(body.address)
     denied = ctx.refusal(caller, Act.WRITE, address)  # an org admin whose switch is off writes nothing
     if denied is not None:
         raise forbidden(denied, address)
-    ctx.store.record_attempt(
+    ctx.audited(caller).record_attempt(  # charged: at most 20 per scope and hour
         address,
         stack=body.stack,
         action=AuditAction(body.action),
         outcome=AuditOutcome(body.outcome),
         detail=body.detail,
         actor=caller.actor,
-        new_fingerprint=body.new_fingerprint,
     )
     return Response(status_code=204)
 
@@ -167,15 +231,19 @@ class TenantsChangeOut(BaseModel):
     summary: str
 
 
+TENANTS_SCHEMA = {k: v for k, v in load_schema("tenants").items() if k not in ("$schema", "$id")}
+"""``schemas/tenants.schema.json``: the service checks a tenants document against it, nothing else."""
+
+
 @router.post(
     "/tenants",
     response_model=TenantsChangeOut,
-    responses=errors(400, 401, 403, 413, 422),
+    responses=errors(400, 401, 403, 413, 422, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
             "description": "a tenants document: partners: {<p>: {organizations: {<o>: {smtp_enabled: bool}}}}",
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {"application/json": {"schema": TENANTS_SCHEMA}},
         }
     },
 )
@@ -215,10 +283,14 @@ the deletion or switch-off that drift names as the who and when."""
 
 class AuditQueryIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    addresses: Annotated[list[Annotated[str, Field(max_length=200)]], Field(min_length=1, max_length=1000)]
+    addresses: Annotated[list[AddressText], Field(min_length=1, max_length=1000)]
 
 
-@router.post("/audit/query", response_model=dict[str, list[AuditOut]], responses=errors(401, 403, 404, 413, 422))
+@router.post(
+    "/audit/query",
+    response_model=dict[str, list[AuditOut]],
+    responses=errors(400, 401, 403, 404, 413, 422, 503),
+)
 def audit_query(body: AuditQueryIn, caller: Caller, ctx: Context) -> Response:
     """The audit entries of each address (its newest 100, oldest first), all readable by the caller."""
     addresses = [parse_address(a) for a in body.addresses]
@@ -227,7 +299,8 @@ def audit_query(body: AuditQueryIn, caller: Caller, ctx: Context) -> Response:
         if denied is not None:
             raise forbidden(denied, a)
     logs = ctx.store.audit_logs(addresses)
-    return JSONResponse({str(a): [e.to_dict() for e in _bounded(entries)] for a, entries in logs.items()})
+    shown = ctx.fingerprints.entry
+    return JSONResponse({str(a): [shown(e) for e in _bounded(entries)] for a, entries in logs.items()})
 
 
 def _bounded(entries: list[AuditEntry]) -> list[AuditEntry]:

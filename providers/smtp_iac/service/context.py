@@ -1,5 +1,5 @@
 """What every route works with, made once per process by ``app.create_app``: the store (timed),
-the configuration, the relay policy, the rate limiter and the metrics. Routes take it as a
+the configuration, the relay policy, the rate limiter, the metrics and how fingerprints are shown. Routes take it as a
 FastAPI dependency (``Context``)."""
 
 from __future__ import annotations
@@ -7,16 +7,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from pydantic import WithJsonSchema
 
-from ..access import Act, Denied, decide
+from ..access import Act, Denied, decide, recorded_at
 from ..addresses import Address
 from ..models import VerifyOptions
-from ..store import Store
+from ..store import AuditAction, AuditOutcome, Store
 from ..tokens import TokenInfo
+from ..write import ScopeWriter
+from .budgets import ChargedAudit, charge_attempt
 from .checkcache import CheckCache
 from .config import ServiceConfig
+from .fingerprints import ScopeFingerprints
 from .limits import CheckSlots, RateLimiter
+from .patterns import ADDRESS, ORG_ADDRESS
 from .problems import Problem
 from .relaypolicy import RelayPolicy
 from .telemetry import Metrics
@@ -31,6 +36,7 @@ class Ctx:
     metrics: Metrics
     checks: CheckCache
     slots: CheckSlots
+    fingerprints: ScopeFingerprints
 
     def options(
         self, mode: str, to: str | None = None, from_: str | None = None, timeout: int | None = None
@@ -63,6 +69,28 @@ class Ctx:
             return True
         return self.store.find_org(f"{address.partner}/{address.org}").smtp_enabled
 
+    def audited(self, token: TokenInfo) -> Store:
+        """The store as ``token``'s writes use it: each refused or failed attempt it audits is
+        charged first (``budgets.charge_attempt``: 429 past the token's budget at that scope)."""
+        return ChargedAudit(self.store, lambda a: charge_attempt(self.store, self.limiter, token, a))
+
+    def writer(self, token: TokenInfo) -> ScopeWriter:
+        return ScopeWriter(self.audited(token), actor=token.actor)
+
+
+def audit_refused(ctx: Ctx, caller: TokenInfo, addr: Address, action: AuditAction, stack: str | None, why: str) -> None:
+    """Audit a refused attempt, charged (``Ctx.audited``): past the token's budget the answer is
+    429 and nothing is written. An attempt beyond the token's reach is recorded at its own scope
+    (``access.recorded_at``)."""
+    ctx.audited(caller).record_attempt(
+        recorded_at(caller, addr),
+        stack=stack,
+        action=action,
+        outcome=AuditOutcome.REFUSED,
+        detail=why,
+        actor=caller.actor,
+    )
+
 
 def _ctx(request: Request) -> Ctx:
     ctx: Ctx = request.app.state.ctx
@@ -70,6 +98,33 @@ def _ctx(request: Request) -> Ctx:
 
 
 Context = Annotated[Ctx, Depends(_ctx)]
+
+
+AddressPath = Annotated[
+    str,
+    Path(),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": ADDRESS,
+            "description": "controller, partners/<p> or partners/<p>/organizations/<o> (percent-encoded or not); "
+            "404 for any other text",
+            "examples": ["controller", "partners/acme", "partners/acme/organizations/blue"],
+        }
+    ),
+]
+OrgPath = Annotated[
+    str,
+    Path(),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": ORG_ADDRESS,
+            "description": "partners/<p>/organizations/<o> (percent-encoded or not); 404 for any other text",
+            "examples": ["partners/acme/organizations/blue"],
+        }
+    ),
+]
 
 
 def parse_address(text: str, *, org: bool = False) -> Address:

@@ -9,12 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import WithJsonSchema
 
 from ..access import Act, Denied, audit_scope, decide
 from ..errors import StoreError
 from .auth import Caller, forbidden, require
 from .bodies import AuditOut, HealthOut, WhoAmIOut
 from .context import Context, parse_address
+from .patterns import ADDRESS
 from .problems import Problem
 from .responses import errors
 
@@ -38,7 +40,7 @@ def readyz(ctx: Context) -> HealthOut:
     return HealthOut(status="ok")
 
 
-@router.get("/v1/whoami", response_model=WhoAmIOut, tags=["tokens"], responses=errors(401))
+@router.get("/v1/whoami", response_model=WhoAmIOut, tags=["tokens"], responses=errors(401, 503))
 def whoami(caller: Caller) -> WhoAmIOut:
     """The caller's token: id, name, role and reach (never its secret)."""
     return WhoAmIOut(
@@ -54,7 +56,7 @@ def whoami(caller: Caller) -> WhoAmIOut:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses=errors(401, 403, also={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}),
+    responses=errors(401, 403, 503, also={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}),
 )
 def metrics(caller: Caller, ctx: Context) -> Response:
     """Prometheus metrics: requests by route and status, checks by outcome and class, store latency."""
@@ -62,11 +64,13 @@ def metrics(caller: Caller, ctx: Context) -> Response:
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/v1/audit", response_model=list[AuditOut], tags=["audit"], responses=errors(401, 403, 404, 422))
+@router.get("/v1/audit", response_model=list[AuditOut], tags=["audit"], responses=errors(401, 403, 404, 422, 503))
 def audit(
     caller: Caller,
     ctx: Context,
-    address: Annotated[str | None, Query(max_length=200)] = None,
+    address: Annotated[
+        str | None, Query(max_length=200), WithJsonSchema({"type": "string", "maxLength": 200, "pattern": ADDRESS})
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     """Audit entries the caller may read, oldest first (the newest ``limit``)."""
@@ -87,4 +91,4 @@ def audit(
             entries = ctx.store.audit_log(partner=caller.partner, limit=limit)
         else:
             entries = ctx.store.audit_log(address=addr_or_none, limit=limit)
-    return [AuditOut.model_validate(e.to_dict()) for e in entries]
+    return [AuditOut.model_validate(ctx.fingerprints.entry(e)) for e in entries]

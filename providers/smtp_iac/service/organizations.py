@@ -12,15 +12,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ..access import Act, decide, recorded_at
+from ..access import Act, decide
 from ..models import LiveRecord, ResolvedSettings
 from ..resolve import Resolution
-from ..store import AuditAction, AuditOutcome
+from ..store import AuditAction
 from ..tokens import TokenInfo
-from ..verify.message import UnsafeField, build_system_message, looks_like_address
+from ..verify.message import UnsafeField, build_system_message, from_address
 from .auth import Caller, forbidden, require
 from .bodies import CheckOut, EffectiveOut, MessageIn, MessageOut, StepOut, SwitchIn, SwitchOut
-from .context import Context, parse_address
+from .context import Context, OrgPath, audit_refused, parse_address
+from .fingerprints import ScopeFingerprints
 from .problems import Problem
 from .records import record_out
 from .responses import errors
@@ -29,40 +30,35 @@ from .scopes import check
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 
 
-@router.get("/{org:path}/effective", response_model=EffectiveOut, responses=errors(401, 403, 404))
-def effective(org: str, caller: Caller, ctx: Context) -> EffectiveOut:
+@router.get("/{org:path}/effective", response_model=EffectiveOut, responses=errors(401, 403, 404, 503))
+def effective(org: OrgPath, caller: Caller, ctx: Context) -> EffectiveOut:
     """The settings in force for an organization, the address they come from, and the tiers looked at."""
     addr = parse_address(org, org=True)
     require(caller, Act.EFFECTIVE, addr)
-    return effective_out(ctx.store.effective(addr), caller)
+    return effective_out(ctx.store.effective(addr), caller, ctx.fingerprints)
 
 
-def effective_out(res: Resolution[LiveRecord], caller: TokenInfo) -> EffectiveOut:
+def effective_out(res: Resolution[LiveRecord], caller: TokenInfo, fingerprints: ScopeFingerprints) -> EffectiveOut:
     return EffectiveOut(
         organization=str(res.org),
         smtp_enabled=res.smtp_enabled,
         source=str(res.source) if res.source is not None else None,
         tier=res.tier,
-        settings=record_out(res.record, caller) if res.record is not None else None,
+        settings=record_out(res.record, caller, fingerprints) if res.record is not None else None,
         chain=[StepOut(address=str(s.address), outcome=str(s.outcome)) for s in res.chain],
     )
 
 
-@router.put("/{org:path}/smtp-enabled", response_model=SwitchOut, responses=errors(401, 403, 404, 413, 422))
-def smtp_enabled(org: str, body: SwitchIn, caller: Caller, ctx: Context) -> SwitchOut:
+@router.put(
+    "/{org:path}/smtp-enabled", response_model=SwitchOut, responses=errors(400, 401, 403, 404, 413, 422, 429, 503)
+)
+def smtp_enabled(org: OrgPath, body: SwitchIn, caller: Caller, ctx: Context) -> SwitchOut:
     """Switch organization-level SMTP on or off (audited)."""
     addr = parse_address(org, org=True)
     denied = decide(caller, Act.SWITCH, addr)
     if denied is not None:
-        ctx.limiter.check(f"{caller.id}:refused", "refused write")  # as scopes._audit_refused
-        ctx.store.record_attempt(
-            recorded_at(caller, addr),
-            stack=None,
-            action=AuditAction.ENABLE_SMTP if body.enabled else AuditAction.DISABLE_SMTP,
-            outcome=AuditOutcome.REFUSED,
-            detail=f"forbidden: {denied.reason}",
-            actor=caller.actor,
-        )
+        action = AuditAction.ENABLE_SMTP if body.enabled else AuditAction.DISABLE_SMTP
+        audit_refused(ctx, caller, addr, action, None, f"forbidden: {denied.reason}")
         raise forbidden(denied, addr)
     ctx.store.set_smtp_enabled(addr, body.enabled, actor=caller.actor)
     return SwitchOut(organization=str(addr), smtp_enabled=body.enabled)
@@ -72,9 +68,9 @@ def smtp_enabled(org: str, body: SwitchIn, caller: Caller, ctx: Context) -> Swit
     "/{org:path}/messages",
     status_code=202,
     response_model=MessageOut,
-    responses=errors(401, 403, 404, 409, 413, 422, 429, 502),
+    responses=errors(400, 401, 403, 404, 409, 413, 422, 429, 502, 503),
 )
-def send_message(org: str, body: MessageIn, caller: Caller, ctx: Context) -> JSONResponse:
+def send_message(org: OrgPath, body: MessageIn, caller: Caller, ctx: Context) -> JSONResponse:
     """Send a system e-mail through the organization's effective settings, From their sender
     (else the username when it is an address). The password never leaves the service."""
     addr = parse_address(org, org=True)
@@ -84,7 +80,7 @@ def send_message(org: str, body: MessageIn, caller: Caller, ctx: Context) -> JSO
     if res.record is None or res.source is None:
         raise Problem(409, "the organization has no effective SMTP settings (no tier has a record)", address=addr)
     rec = res.record
-    sender = rec.sender or (rec.username if looks_like_address(rec.username) else None)
+    sender = from_address(None, rec.sender, rec.username)
     if sender is None:
         raise Problem(
             422,
@@ -102,7 +98,7 @@ def send_message(org: str, body: MessageIn, caller: Caller, ctx: Context) -> JSO
     options = ctx.options("send", body.to)
     ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
     with ctx.slots.hold(caller.id):
-        result = check(ctx, res.source, settings, options, message=(sender, body.to, msg))
+        result = check(ctx, res.source, settings, options, message=(sender, body.to, msg), password_known=False)
     if not result.ok:
         raise Problem(
             502,

@@ -16,17 +16,18 @@ from ..models import LiveRecord, ResolvedSettings, has_unsafe_chars
 from ..rules import INVISIBLE, check_settings, describe_char
 from ..tokens import TokenInfo
 from .bodies import RecordOut, SettingsIn
+from .fingerprints import ScopeFingerprints
 from .problems import Problem
 
 _ETAG = re.compile(r'"([0-9]{1,18})"')
 
 
-def record_out(record: LiveRecord, token: TokenInfo) -> RecordOut:
+def record_out(record: LiveRecord, token: TokenInfo, fingerprints: ScopeFingerprints) -> RecordOut:
     visible = decide(token, Act.READ, record.address) is None and shows_fingerprint(token, record.address)
     return RecordOut(
         address=str(record.address),
         **record.public_fields(),
-        password_fingerprint=record.password_fingerprint if visible else None,
+        password_fingerprint=fingerprints.shown(record.address, record.password_fingerprint) if visible else None,
         version=record.version,
         managed_by=record.managed_by,
         updated_at=record.updated_at,
@@ -103,8 +104,15 @@ def _same(a: object, b: object) -> bool:
 def precondition(if_match: str | None, if_none_match: str | None, address: Address) -> int | None:
     """The version a write expects (None: the scope must have no record), from ``If-Match:
     "<version>"`` or ``If-None-Match: *``; 428 without either. A tag that is not one of ours
-    matches no version: 412."""
-    if if_none_match is not None and if_none_match.strip() == "*":
+    matches no version: 412. If-None-Match takes ``*`` only (400 for anything else)."""
+    if if_none_match is not None:
+        if if_none_match.strip() != "*":
+            raise Problem(
+                400,
+                "If-None-Match takes only *: create the record, the scope must have none",
+                address=address,
+                hint='send If-Match: "<version>" (from GET\'s ETag) to replace',
+            )
         if if_match is not None:
             raise Problem(400, "send If-Match or If-None-Match: *, not both", address=address)
         return None

@@ -7,7 +7,9 @@ request is refused with 403 when any of its addresses lies in a denied network, 
 connection; the same rule is handed to the check (``run_check(destination=...)``), which
 applies it again to the addresses it resolves itself, so a name that answers differently the
 second time (DNS rebinding) is refused there too. An IPv6 address that carries an IPv4 one
-(mapped, compatible, NAT64, 6to4) is judged as that IPv4 address too.
+(mapped, compatible, NAT64, 6to4) is judged as that IPv4 address too, and an unspecified
+address (``0.0.0.0``, ``::``, ``::ffff:0:0``; the whole of ``0.0.0.0/8``), which a connection
+reaches this very host through, as the loopback addresses ``127.0.0.1`` and ``::1`` too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from .problems import Problem
 
 _COMPAT = ipaddress.ip_network("::/96")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_THIS_HOST = ipaddress.ip_network("0.0.0.0/8")
+_LOOPBACK = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
 
 
 def _embedded_ipv4(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -46,10 +50,13 @@ class RelayPolicy:
             addr = ipaddress.ip_address(ip.split("%")[0])
         except ValueError:
             return None
-        for candidate in (addr, *_embedded_ipv4(addr)):
+        carried = [addr, *_embedded_ipv4(addr)]
+        this_host = any(a.is_unspecified or a in _THIS_HOST for a in carried)
+        for candidate in (*carried, *(_LOOPBACK if this_host else ())):
             for net in self.deny:
                 if candidate.version == net.version and candidate in net:
-                    shown = str(addr) if candidate == addr else f"{addr} (carrying {candidate})"
+                    how = "carrying" if candidate in carried else "which reaches this host, as"
+                    shown = str(addr) if candidate == addr else f"{addr} ({how} {candidate})"
                     return f"{shown} is in {net}, which this service does not connect to (serve --deny-relay)"
         return None
 

@@ -1,4 +1,10 @@
-"""The error answers a route may give, for its OpenAPI description: problem+json of each status."""
+"""The error answers a route may give, for its OpenAPI description: problem+json of each status.
+
+Statuses every route of the API may give besides its own: 401 (no usable token) and 503 (the
+store does not answer; ``Retry-After``) wherever a token is read; 400 (not a JSON document),
+413 (over the body cap) and 422 (per-field errors) wherever a body is; 422 wherever a path,
+query or header parameter is validated; 429 wherever a rate limit applies (SMTP checks, refused
+writes, fingerprints)."""
 
 from __future__ import annotations
 
@@ -8,6 +14,34 @@ from .bodies import ProblemOut
 from .problems import PROBLEM, TITLES
 
 Responses = dict[int | str, dict[str, Any]]
+
+ETAG = {
+    "ETag": {
+        "description": 'the record\'s version, quoted ("3"): the If-Match of a write',
+        "schema": {"type": "string"},
+    }
+}
+
+_SCOPE = "#/paths/~1v1~1scopes~1{address}"
+RECORD_LINKS = {
+    "replace": {
+        "operationRef": f"{_SCOPE}/put",
+        "parameters": {"path.address": "$request.path.address", "header.if-match": "$response.header.ETag"},
+        "description": "replace this version of the record (compare-and-swap)",
+    },
+    "remove": {
+        "operationRef": f"{_SCOPE}/delete",
+        "parameters": {"path.address": "$request.path.address", "header.if-match": "$response.header.ETag"},
+        "description": "remove this version of the record",
+    },
+    "read": {"operationRef": f"{_SCOPE}/get", "parameters": {"path.address": "$request.path.address"}},
+}
+"""What a record's answer (GET, PUT) leads to: its ETag is the If-Match of the next write."""
+
+REQUIRED = "x-smtp-iac-required"
+"""In a parameter's JSON schema: the parameter is required although the route reads it as
+optional, to answer its absence itself (428 for a missing If-Match) rather than with FastAPI's
+422. ``document`` moves it to the parameter's ``required``."""
 
 
 def errors(*statuses: int, also: Responses | None = None) -> Responses:

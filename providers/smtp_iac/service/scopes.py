@@ -13,21 +13,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
+from pydantic import WithJsonSchema
 
-from ..access import Act, decide, recorded_at
+from ..access import Act, decide
 from ..addresses import Address
 from ..errors import ConflictError
 from ..models import ResolvedSettings, VerifyOptions
 from ..store import AuditAction, AuditOutcome
 from ..tokens import TokenInfo
 from ..verify import VerifyResult, run_check
-from ..write import Outcome, ScopeResult, ScopeWrite, ScopeWriter
+from ..verify.message import UnsafeField, check_address, from_address
+from ..write import Outcome, ScopeResult, ScopeWrite
 from .auth import Caller, forbidden
 from .bodies import CheckOut, PutIn, PutOut, RecordOut, TestEmailIn
-from .context import Context, Ctx, parse_address
+from .context import AddressPath, Context, Ctx, audit_refused, parse_address
 from .problems import Problem
 from .records import checked_settings, etag, precondition, record_out
-from .responses import errors
+from .responses import ETAG, RECORD_LINKS, REQUIRED, errors
 
 router = APIRouter(prefix="/v1/scopes", tags=["scopes"])
 
@@ -38,10 +40,26 @@ StackQuery = Query(
     description="the stack making the write (it then manages the scope); none: a write out of band",
 )
 StackName = Annotated[str | None, StackQuery]
+_IF_MATCH = {
+    "type": "string",
+    "pattern": r'^"[0-9]{1,18}"$',
+    "description": 'the version the write expects, as GET\'s ETag gives it ("3"); any other tag matches no '
+    "version (412)",
+}
+IfMatch = Annotated[str | None, Header(), WithJsonSchema(_IF_MATCH)]
+IfMatchRequired = Annotated[str | None, Header(), WithJsonSchema({**_IF_MATCH, REQUIRED: True})]
+"""Required, but checked by the route (428 without it, as RFC 6585 has it), not by FastAPI (422)."""
+IfNoneMatch = Annotated[
+    str | None,
+    Header(),
+    WithJsonSchema({"type": "string", "pattern": r"^\*$", "description": "*: create, the scope must have no record"}),
+]
 
 
-@router.post("/{address:path}/test-email", response_model=CheckOut, responses=errors(401, 403, 404, 413, 422, 429))
-def test_email(address: str, caller: Caller, ctx: Context, body: TestEmailIn | None = None) -> CheckOut:
+@router.post(
+    "/{address:path}/test-email", response_model=CheckOut, responses=errors(400, 401, 403, 404, 413, 422, 429, 503)
+)
+def test_email(address: AddressPath, caller: Caller, ctx: Context, body: TestEmailIn | None = None) -> CheckOut:
     """The seed's Send Test Email: log in with the body's settings, or the scope's stored ones,
     and with ``to`` also send a test message there. Writes nothing."""
     addr = parse_address(address)
@@ -61,24 +79,53 @@ def test_email(address: str, caller: Caller, ctx: Context, body: TestEmailIn | N
         if live is None:
             raise Problem(404, "no record at this scope: send settings to test", address=addr)
         settings = ResolvedSettings(**live.public_fields(), password=ctx.store.reveal_password(addr))
+    if body.to is not None:
+        _sendable(addr, body, settings)
     ctx.limiter.check(f"{caller.id}:smtp", "SMTP check")
     options = ctx.options("send" if body.to else "login", body.to, body.from_, body.timeout_seconds)
     ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
+    known = body.settings is not None and body.settings.password is not None
     with ctx.slots.hold(caller.id):
-        result = check(ctx, addr, settings, options)
+        result = check(ctx, addr, settings, options, password_known=known)
     return CheckOut.of(result)
 
 
-@router.post("/{address:path}/release", response_model=RecordOut, responses=errors(401, 403, 404, 422))
-def release(address: str, caller: Caller, ctx: Context, stack: Annotated[str, StackQuery]) -> RecordOut:
+def _sendable(addr: Address, body: TestEmailIn, settings: ResolvedSettings) -> None:
+    """422 before any connection when the test message has no usable From, or an address
+    that cannot be a header (SPEC: test-email)."""
+    sender = from_address(body.from_, settings.sender, settings.username)
+    if sender is None:
+        raise Problem(
+            422,
+            "no usable From address for the test message: the settings have no sender and their "
+            "username is not a mail address; nothing was sent",
+            address=addr,
+            hint='give the test message a From address ("from"), or set the sender of these settings',
+            kind="no_sender",
+        )
+    try:
+        check_address("from", sender)
+        check_address("to", body.to or "")
+    except UnsafeField as e:
+        raise Problem(422, f"{e}; nothing was sent", address=addr) from None
+
+
+@router.post("/{address:path}/release", response_model=RecordOut, responses=errors(401, 403, 404, 422, 429, 503))
+def release(address: AddressPath, caller: Caller, ctx: Context, stack: Annotated[str, StackQuery]) -> RecordOut:
     """``smtp-iac release``: the stack stops managing the scope; the record stays."""
     addr = parse_address(address)
     _allow_write(ctx, caller, addr, AuditAction.RELEASE, stack)
-    return record_out(ctx.store.release(addr, stack=stack, actor=caller.actor), caller)
+    return record_out(ctx.store.release(addr, stack=stack, actor=caller.actor), caller, ctx.fingerprints)
 
 
-@router.get("/{address:path}", response_model=RecordOut, responses=errors(401, 403, 404))
-def get_scope(address: str, caller: Caller, ctx: Context, response: Response) -> RecordOut:
+@router.get(
+    "/{address:path}",
+    response_model=RecordOut,
+    responses=errors(
+        401, 403, 404, 503, also={200: {"description": "the record", "headers": ETAG, "links": RECORD_LINKS}}
+    ),
+)
+def get_scope(address: AddressPath, caller: Caller, ctx: Context, response: Response) -> RecordOut:
     """A scope's record (never its password); ``ETag`` is its version."""
     addr = parse_address(address)
     denied = decide(caller, Act.READ, addr)
@@ -88,7 +135,7 @@ def get_scope(address: str, caller: Caller, ctx: Context, response: Response) ->
     if record is None:
         raise Problem(404, "no record at this scope (it inherits)", address=addr)
     response.headers["ETag"] = etag(record.version)
-    return record_out(record, caller)
+    return record_out(record, caller, ctx.fingerprints)
 
 
 @router.put(
@@ -96,17 +143,31 @@ def get_scope(address: str, caller: Caller, ctx: Context, response: Response) ->
     response_model=PutOut,
     status_code=200,
     responses=errors(
-        400, 401, 403, 404, 409, 412, 413, 422, 428, 429, also={201: {"model": PutOut, "description": "created"}}
+        400,
+        401,
+        403,
+        404,
+        409,
+        412,
+        413,
+        422,
+        428,
+        429,
+        503,
+        also={
+            200: {"description": "replaced", "headers": ETAG, "links": RECORD_LINKS},
+            201: {"model": PutOut, "description": "created", "headers": ETAG, "links": RECORD_LINKS},
+        },
     ),
 )
 def put_scope(
-    address: str,
+    address: AddressPath,
     body: PutIn,
     caller: Caller,
     ctx: Context,
     response: Response,
-    if_match: Annotated[str | None, Header()] = None,
-    if_none_match: Annotated[str | None, Header()] = None,
+    if_match: IfMatch = None,
+    if_none_match: IfNoneMatch = None,
     stack: StackName = None,
     adopt: bool = False,
 ) -> PutOut:
@@ -122,7 +183,7 @@ def put_scope(
             body, "", live if expected is not None else None, lambda: ctx.store.reveal_password(addr, version=expected)
         )
     except ConflictError as e:
-        ctx.store.record_attempt(
+        ctx.audited(caller).record_attempt(
             addr, stack=stack, action=action, outcome=AuditOutcome.CONFLICT, detail=e.message, actor=caller.actor
         )
         raise
@@ -140,33 +201,34 @@ def put_scope(
         try:
             ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
         except Problem as p:
-            _audit_refused(ctx, caller, addr, action, stack, p.detail)
+            audit_refused(ctx, caller, addr, action, stack, f"forbidden: {p.detail}")
             raise
     w = ScopeWrite.put(addr, settings, expected, stack, adopt)
 
     def verified(a: Address, s: ResolvedSettings) -> VerifyResult:
         def run() -> VerifyResult:  # a check that runs counts against the rate limit; a reused one does not
             ctx.limiter.check(f"{caller.id}:smtp", "SMTP check")
-            return check(ctx, a, s, options)
+            return check(ctx, a, s, options, password_known=body.password is not None)
 
         with ctx.slots.hold(caller.id):  # waiting for an identical check in flight holds a slot too
             return ctx.checks.check(a, s, options, run)
 
-    result = ScopeWriter(ctx.store, actor=caller.actor).write(w, live, verified)
+    result = ctx.writer(caller).write(w, live, verified)
     _raise_unless_applied(result)
     assert result.record is not None
     response.status_code = 201 if live is None else 200
     response.headers["ETag"] = etag(result.record.version)
     outcome = CheckOut.of(result.verify) if result.verify is not None else None
-    return PutOut.model_validate({"record": record_out(result.record, caller), "verify": outcome, "warnings": warnings})
+    record = record_out(result.record, caller, ctx.fingerprints)
+    return PutOut.model_validate({"record": record, "verify": outcome, "warnings": warnings})
 
 
-@router.delete("/{address:path}", status_code=204, responses=errors(400, 401, 403, 404, 409, 412, 428))
+@router.delete("/{address:path}", status_code=204, responses=errors(401, 403, 404, 409, 412, 422, 428, 429, 503))
 def delete_scope(
-    address: str,
+    address: AddressPath,
     caller: Caller,
     ctx: Context,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: IfMatchRequired = None,
     stack: StackName = None,
     adopt: bool = False,
 ) -> Response:
@@ -177,9 +239,7 @@ def delete_scope(
     live = ctx.store.get(addr)
     if live is None:
         raise Problem(412, "there is no record at this scope to remove", address=addr, kind="conflict")
-    result = ScopeWriter(ctx.store, actor=caller.actor).write(
-        ScopeWrite.remove(addr, expected, stack, adopt), live, None
-    )
+    result = ctx.writer(caller).write(ScopeWrite.remove(addr, expected, stack, adopt), live, None)
     _raise_unless_applied(result)
     return Response(status_code=204)
 
@@ -189,25 +249,8 @@ def _allow_write(ctx: Ctx, caller: TokenInfo, addr: Address, action: AuditAction
     denied = ctx.refusal(caller, Act.WRITE, addr)
     if denied is None:
         return
-    _audit_refused(ctx, caller, addr, action, stack, denied.reason)
+    audit_refused(ctx, caller, addr, action, stack, f"forbidden: {denied.reason}")
     raise forbidden(denied, addr)
-
-
-def _audit_refused(
-    ctx: Ctx, caller: TokenInfo, addr: Address, action: AuditAction, stack: str | None, why: str
-) -> None:
-    """Audit a refused attempt, at the rate limit's pace: beyond it the answer is 429 and
-    nothing is written, so that a token cannot bury a scope's history under refusals. An attempt
-    beyond the token's reach is recorded at its own scope (``access.recorded_at``)."""
-    ctx.limiter.check(f"{caller.id}:refused", "refused write")
-    ctx.store.record_attempt(
-        recorded_at(caller, addr),
-        stack=stack,
-        action=action,
-        outcome=AuditOutcome.REFUSED,
-        detail=f"forbidden: {why}",
-        actor=caller.actor,
-    )
 
 
 def check(ctx: Ctx, address: Address, settings: ResolvedSettings, options: VerifyOptions, **kw: Any) -> VerifyResult:

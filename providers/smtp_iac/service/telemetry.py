@@ -8,6 +8,9 @@
   is the application's own, so two applications in one process (tests) do not mix.
 - A request that fails unexpectedly is answered 500 problem+json here, and logged with the
   exception's type only (its message might hold data); no traceback reaches a client or a log.
+- Every answer carries ``Cache-Control: no-store`` (unless it says otherwise) and
+  ``X-Content-Type-Options: nosniff``: records, audit entries and tokens' reach are no
+  business of a shared cache, and no browser should guess a type the service did not say.
 """
 
 from __future__ import annotations
@@ -93,6 +96,10 @@ class RequestTelemetry:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status, started = int(message["status"]), True
+                headers = list(message.get("headers", ()))
+                names = {name.lower() for name, _ in headers}
+                headers += [h for h in _ALWAYS if h[0] not in names]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
@@ -102,7 +109,7 @@ class RequestTelemetry:
             status = 500
             if not started:
                 await Problem(500, "the service failed unexpectedly; the error is logged").response()(
-                    scope, receive, send
+                    scope, receive, sending
                 )
         route, method = _route(scope), _method(scope)
         self.metrics.requests.labels(route, method, str(status)).inc()
@@ -119,6 +126,8 @@ class RequestTelemetry:
             line.update(token_id=token.id, token_name=token.name, role=str(token.role))
         self.log(line)
 
+
+_ALWAYS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 

@@ -19,7 +19,7 @@ from ..tiermap import PAGE_MAX, OrgQuery
 from ..tokens import Role
 from .auth import Caller, forbidden, require
 from .bodies import BlastOut, OrgPageOut, OrgRowOut, PartnerPageOut, PartnerRowOut
-from .context import Context, parse_address
+from .context import AddressPath, Context, parse_address
 from .problems import Problem
 from .responses import errors
 
@@ -31,7 +31,7 @@ Offset = Annotated[int, Query(ge=0, le=10**9)]
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 
 
-@router.get("/v1/tiermap/organizations", response_model=OrgPageOut, responses=errors(401, 403, 422))
+@router.get("/v1/tiermap/organizations", response_model=OrgPageOut, responses=errors(401, 403, 422, 503))
 def organizations(
     caller: Caller,
     ctx: Context,
@@ -66,7 +66,7 @@ def organizations(
     return OrgPageOut(total=page.total, offset=page.offset, limit=page.limit, items=items)
 
 
-@router.get("/v1/tiermap/partners", response_model=PartnerPageOut, responses=errors(401, 403, 422))
+@router.get("/v1/tiermap/partners", response_model=PartnerPageOut, responses=errors(401, 403, 422, 503))
 def partners(
     caller: Caller, ctx: Context, partner: Id = None, q: Search = "", offset: Offset = 0, limit: Limit = 50
 ) -> PartnerPageOut:
@@ -92,8 +92,8 @@ def partners(
     return PartnerPageOut(total=page.total, offset=page.offset, limit=page.limit, items=items)
 
 
-@router.get("/v1/blast-radius/{address:path}", response_model=BlastOut, responses=errors(401, 403, 404))
-def blast_radius(address: str, caller: Caller, ctx: Context) -> BlastOut:
+@router.get("/v1/blast-radius/{address:path}", response_model=BlastOut, responses=errors(401, 403, 404, 503))
+def blast_radius(address: AddressPath, caller: Caller, ctx: Context) -> BlastOut:
     """How many organizations' mail a record at ``address`` carries once saved (for those who may write it)."""
     addr = parse_address(address)
     denied = ctx.refusal(caller, Act.WRITE, addr)  # as a write: an org admin's switch counts

@@ -2,7 +2,8 @@
 refused or failed attempt gets an entry; passwords appear only as keyed fingerprints.
 
 Actions: ``create`` ``update`` ``delete`` (records), ``tenants-load``, ``enable-smtp``,
-``disable-smtp`` (tenants), ``rotate-keys``, ``token-create``, ``token-revoke`` (service tokens).
+``disable-smtp`` (tenants), ``rotate-keys``, ``token-create``, ``token-revoke`` (service tokens),
+``compare`` (passwords compared with a scope's beyond the service's budget: refused).
 Outcomes: ``ok``, ``conflict`` (compare-and-swap lost), ``refused`` (ownership, feature
 switched off, unknown tenant, a service token's role), ``verify_failed`` (the check before a
 write failed, nothing was written). Every writer (CLI apply, the Pulumi
@@ -32,6 +33,7 @@ class AuditAction(StrEnum):
     ROTATE_KEYS = "rotate-keys"
     TOKEN_CREATE = "token-create"
     TOKEN_REVOKE = "token-revoke"
+    COMPARE = "compare"  # a password compared with a scope's (the service's comparison budget)
 
 
 class AuditOutcome(StrEnum):

@@ -10,6 +10,8 @@
   drift in a password shows. ``key_id`` names the fingerprint key: a record whose fingerprint
   was made under another primary key (key changed, ``rotate_keys`` not yet run) is recomputed
   on read, so changing the key never looks like password drift.
+- A saved plan's seal is an HMAC under its own key, derived from the primary key for that
+  purpose alone (``seal``), never the fingerprint key: a seal says nothing about a password.
 - Key material is never put in a message: errors say which source was bad, not what it held.
 """
 
@@ -39,13 +41,14 @@ _HKDF_INFO = b"smtp-iac password fingerprint v1"
 class Keyring:
     """The decoded key list. ``source`` says where it came from, for messages."""
 
-    __slots__ = ("_fernet", "_fp_key", "count", "source")
+    __slots__ = ("_fernet", "_fp_key", "_seal_key", "count", "source")
 
     def __init__(self, fernets: list[Fernet], raw_primary: bytes, source: str):
         self.source = source
         self.count = len(fernets)
         self._fernet = MultiFernet(fernets)
         self._fp_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(raw_primary)
+        self._seal_key = self.derive("saved plan seal v1")
 
     def __repr__(self) -> str:  # never the key material
         return f"Keyring({self.count} key(s) from {self.source})"
@@ -80,6 +83,10 @@ class Keyring:
     def fingerprint(self, password: str) -> str:
         digest = hmac.new(self._fp_key, password.encode("utf-8"), hashlib.sha256).hexdigest()
         return FINGERPRINT_PREFIX + digest[:16]
+
+    def seal(self, text: str) -> str:
+        """The seal of a saved plan's digest (``text``): an HMAC under the seal key."""
+        return FINGERPRINT_PREFIX + hmac.new(self._seal_key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def encrypt(self, plain: str) -> str:
         return self._fernet.encrypt(plain.encode("utf-8")).decode("ascii")

@@ -27,9 +27,6 @@ class Opening(Db):
         row = self._x(cur, "SELECT max(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
 
-    def session_key(self) -> bytes:
-        return self._keys.derive("console session v1")
-
     def schema_version(self) -> int:
         with self._read_tx() as cur:
             return self._schema_version(cur)

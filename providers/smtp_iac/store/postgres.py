@@ -76,6 +76,9 @@ class PostgresStore(SqlStore):
     def _migration_lock(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
 
+    def _serialize(self, cur: Any, key: str) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+
     def _table_exists(self, cur: Any, name: str) -> bool:
         return bool(cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0])
 

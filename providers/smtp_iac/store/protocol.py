@@ -8,7 +8,8 @@ of the settings service can be another. Addresses cross it as ``Address``; passw
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, Self
 
@@ -29,6 +30,9 @@ class Store(Protocol):
     """True for a store that checks every write over SMTP itself before it writes it (the
     settings service): writers then send the check's options with the write (``put(verify=)``)
     instead of running the check, and read its result with ``write_check``."""
+    fingerprints_per_scope: bool
+    """True where a password's fingerprint differs from scope to scope (the settings service
+    binds them to their scope): two scopes' fingerprints then never tell a shared password."""
     url_for_display: str
     """The store's URL with any password masked: safe in any output."""
     local_files: tuple[Path, ...]
@@ -64,12 +68,16 @@ class Store(Protocol):
     def blast_radius(self, address: Address) -> int:
         """How many organizations' mail a record at ``address`` carries once written."""
 
-    def fingerprint(self, password: str) -> str:
-        """The store's keyed fingerprint of a secret (``LiveRecord.password_fingerprint``);
-        also the keyed digest that seals saved plans."""
+    def fingerprint(self, address: Address, password: str) -> str:
+        """The keyed fingerprint ``password`` would have as the password of ``address``,
+        comparable with that scope's ``LiveRecord.password_fingerprint`` (the settings service
+        binds fingerprints to their scope and answers a bounded number of candidates)."""
 
-    def fingerprints(self, secrets: Sequence[str]) -> list[str]:
-        """``fingerprint`` of each of ``secrets``, in one call (one request to the service)."""
+    def fingerprints(self, items: Sequence[tuple[Address, str]]) -> list[str]:
+        """``fingerprint`` of each (address, secret), in one call (one request to the service)."""
+
+    def seal(self, digest: str) -> str:
+        """The keyed seal of a saved plan's digest (its own key, not the fingerprint key)."""
 
     def reveal_password(self, address: Address, *, version: int | None = None) -> SecretStr:
         """The stored password of a live record, for the verify check and test email only;
@@ -83,9 +91,10 @@ class Store(Protocol):
         """The audit entries of each of ``addresses``, oldest first, in a few queries (or one
         request per thousand to the service, which answers each scope's newest 100)."""
 
-    def session_key(self) -> bytes:
-        """The key that seals the console's session cookies, derived from the store key (so
-        every instance of the service on one store shares it); a store on a database only."""
+    def derived_key(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (the console's session cookies, the service's scope-bound
+        fingerprints), derived from the store key, so that every instance of the service on one
+        store shares it; a store on a database only."""
 
     def schema_version(self) -> int:
         """The store's schema version (a cheap read: the service's readiness probe)."""
@@ -158,3 +167,16 @@ class Store(Protocol):
         """The token with ``token_id`` and the SHA-256 of its secret, or None."""
 
     def revoke_token(self, token_id: str, *, actor: str | None = None) -> TokenInfo: ...
+
+    # ----- what the settings service keeps (``store.guards``): a store on a database only ----
+
+    def admit(
+        self, budget: str, entries: Mapping[Address, set[str]], *, limit: int, window: timedelta, total: int
+    ) -> Address | None:
+        """Record each scope's ``entries`` in ``budget`` (``store.guards``); the first scope over
+        ``limit`` different ones in ``window``, or over ``total`` in all (then nothing is
+        recorded), or None."""
+
+    def end_session(self, session_id: str, expires_at: datetime) -> None: ...
+
+    def session_ended(self, session_id: str) -> bool: ...

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -54,13 +53,6 @@ class Records(Tenancy):
     # ----- reads ------------------------------------------------------------------------
 
     verifies_writes = False
-
-    def fingerprint(self, password: str) -> str:
-        """Keyed fingerprint of a password, comparable with ``LiveRecord.password_fingerprint``."""
-        return self._keys.fingerprint(password)
-
-    def fingerprints(self, secrets: Sequence[str]) -> list[str]:
-        return [self._keys.fingerprint(s) for s in secrets]
 
     def write_check(self, address: Address) -> None:
         return None

@@ -8,9 +8,11 @@ reach, and never hold the store key:
   (cached for the store's lifetime, which is one command), whatever the number of
   organizations. The tenants it answers know the token's reach: a scope beyond it is refused
   in the plan (``forbidden``), as an unknown tenant is.
-- Keyed digests (password fingerprints, the seal of a saved plan) are computed by the service
-  (``POST /v1/fingerprints``), batched and cached; a saved plan's document is reduced to its
-  SHA-256 first, so plans of any size are sealed with a small request.
+- Keyed digests are computed by the service: the fingerprint a desired password has at its
+  scope (``POST /v1/fingerprints``, batched and cached; the service binds fingerprints to their
+  scope and answers a bounded number of different candidates per scope), and the seal of a
+  saved plan (``POST /v1/seals``), over the plan document's SHA-256, so plans of any size are
+  sealed with a small request.
 - Writes are the service's ``PUT``/``DELETE``, compare-and-swap on the version as always.
   The service checks each write over SMTP itself before it writes (``verifies_writes``): the
   caller sends the check's options with the write instead of running the check, and a failed
@@ -23,7 +25,8 @@ reach, and never hold the store key:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import quote
@@ -56,6 +59,7 @@ TIMEOUT = httpx.Timeout(connect=10.0, read=150.0, write=30.0, pool=10.0)
 
 class RemoteStore:
     verifies_writes = True
+    fingerprints_per_scope = True
     local_files: tuple[Path, ...] = ()
 
     def __init__(self, url: str, token: str | None = None, *, transport: httpx.BaseTransport | None = None):
@@ -75,7 +79,7 @@ class RemoteStore:
             follow_redirects=False,
         )
         self._snapshot: Snapshot | None = None
-        self._fingerprints: dict[str, str] = {}
+        self._fingerprints: dict[tuple[str, str], str] = {}
         self._checks: dict[Address, VerifyResult] = {}
 
     def __repr__(self) -> str:
@@ -163,17 +167,22 @@ class RemoteStore:
     def blast_radius(self, address: Address) -> int:
         return int(self._call("GET", f"/v1/blast-radius/{_path(address)}").json()["organizations"])
 
-    def fingerprint(self, password: str) -> str:
-        return self.fingerprints([password])[0]
+    def fingerprint(self, address: Address, password: str) -> str:
+        return self.fingerprints([(address, password)])[0]
 
-    def fingerprints(self, secrets: Sequence[str]) -> list[str]:
-        """Keyed digests of ``secrets``, asked of the service in one request (cached)."""
-        todo = sorted({s for s in secrets if s not in self._fingerprints})
-        for i in range(0, len(todo), 500):
-            chunk = todo[i : i + 500]
-            got = self._call("POST", "/v1/fingerprints", json={"secrets": chunk}).json()["fingerprints"]
+    def fingerprints(self, items: Sequence[tuple[Address, str]]) -> list[str]:
+        """The scope-bound fingerprint of each (address, secret), asked of the service in one
+        request per thousand (cached: a secret compared once is not asked again)."""
+        todo = sorted({(str(a), s) for a, s in items if (str(a), s) not in self._fingerprints})
+        for i in range(0, len(todo), 1000):
+            chunk = todo[i : i + 1000]
+            body = {"items": [{"address": a, "secret": s} for a, s in chunk]}
+            got = self._call("POST", "/v1/fingerprints", json=body).json()["fingerprints"]
             self._fingerprints.update(zip(chunk, got, strict=True))
-        return [self._fingerprints[s] for s in secrets]
+        return [self._fingerprints[(str(a), s)] for a, s in items]
+
+    def seal(self, digest: str) -> str:
+        return str(self._call("POST", "/v1/seals", json={"sha256": digest}).json()["seal"])
 
     def reveal_password(self, address: Address, *, version: int | None = None) -> SecretStr:
         raise Forbidden("the settings service never returns a stored password", address=address)
@@ -196,7 +205,7 @@ class RemoteStore:
                 out[Address.parse(address)] = [entry_of(e) for e in entries]
         return out
 
-    def session_key(self) -> bytes:
+    def derived_key(self, purpose: str) -> bytes:
         raise _direct_only("the console (smtp-iac serve)")
 
     def schema_version(self) -> int:
@@ -282,13 +291,13 @@ class RemoteStore:
         actor: str | None = None,
         new_fingerprint: str | None = None,
     ) -> None:
+        """The service keeps only fingerprints it made itself: ``new_fingerprint`` stays here."""
         body = {
             "address": str(address),
             "stack": stack,
             "action": str(action),
             "outcome": str(outcome),
             "detail": " ".join(detail.split())[:2000],
-            "new_fingerprint": new_fingerprint,
         }
         self._call("POST", "/v1/audit/attempts", json={k: v for k, v in body.items() if v is not None})
 
@@ -329,6 +338,17 @@ class RemoteStore:
 
     def revoke_token(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
         raise _direct_only("tokens revoke")
+
+    def admit(
+        self, budget: str, entries: Mapping[Address, set[str]], *, limit: int, window: timedelta, total: int
+    ) -> Address | None:
+        raise _direct_only("smtp-iac serve")
+
+    def end_session(self, session_id: str, expires_at: datetime) -> None:
+        raise _direct_only("smtp-iac serve")
+
+    def session_ended(self, session_id: str) -> bool:
+        raise _direct_only("smtp-iac serve")
 
 
 def _direct_only(what: str) -> UsageError:

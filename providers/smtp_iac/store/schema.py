@@ -128,6 +128,27 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         )""",
         ],
     ),
+    (
+        3,
+        "service budgets, ended console sessions",
+        [
+            # What a service token did at each scope within the last hour (``guards``): the keyed
+            # digests of the passwords it compared (at most 20 different ones per scope), the
+            # refused or failed attempts it made (at most 20 audited per scope).
+            """CREATE TABLE budget_entries (
+            budget TEXT NOT NULL,
+            address TEXT NOT NULL,
+            entry TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (budget, address, entry)
+        )""",
+            # Console sessions signed out before their cookie expires: a copy of it is refused.
+            """CREATE TABLE ended_sessions (
+            id TEXT PRIMARY KEY,
+            expires_at TEXT NOT NULL
+        )""",
+        ],
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

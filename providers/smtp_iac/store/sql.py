@@ -2,8 +2,10 @@
 
 ``SqlStore`` is its parts put together: ``Opening`` (migrations, the key check), ``Records``
 (reads and compare-and-swap writes, each with its audit entry), ``Tenancy`` (partners,
-organizations, SMTP switches), ``AuditTrail``, ``KeyRotation`` and ``TokenRegistry`` (service
-tokens). ``SqliteStore`` and
+organizations, SMTP switches), ``AuditTrail``, ``KeyRotation``, ``TokenRegistry`` (service
+tokens), ``ServiceGuards`` (the service's budgets and ended console sessions) and ``Digests``
+(fingerprints, seals, derived keys).
+``SqliteStore`` and
 ``PostgresStore`` add only the connection and what their driver's errors mean. Guarantees,
 proved on both backends by ``tests/store``: see ``records``; reads of the whole platform
 (``snapshot``) are three queries in one consistent read transaction, whatever the number of
@@ -16,6 +18,8 @@ from ..addresses import CONTROLLER, Address
 from ..errors import UnknownTenant
 from ..models import LiveRecord
 from ..resolve import Resolution, resolve
+from .digests import Digests
+from .guards import ServiceGuards
 from .opening import Opening
 from .records import RECORD_SELECT
 from .release import Release
@@ -25,7 +29,7 @@ from .tiermap import TierMapQueries
 from .tokens import TokenRegistry
 
 
-class SqlStore(Release, KeyRotation, TokenRegistry, TierMapQueries, Opening):
+class SqlStore(Release, KeyRotation, TokenRegistry, TierMapQueries, ServiceGuards, Digests, Opening):
     """A settings store on a database (``store.Store``). Open one with ``smtp_iac.store.open_store(url)``."""
 
     def _opened(self, create: bool) -> None:

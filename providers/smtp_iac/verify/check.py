@@ -27,7 +27,7 @@ from ..rules import HostError, host_ascii
 from .client import SmtpClient
 from .connect import allowed, connect, resolve
 from .deadline import Deadline
-from .message import UnsafeField, build_test_message, looks_like_address, needs_smtputf8
+from .message import UnsafeField, build_test_message, from_address, needs_smtputf8
 from .redact import Redactor, reply_text
 from .result import CheckFailed, Failure, Stage, VerifyResult, failed, skipped, succeeded
 from .session import Session
@@ -49,6 +49,7 @@ def run_check(
     tls_context: ssl.SSLContext | None = None,
     destination: Callable[[str], str | None] | None = None,
     message: Mail | None = None,
+    password_known: bool = True,
 ) -> VerifyResult:
     """Check ``settings`` over a real SMTP conversation; never raises for what the relay does.
 
@@ -60,6 +61,10 @@ def run_check(
     again here so that a name that resolves anew cannot slip past it).
     ``message``: (from, to, message) sent instead of the test message (the service's mailer;
     ``options.mode`` must be ``send``).
+    ``password_known``: False when the caller did not give the password (the service checks with
+    the stored one): the relay's words after MAIL, RCPT and DATA are then withheld
+    (``Session.text``), so that no caller learns from a mask whether its own text held it.
+    The log line masks the password everywhere, the caller's own text included.
     """
     if options.mode == "off":
         return skipped(address)
@@ -69,11 +74,12 @@ def run_check(
     check = _Check(settings, options, address, base_dir, shared_with, tls_context, deadline, redact)
     check.destination = destination
     check.prepared = message
+    check.withhold_echo = not password_known
     try:
         detail = check.run(password)
-        result = succeeded(address, options.mode, redact(detail), deadline.elapsed())
-    except CheckFailed as f:
-        result = failed(address, options.mode, f, redact(f.detail), deadline.elapsed())
+        result = succeeded(address, options.mode, detail, deadline.elapsed())
+    except CheckFailed as f:  # relay text in a detail is masked where it is read (``Session.text``)
+        result = failed(address, options.mode, f, f.detail, deadline.elapsed())
     except SmtpIacError:
         raise
     except Exception as e:  # noqa: BLE001 - a relay must never crash an apply
@@ -81,11 +87,11 @@ def run_check(
         # a codec error's message names the character and its position in the text it was
         # encoding, which may be the password: it is left out
         said = "" if isinstance(e, UnicodeError) else f": {reply_text(str(e), redact)}"
-        detail = redact(f"{why.detail}{said}")
+        detail = f"{why.detail}{said}"
         result = failed(address, options.mode, why, detail, deadline.elapsed())
     finally:
         check.close()
-    log.info("verify %s", result.summary())
+    log.info("verify %s", redact(result.summary()))
     return result
 
 
@@ -144,7 +150,7 @@ class _Check(Session):
             raise CheckFailed(
                 Failure.RECIPIENT_REJECTED, Stage.RCPT, "verify.mode is send but verify.to is not set; nothing was sent"
             )
-        sender = self.o.from_ or self.s.sender or (self.s.username if looks_like_address(self.s.username) else None)
+        sender = from_address(self.o.from_, self.s.sender, self.s.username)
         if not sender:
             raise CheckFailed(
                 Failure.SENDER_REJECTED,

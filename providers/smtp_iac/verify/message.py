@@ -1,5 +1,13 @@
-"""The test message of ``send`` mode, built with the email package so that no field can
-inject a header: addresses and subject holding CR, LF or NUL are refused outright.
+"""The test message of ``send`` mode and the mailer's system e-mail, built with the email
+package so that no field can inject a header.
+
+A field is refused (``UnsafeField``) when it holds a control character or line break, or an
+RFC 2047 encoded word (``=?utf-8?q?a=0D=0AFrom:...?=``) that decodes to one: the email package
+decodes encoded words when a header is set and, on Python 3.11 and 3.12, writes what they
+decode to as it is, CR LF included. So each field is judged by what the running Python's email
+package makes of it (``header_problem``), not by a guess at its rules; and a message is
+checked once built: its serialized header block must hold exactly the header lines that were
+set (``_same_structure``), whatever a future email package does.
 
 Pure: no I/O here.
 """
@@ -9,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
 from email.headerregistry import Address as MailAddress
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
@@ -31,16 +40,57 @@ class UnsafeField(ValueError):
         self.field = field
 
 
+_DECODINGS = 4
+"""Encoded words inside encoded words are decoded this many times over, at most."""
+
+
+def header_problem(value: str, header: str = "subject") -> str | None:
+    """Why ``value`` cannot be the text of a ``header`` field (``subject``, or an address header
+    such as ``to``): a control character or line break in it, or in what the email package
+    decodes its encoded words to, however many times over (a reader that decodes again must not
+    find one either). An address may hold no encoded word at all (RFC 2047 section 5: never in
+    an addr-spec; the email package decodes one anyway, into other addresses). None when safe."""
+    if _FORBIDDEN.search(value):
+        return "contains a control character or line break"
+    if "=?" not in value:
+        return None
+    if header != "subject":
+        return "holds an RFC 2047 encoded word (=?...?=), which a mail address may not"
+    why = "holds an RFC 2047 encoded word (=?...?=) that decodes to a control character or line break"
+    text = value
+    for _ in range(_DECODINGS):
+        try:
+            decoded = str(SMTPUTF8.header_factory(header, text))
+        except (HeaderParseError, ValueError, IndexError, TypeError):  # e.g. "address parts cannot contain CR or LF"
+            return why
+        if _FORBIDDEN.search(decoded):
+            return why
+        if decoded == text or "=?" not in decoded:
+            return None
+        text = decoded
+    return "holds RFC 2047 encoded words nested too deep to judge"
+
+
 def check_address(field: str, value: str) -> str:
     if _FORBIDDEN.search(value):
         raise UnsafeField(field, "contains a control character or line break")
     if not _ADDR.match(value):
         raise UnsafeField(field, f"{value!r} is not a bare mail address (local@domain)")
+    why = header_problem(value, "to")
+    if why is not None:
+        raise UnsafeField(field, why)
     return value
 
 
 def looks_like_address(value: str | None) -> bool:
     return value is not None and not _FORBIDDEN.search(value) and bool(_ADDR.match(value))
+
+
+def from_address(given: str | None, sender: str | None, username: str) -> str | None:
+    """The From of a message sent with a record's settings (SPEC): the address ``given`` for
+    this message (``verify.from``), else the record's ``sender``, else its username when that
+    is a mail address; None when there is none."""
+    return given or sender or (username if looks_like_address(username) else None)
 
 
 def needs_smtputf8(*addresses: str) -> bool:
@@ -86,7 +136,7 @@ def build_test_message(
         "ask your platform team.",
     ]
     msg.set_content("\n".join(lines) + "\n")
-    return msg
+    return _same_structure(msg)
 
 
 def _new_message(from_addr: str, to_addr: str, fields: Iterable[tuple[str, str]]) -> EmailMessage:
@@ -94,8 +144,9 @@ def _new_message(from_addr: str, to_addr: str, fields: Iterable[tuple[str, str]]
     check_address("from", from_addr)
     check_address("to", to_addr)
     for name, value in fields:
-        if _FORBIDDEN.search(value):
-            raise UnsafeField(name, "contains a control character or line break")
+        why = header_problem(value)
+        if why is not None:
+            raise UnsafeField(name, why)
     msg = EmailMessage(policy=SMTPUTF8 if needs_smtputf8(from_addr, to_addr) else SMTP)
     msg["From"] = _mail_address("from", from_addr)
     msg["To"] = _mail_address("to", to_addr)
@@ -138,4 +189,21 @@ def build_system_message(
     msg["Auto-Submitted"] = "auto-generated"
     msg[KIND_HEADER] = kind
     msg.set_content(text if text.endswith("\n") else text + "\n")
+    return _same_structure(msg)
+
+
+def _same_structure(msg: EmailMessage) -> EmailMessage:
+    """``msg`` when its serialized header block holds exactly the header fields that were set,
+    in order; else ``UnsafeField`` (a field's text became header lines of its own)."""
+    for name in ("From", "To"):
+        if len(msg[name].addresses) != 1:
+            raise UnsafeField(name.lower(), "would name more than one address")
+    head = msg.as_bytes().split(b"\r\n\r\n" if msg.policy.linesep == "\r\n" else b"\n\n", 1)[0]
+    written = [
+        line.split(b":", 1)[0].decode("ascii", "replace").lower()
+        for line in head.splitlines()
+        if line[:1] not in (b" ", b"\t")
+    ]
+    if written != [k.lower() for k in msg]:
+        raise UnsafeField("message", "a field would write header lines of its own")
     return msg

@@ -17,6 +17,7 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import socket
 import ssl
@@ -45,6 +46,10 @@ _ASKED = {
 """What the check was waiting on in each stage, for messages."""
 
 
+_ECHOING = frozenset({Stage.MAIL, Stage.RCPT, Stage.DATA})
+_ENHANCED = re.compile(r"^\s*([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
+
+
 class Session:
     def __init__(self, host: str, port: int, deadline: Deadline, ctx: ssl.SSLContext | None, redact: Redactor):
         self.host = host
@@ -53,6 +58,7 @@ class Session:
         self.timeout = deadline.seconds
         self.ctx = ctx
         self.redact = redact
+        self.withhold_echo = False  # ``run_check(password_known=False)``: see ``text``
         self.stage = Stage.CONNECT
         self.where = f"{host} port {port}"
         self.sock: socket.socket | None = None  # the connection before the SMTP client takes it
@@ -73,9 +79,19 @@ class Session:
             self.smtp.putcmd("quit")
             self.smtp.getreply()
 
-    def text(self, raw: bytes | str | None) -> str:
-        """Relay text as it may be kept: the password masked, then cut (``reply_text``)."""
-        return reply_text(raw, self.redact)
+    def text(self, raw: bytes | str | None, sep: str = " ") -> str:
+        """Relay text as it may be kept: the password masked, then cut (``reply_text``).
+
+        With ``withhold_echo`` (a check with a password its caller did not give: the stored
+        one), the relay's words in the replies to MAIL, RCPT and DATA are withheld but for their
+        enhanced status code: they may echo what the caller chose (its ``to``, ``from``, a
+        message), and a mask in there would tell the caller that its text held the password."""
+        if self.withhold_echo and self.stage in _ECHOING:
+            code = _ENHANCED.match(reply_text(raw, None))
+            return (
+                code.group(1) + " " if code else ""
+            ) + "(the relay's words are withheld: they may echo what was sent)"
+        return reply_text(raw, self.redact, sep=sep)
 
     def _tls(self) -> ssl.SSLContext:
         assert self.ctx is not None  # made in run() whenever the mode needs TLS
@@ -126,7 +142,7 @@ class Session:
         return CheckFailed(Failure.PROTOCOL, self.stage, f"{self.where} did not answer {what} in time: {out}")
 
     def _too_much(self, e: RelaySentTooMuch) -> CheckFailed:
-        began = reply_text(e.first_line, self.redact)  # masked, then cut
+        began = self.text(e.first_line)  # masked, then cut
         if len(began) > 80:
             began = began[:77] + "..."
         said = "its greeting" if self.stage is Stage.GREETING else f"its reply to {_ASKED.get(self.stage, self.stage)}"
@@ -196,7 +212,7 @@ class Session:
 
     def _raw_reply(self) -> str:
         lines = self._smtp.last_lines if self._smtp is not None else []
-        return reply_text(b"\n".join(line.rstrip(b"\r\n") for line in lines), self.redact, sep=" | ")
+        return self.text(b"\n".join(line.rstrip(b"\r\n") for line in lines), sep=" | ")
 
     def _features(self) -> str:
         """The extensions the relay's EHLO offered, as relay text (masked, then cut)."""
