@@ -37,7 +37,7 @@ def main() -> int:
         running(f"sqlite:///{tmp}/store.db", relay, write_ca_file(ca, Path(tmp))) as svc,
     ):
         more = {f"org-{i:04d}": {"smtp_enabled": i % 4 == 0} for i in range(1200)}
-        svc.store.load_tenants({"partners": {"globex": {"organizations": more}}}, actor="seed")
+        svc.store.load_tenants({"partners": {"globex": {"organizations": more}}}, actor="setup")
         svc.store.put(ACME, relay_settings(relay), expected_version=1, stack="prod", adopt=True, actor="pipeline")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)

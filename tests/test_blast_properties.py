@@ -1,5 +1,5 @@
 """Property tests of the blast radius (``smtp_iac.blast``) against the plain definition: resolve
-every organization before and after with ``resolve`` (held to the seed's table in
+every organization before and after with ``resolve`` (held to the platform's table in
 ``test_resolve_properties``) and keep those whose source or record moved.
 
 ``blast_radius`` visits only the organizations whose records could have moved; these tests

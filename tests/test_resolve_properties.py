@@ -1,6 +1,6 @@
-"""Property tests of the seed's override table (``smtp_iac.resolve``).
+"""Property tests of the platform's override table (``smtp_iac.resolve``).
 
-The oracle is the seed's table written out row by row as a truth table over
+The oracle is the platform's table written out row by row as a truth table over
 (controller record?, partner record?, organization record?, organization SMTP enabled?),
 not a re-run of the implementation's fall-through loop.
 """
@@ -17,7 +17,7 @@ from smtp_iac.resolve import StepOutcome, effective_source, resolve, resolve_all
 PARTNERS = ("acme", "globex", "initech")
 ORGS = ("eu", "us", "hq-1")
 
-# The seed's table, plus its feature switch ("the SMTP Configuration feature may not be
+# The platform's table, plus its feature switch ("the SMTP Configuration feature may not be
 # available to all organizations"), plus "no record anywhere". One row per combination:
 # (controller, partner, organization, org SMTP enabled) -> tier whose record applies.
 TABLE = {
@@ -146,7 +146,7 @@ def test_feature_switch_only_affects_the_orgs_own_record(present, org):
         assert on.record is off.record
 
 
-# ----- the seed's four scenarios, as named examples ---------------------------------------
+# ----- the platform's four scenarios, as named examples ---------------------------------------
 
 CTRL = {"host": "smtp.platform.example", "port": 587}
 ACME = {"host": "smtp.acme.example", "port": 465}

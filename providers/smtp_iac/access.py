@@ -1,4 +1,4 @@
-"""Who may do what, from SPEC's role table (the seed's people), as one pure function.
+"""Who may do what, from SPEC's role table (the platform's people), as one pure function.
 
     decide(token, Act.WRITE, address, smtp_enabled=...) -> None (allowed) | Denied (why)
 
@@ -56,7 +56,7 @@ class Act(StrEnum):
 
 @dataclass(frozen=True)
 class Denied:
-    """Why a request is refused (HTTP 403). ``hint``: the seed's advice where there is one."""
+    """Why a request is refused (HTTP 403). ``hint``: the platform's advice where there is one."""
 
     reason: str
     hint: str | None = None

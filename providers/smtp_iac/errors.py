@@ -169,7 +169,7 @@ class UnknownTenant(SmtpIacError):
 
 class FeatureDisabled(SmtpIacError):
     """Organization-level SMTP is switched off for the organization. The message says what,
-    once; the hint is the seed's advice and the command that does it."""
+    once; the hint is the platform's advice and the command that does it."""
 
     kind = ErrorKind.FEATURE_DISABLED
 
@@ -185,7 +185,7 @@ class FeatureDisabled(SmtpIacError):
 
 class Forbidden(SmtpIacError):
     """The settings service refused: the token's role may not do this (its reason, and the
-    seed's advice where there is one)."""
+    platform's advice where there is one)."""
 
     kind = ErrorKind.FORBIDDEN
 

@@ -1,4 +1,4 @@
-"""The seed's override table as a pure function.
+"""The platform's override table as a pure function.
 
 Effective settings of organization O under partner P: O's own record if O has one AND O's
 SMTP feature is enabled; else P's record if P has one; else the controller's; else none.

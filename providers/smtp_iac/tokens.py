@@ -30,7 +30,7 @@ _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 
 
 class Role(StrEnum):
-    """SPEC's roles (the seed's people, plus the platform's mail sender and read-only viewers)."""
+    """SPEC's roles (the platform's people, plus the platform's mail sender and read-only viewers)."""
 
     SYSADMIN = "sysadmin"
     PARTNER_ADMIN = "partner-admin"

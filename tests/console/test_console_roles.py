@@ -1,5 +1,5 @@
 """Each role signs in through the real form in a real Chromium and is offered what it may do,
-no more: the tier map for those who read it, an org admin on its organization, the seed's
+no more: the tier map for those who read it, an org admin on its organization, the platform's
 advice (and no form) where the SMTP switch is off, and no way into another partner's pages."""
 
 from __future__ import annotations

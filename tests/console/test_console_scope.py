@@ -1,4 +1,4 @@
-"""The seed's form in a real Chromium: Send Test Email against a real aiosmtpd relay (a pass and
+"""The platform's form in a real Chromium: Send Test Email against a real aiosmtpd relay (a pass and
 a classified failure), Save (checked first, then in the store), a scope a stack manages (the
 warning before Save, then the change in ``smtp-iac drift``), and the password never coming back."""
 
@@ -42,7 +42,7 @@ def test_send_test_email_passes_then_fails_with_its_class_and_advice(page, svc):
     page.get_by_role("button", name="Send Test Email").click()
     result.get_by_text("Test failed: auth_failed").wait_for()
     said = " ".join(result.inner_text().split())
-    assert "Verify the SMTP hostname, port, and credentials are correct." in said  # the seed's troubleshooting
+    assert "Verify the SMTP hostname, port, and credentials are correct." in said  # the platform's troubleshooting
     assert WRONG not in said and TEST_PASSWORD not in said
     assert svc.store.get(ACME).version == 1  # a test writes nothing
 

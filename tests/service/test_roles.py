@@ -15,7 +15,7 @@ SMTP_ON = {Address("acme", "blue"): True, GREEN: False, Address("initech", "hq")
 
 
 def may(token: str, act: str, a: Address) -> bool:
-    """SPEC "Service", the role table (and the seed: an org admin writes only while its switch is on)."""
+    """SPEC "Service", the role table (and the platform guide: an org admin writes only while its switch is on)."""
     role, partner, org = TOKENS[token]
     if role is Role.SYSADMIN:
         return act != "send"

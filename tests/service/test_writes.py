@@ -76,7 +76,7 @@ def test_a_failed_check_writes_nothing(svc: Svc) -> None:
     assert r.status_code == 422, r.text
     body = r.json()
     assert body["kind"] == "verify_failed" and body["verify"]["failure"] == "auth_failed"
-    assert body["hint"]  # the seed's advice
+    assert body["hint"]  # the platform's advice
     assert NEW_PASSWORD not in r.text
     assert svc.store.get(BLUE) == before
     last = svc.store.audit_log(address=BLUE)[-1]

@@ -1,4 +1,4 @@
-"""Records on both backends: the seed's override table through Snapshot.effective, the feature
+"""Records on both backends: the platform's override table through Snapshot.effective, the feature
 switch, deletion falling back, compare-and-swap, ownership, audit of writes and refusals."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def source(snap, org):
     return (str(r.source) if r.source else None, r.record.host if r.record else None)
 
 
-# ----- the seed's four scenarios ---------------------------------------------------------
+# ----- the platform's four scenarios ---------------------------------------------------------
 
 
 def test_only_controller_configured(loaded):

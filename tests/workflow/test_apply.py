@@ -126,7 +126,7 @@ def test_failing_verify_leaves_that_scope_untouched_while_others_apply(ws, relay
         ("partners/initech", "verify_failed"),
     ]
 
-    # the text summary names each failure class and the seed's advice; exit 1 again
+    # the text summary names each failure class and the platform's advice; exit 1 again
     r = ws.run("apply", f, "--yes")
     assert r.rc == 1
     plan_part, _, report = r.out.partition("Plan: ")  # apply prints the plan it applies, then the outcome

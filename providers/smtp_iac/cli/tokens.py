@@ -1,5 +1,5 @@
 """``smtp-iac tokens create|list|revoke``: the settings service's tokens, run against the store
-directly (the seed's administrator CLI: whoever holds the database and its key is already its
+directly (the platform's administrator CLI: whoever holds the database and its key is already its
 administrator). ``create`` prints the token once, alone on the first line of stdout, so that
 ``TOKEN=$(smtp-iac tokens create ...)`` works; everything else goes to stderr. Only the hash
 of its secret is stored (``smtp_iac.tokens``)."""

@@ -1,4 +1,4 @@
-"""``smtp-iac test-email FILE ADDRESS`` (the seed's "Send Test Email", writes nothing) and
+"""``smtp-iac test-email FILE ADDRESS`` (the platform's "Send Test Email", writes nothing) and
 ``smtp-iac sink`` (a local SMTP sink on loopback for development and the demo)."""
 
 from __future__ import annotations

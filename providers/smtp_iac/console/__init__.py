@@ -1,4 +1,4 @@
-"""The console: the seed's Ops Console (partner admins) and Web Console (organization admins),
+"""The console: the platform's Ops Console (partner admins) and Web Console (organization admins),
 and the system administrator's view of every tier, served by ``smtp-iac serve`` at ``/``.
 
 Plain server-rendered HTML (Jinja2, autoescaped) with one small script for Send Test Email;

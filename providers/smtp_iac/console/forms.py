@@ -1,4 +1,4 @@
-"""The seed's SMTP form (Host, Port, TLS, Username, Password) as the console shows it and as
+"""The platform's SMTP form (Host, Port, TLS, Username, Password) as the console shows it and as
 the API takes it: ``ScopeForm`` is what a page renders (never a password), ``from_post`` reads
 a submitted form, ``settings`` turns it into the API's body.
 

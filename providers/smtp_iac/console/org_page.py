@@ -1,5 +1,5 @@
 """``/organizations/{org}``: the settings an organization's mail goes out with, the chain of
-tiers that explains why, its SMTP switch (for those who may change it), the seed's advice
+tiers that explains why, its SMTP switch (for those who may change it), the platform's advice
 when the switch is off, and the audit trail of its scope.
 """
 

@@ -1,4 +1,4 @@
-"""``/scopes/{address}``: the seed's SMTP form for one scope (Host, Port, TLS, Username,
+"""``/scopes/{address}``: the platform's SMTP form for one scope (Host, Port, TLS, Username,
 Password; Send Test Email, Save), for those who may write it; the record as it is for those
 who only read it.
 

@@ -1,6 +1,6 @@
 """What the pages say, decided apart from HTTP: what a role is offered (``Offers``, from the
 same ``access.decide`` the API enforces, so a page never offers what the API would refuse),
-how a chain and a tier read in words, the seed's troubleshooting list, and page navigation.
+how a chain and a tier read in words, the platform's troubleshooting list, and page navigation.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ TROUBLESHOOTING = (
     "Ensure your network allows outbound connections on the configured SMTP port.",
     "If the issue persists, contact your system administrator.",
 )
-"""The seed's troubleshooting section, shown with every failed check."""
+"""The platform's troubleshooting section, shown with every failed check."""
 
 SWITCH_OFF_ADVICE = (
     "The SMTP Configuration feature is not enabled for this organization. "
@@ -111,7 +111,7 @@ class Pager:
 
 
 def scope_label(address: Address) -> str:
-    """How a scope is named on a page (the seed's consoles: Ops Console for partners, Web Console for orgs)."""
+    """How a scope is named on a page (the platform's consoles: Ops Console for partners, Web Console for orgs)."""
     if address == CONTROLLER:
         return "Controller default"
     if not address.org:

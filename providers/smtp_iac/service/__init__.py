@@ -1,4 +1,4 @@
-"""The settings service (``smtp-iac serve``): the store behind an HTTP API with the seed's
+"""The settings service (``smtp-iac serve``): the store behind an HTTP API with the platform's
 roles, for the consoles, the platform's mail sender and pipelines that must not hold the
 database or the store key (SPEC "Service").
 

@@ -45,7 +45,7 @@ ROUTERS = (scopes, organizations, tiermap, clients, ops)
 """Every route of the service (the fuzz test enumerates operations from these)."""
 
 DESCRIPTION = """The platform's SMTP settings (controller, partners, organizations) behind the
-seed's roles. Authenticate with `Authorization: Bearer TOKEN` (`smtp-iac tokens create`).
+platform's roles. Authenticate with `Authorization: Bearer TOKEN` (`smtp-iac tokens create`).
 Errors are `application/problem+json`. Writes are compare-and-swap on the record's version
 (`ETag`, `If-Match`, `If-None-Match: *`) and are verified with a real SMTP check first."""
 

@@ -125,7 +125,7 @@ class VerifyIn(BaseModel):
 
 
 class SettingsIn(BaseModel):
-    """A scope's settings, password in plain, as the seed's form has them. Without a password
+    """A scope's settings, password in plain, as the platform's form has them. Without a password
     the stored one is kept, as long as host, port, TLS and username stay the same (a console
     leaves the write-only Password field empty); a new record, or a change of relay or
     account, needs it."""
@@ -162,7 +162,7 @@ class PutIn(SettingsIn):
 
 
 class TestEmailIn(BaseModel):
-    """The seed's Send Test Email: ``settings`` to check (else the scope's stored ones); with
+    """The platform's Send Test Email: ``settings`` to check (else the scope's stored ones); with
     ``to``, a test message is sent there too (mode ``send``), else the check stops after login."""
 
     model_config = _IN
@@ -178,7 +178,7 @@ class SwitchIn(BaseModel):
 
 
 class MessageIn(BaseModel):
-    """A system e-mail of the platform (the seed: registrations, password resets, alerts)."""
+    """A system e-mail of the platform (registrations, password resets, alerts)."""
 
     model_config = _IN
     kind: Literal["registration", "password_reset", "alert"]
@@ -212,7 +212,7 @@ class RecordOut(BaseModel):
 
 
 class CheckOut(BaseModel):
-    """The outcome of a verify check: ``ok``, or the failure class with the seed's advice."""
+    """The outcome of a verify check: ``ok``, or the failure class with the platform's advice."""
 
     address: str
     ok: bool

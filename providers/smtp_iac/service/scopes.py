@@ -1,5 +1,5 @@
 """``/v1/scopes/{address}``: read, write (verified first) and remove a scope's record, and the
-seed's Send Test Email for it.
+platform's Send Test Email for it.
 
 Writes go through ``write.ScopeWriter`` as every writer's do: refuse early (version moved,
 another stack's scope) -> verify -> compare-and-swap -> audit, with the token's name and role
@@ -60,7 +60,7 @@ IfNoneMatch = Annotated[
     "/{address:path}/test-email", response_model=CheckOut, responses=errors(400, 401, 403, 404, 413, 422, 429, 503)
 )
 def test_email(address: AddressPath, caller: Caller, ctx: Context, body: TestEmailIn | None = None) -> CheckOut:
-    """The seed's Send Test Email: log in with the body's settings, or the scope's stored ones,
+    """The platform's Send Test Email: log in with the body's settings, or the scope's stored ones,
     and with ``to`` also send a test message there. Writes nothing."""
     addr = parse_address(address)
     body = body or TestEmailIn()

@@ -354,7 +354,7 @@ class RemoteStore:
 def _direct_only(what: str) -> UsageError:
     return UsageError(
         f"{what} runs against the store directly, not through the settings service",
-        hint="run it where the store's database URL and key are (the seed's administrator CLI)",
+        hint="run it where the store's database URL and key are (the platform's administrator CLI)",
     )
 
 

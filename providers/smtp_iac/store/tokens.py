@@ -1,7 +1,7 @@
 """Service tokens in the store: created, listed, found by id, revoked; each change audited.
 
 The store keeps a token's scope and the SHA-256 of its secret (``smtp_iac.tokens``), never
-the secret. Tokens are managed against the store directly (``smtp-iac tokens``, the seed's
+the secret. Tokens are managed against the store directly (``smtp-iac tokens``, the platform's
 administrator CLI): whoever holds the database and its key is already the administrator.
 """
 

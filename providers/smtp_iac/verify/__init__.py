@@ -1,4 +1,4 @@
-"""Verify before save: the seed's "Send Test Email" as a real SMTP check with classified
+"""Verify before save: the platform's "Send Test Email" as a real SMTP check with classified
 failures (SPEC "Verify")."""
 
 from .batch import DEFAULT_CONCURRENCY, group_by_settings, settings_key, verify_many

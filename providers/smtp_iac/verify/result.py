@@ -1,5 +1,5 @@
 """What a verify check answers: the failure classes of SPEC, the result record, and the
-troubleshooting advice for each class, in the words of the seed's troubleshooting section.
+troubleshooting advice for each class, in the words of the platform's troubleshooting section.
 
 Pure: no I/O here.
 """
