@@ -64,3 +64,8 @@ def test_issue12_summary_runs_to_the_end():
     for goal in ("stack reading / C compose, 1,000 orgs, sqlite", "plan growth 1,000 / 100 orgs, sqlite"):
         assert goal in out
     assert "peak RSS of `smtp-iac plan`" in out and "Pulumi Check+Diff per resource" in out
+
+
+def test_recovery_benchmark_runs_to_the_end():
+    out = _run(str(BENCH / "recovery.py"), "--quick", "--clients", "4", "--instances", "1")
+    assert "| restart |" in out and "| lock |" in out

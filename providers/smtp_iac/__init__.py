@@ -8,4 +8,4 @@ I/O: ``secrets``, ``desired``, ``planner``, ``planfile``, ``write`` (the one wri
 ``cli``, ``pulumi``, ``service`` (the HTTP API), ``console`` (the web console on it).
 """
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"

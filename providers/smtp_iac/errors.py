@@ -110,6 +110,32 @@ class StoreError(SmtpIacError):
     kind = ErrorKind.STORE
 
 
+class StoreUnavailable(StoreError):
+    """The store's database did not answer in time: its connection was lost, it was restarting,
+    a lock or a statement outlived its limit, or no connection was free (``fault`` says which:
+    ``connection``, ``pool``, ``lock``, ``statement``, ``busy``). Passing: the same call may
+    succeed ``retry_after`` seconds later. ``write`` says what became of a write it ended:
+    ``not_applied`` (nothing was written: retry), or ``unknown`` (the connection was lost while
+    committing and the database could not be asked afterwards: read the record, its version
+    tells; a retry with the same expected version is refused, never applied twice); None for a
+    read."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fault: str,
+        retry_after: int = 2,
+        write: str | None = None,
+        address: Address | None = None,
+        hint: str | None = None,
+    ):
+        super().__init__(message, address=address, hint=hint)
+        self.fault = fault
+        self.retry_after = retry_after
+        self.write = write
+
+
 class StoreUrlError(StoreError):
     kind = ErrorKind.STORE_URL
 

@@ -11,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from ..store import Store
+    from ..store.limits import Limits
 
 # Exit codes (SPEC): 0 ok; 1 error; 2 "changes" (plan --detailed-exitcode) or "drift".
 EXIT_OK = 0
@@ -27,13 +28,14 @@ class State:
         self.debug = debug
         self.store = store
 
-    def open_store(self, stack_url: str | None = None, *, create: bool) -> Store:
+    def open_store(self, stack_url: str | None = None, *, create: bool, limits: Limits | None = None) -> Store:
         """The store the invocation names (SPEC order: ``--store``, ``SMTP_IAC_STORE``, the
         stack's ``store:``, the default). ``create``: whether the command may make it (only
-        commands that write; SPEC: commands that only read never create a store)."""
+        commands that write; SPEC: commands that only read never create a store). ``limits``:
+        ``serve`` pools its connections; other commands keep one."""
         from ..store import open_store, resolve_store_url  # the drivers: only for a command that opens one
 
-        return open_store(resolve_store_url(self.store, stack_url), create=create)
+        return open_store(resolve_store_url(self.store, stack_url), create=create, limits=limits)
 
 
 pass_state = click.make_pass_decorator(State, ensure=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
+from ..store.limits import POOLED
 from ..store.url import loopback
 from .options import EXIT_OK, State, pass_state, store_option
 
@@ -52,6 +53,13 @@ from .options import EXIT_OK, State, pass_state, store_option
     help="Most connections open at once; one more is closed at once. Default: the file-descriptor limit "
     "(raised to its hard limit) less the listen backlog and a reserve (17,869 at 20,000), at most 50,000.",
 )
+@click.option(
+    "--pool-size",
+    default=POOLED.pool_size,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Most PostgreSQL connections held at once (a pool; lost ones are replaced while serving).",
+)
 @store_option
 @pass_state
 def serve_cmd(
@@ -66,6 +74,7 @@ def serve_cmd(
     rate_limit: float,
     max_body: int,
     max_connections: int | None,
+    pool_size: int,
 ) -> int:
     """The settings service and console (see SPEC "Service"); runs until stopped."""
     from ..service import server
@@ -87,7 +96,7 @@ def serve_cmd(
         allow_unverified=allow_unverified,
         ca_file=Path(ca_file).resolve() if ca_file else None,
     )
-    store = state.open_store(create=False)
+    store = state.open_store(create=False, limits=POOLED.with_pool_size(pool_size))
     app = create_app(config, store)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the console's in-process API calls have their own lines

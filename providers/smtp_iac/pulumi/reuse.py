@@ -8,15 +8,17 @@ per distinct relay and credentials. Here the provider gets the same economy:
 
 ``STORES`` (process-wide, shared by both provider classes)
     One open store per (store URL, store key), keyed by a keyed digest of both (the key never
-    sits in a dict key). The stores are thread-safe: every transaction runs under the store's
-    RLock, so a PostgreSQL connection is never used by two threads at once; calls on the same
-    store are serialized (the host's pool has 4 threads, and the SMTP check, the slow part,
-    runs outside any store transaction). A failed open is not cached: the next call opens
+    sits in a dict key). The stores are opened with ``limits.POOLED``, as the service's are: a
+    PostgreSQL store holds a small pool of connections (the host's 4 threads each get their
+    own; a lost one is replaced in the background) under the service's time limits, and a
+    SQLite store serializes its one connection, waited for a bounded time (the SMTP check,
+    the slow part, runs outside any store transaction). A failed open is not cached: the next call opens
     again, with its own ``create`` (a store that preview, refresh or delete could not find,
     ``create=False``, is still made by the next create or update). An open store is fully
     migrated whichever way it was opened, so one entry serves both. An operation that fails
-    with a plain store error (``ErrorKind.STORE``: connection lost, database error) retires
-    the entry: the next call opens afresh; the retired store is closed once its last user is
+    with a plain store error (``ErrorKind.STORE``: a database error) retires the entry: the
+    next call opens afresh; a passing fault (``StoreUnavailable``: a lost connection, a lock
+    past its limit) does not, since the pool recovers by itself. A retired store is closed once its last user is
     done. At most ``MAX_IDLE_STORES`` idle stores are kept (least recently used closed first;
     only test processes ever see more than one). Everything is closed at interpreter exit
     (``atexit``); a host killed by a signal leaves that to the OS (SQLite commits are durable,
@@ -53,12 +55,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..addresses import Address
-from ..errors import ErrorKind, SmtpIacError
+from ..errors import ErrorKind, SmtpIacError, StoreUnavailable
 from ..models import ResolvedSettings, VerifyOptions
 from ..store import Store
+from ..store.limits import POOLED
 from ..verify import VerifyResult
 
 MAX_IDLE_STORES = 8
+POOLED_PLUGIN = POOLED.with_pool_size(4)
+"""The host serves the engine's calls on 4 threads: a connection each."""
 
 _SECRET = secrets.token_bytes(32)
 """Keys the digests of this process's cache keys (store key, SMTP password)."""
@@ -85,7 +90,7 @@ Opener = Callable[[str, str | None, bool, str | None], Store]
 def _open_store(url: str, key: str | None, create: bool, token: str | None) -> Store:
     from ..store import open_store
 
-    return open_store(url, key=key, create=create, token=token)
+    return open_store(url, key=key, create=create, token=token, limits=POOLED_PLUGIN)
 
 
 class StoreRegistry:
@@ -110,7 +115,7 @@ class StoreRegistry:
         try:
             yield entry.store
         except SmtpIacError as e:
-            if e.kind is ErrorKind.STORE:
+            if e.kind is ErrorKind.STORE and not isinstance(e, StoreUnavailable):
                 self._retire(digest, entry)
             raise
         finally:

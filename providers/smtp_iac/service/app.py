@@ -24,6 +24,7 @@ from .. import __version__
 from ..console import SESSION_KEY_PURPOSE
 from ..console import mount as mount_console
 from ..store import Store, open_store
+from ..store.limits import POOLED
 from . import problems
 from .checkcache import CheckCache
 from .clients import router as clients
@@ -76,9 +77,10 @@ def openapi_document() -> dict[str, Any]:
 
 
 def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
-    """The service over ``store`` (default: ``open_store(config.store_url)``, closed on shutdown)."""
+    """The service over ``store`` (default: ``open_store(config.store_url)`` with pooled
+    connections and the service's limits, closed on shutdown)."""
     owned = store is None
-    opened: Store = store if store is not None else open_store(config.store_url)
+    opened: Store = store if store is not None else open_store(config.store_url, limits=POOLED)
     metrics = Metrics()
     ctx = Ctx(
         store=TimedStore(opened, metrics),

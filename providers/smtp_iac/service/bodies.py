@@ -341,6 +341,14 @@ class ProblemOut(BaseModel):
     last_written: str | None = None
     owner: str | None = None
     stack: str | None = None
+    fault: Literal["connection", "pool", "lock", "statement", "busy", "error"] | None = Field(
+        None, description="a 503's cause: the store's connection lost, none free, a lock or statement past its limit"
+    )
+    write: Literal["not_applied", "unknown"] | None = Field(
+        None,
+        description="a 503 that ended a write: not applied (retry), or unknown (read the record: "
+        "a moved version means it was applied; a retry with the same If-Match is refused 412)",
+    )
 
 
 class HealthOut(BaseModel):

@@ -17,12 +17,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import ConflictError, ErrorKind, OwnershipError, SmtpIacError
+from ..errors import ConflictError, ErrorKind, OwnershipError, SmtpIacError, StoreUnavailable
 from ..tokens import Role
 
 log = logging.getLogger("smtp_iac.service")
 
 PROBLEM = "application/problem+json"
+
+WRITES = frozenset({"PUT", "DELETE"})
+"""Methods of the routes that write settings: a 503 of theirs says whether the write was applied."""
 
 LIMITED = frozenset({Role.PARTNER_ADMIN, Role.ORG_ADMIN})
 """Roles limited to a part of the platform: an unknown-tenant answer tells them nothing more."""
@@ -97,8 +100,14 @@ class Problem(Exception):
             }
         elif isinstance(err, OwnershipError):
             extra |= {"owner": err.owner, "stack": err.stack}
+        headers: dict[str, str] = {}
+        if isinstance(err, StoreUnavailable):
+            extra |= {"fault": err.fault, "write": err.write}
+            headers["Retry-After"] = str(err.retry_after)
         status = STATUS.get(err.kind, 500)
-        return cls(status, err.message, address=err.address, hint=err.hint, kind=str(err.kind), **extra)
+        return cls(
+            status, err.message, address=err.address, hint=err.hint, headers=headers, kind=str(err.kind), **extra
+        )
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"title": TITLES.get(self.status, "Error"), "status": self.status, "detail": self.detail}
@@ -130,6 +139,10 @@ def install(app: FastAPI) -> None:
 
     async def on_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SmtpIacError)
+        if isinstance(exc, StoreUnavailable) and exc.write is None and request.method in WRITES:
+            # a fault before the write began (a read it needed, the token's lookup): a write's
+            # own fault says itself, and no route reads the store after its write
+            exc.write = "not_applied"
         token = getattr(request.state, "token", None)
         if exc.kind is ErrorKind.UNKNOWN_TENANT and token is not None and token.role in LIMITED:
             # its message and hint name partners and who owns an organization: for a token

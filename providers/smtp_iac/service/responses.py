@@ -49,4 +49,14 @@ def errors(*statuses: int, also: Responses | None = None) -> Responses:
     out: Responses = dict(also or {})
     for s in statuses:
         out[s] = {"model": ProblemOut, "description": TITLES.get(s, "error"), "content": {PROBLEM: {}}}
+        if s == 503:
+            out[s]["headers"] = RETRY_AFTER
     return out
+
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds after which the store is worth asking again",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}

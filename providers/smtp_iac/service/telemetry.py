@@ -4,7 +4,10 @@
   lines group), path, status, duration, and the token's id, name and role when one was
   accepted. Never a header, a body or a query value: no token, no password.
 - Metrics (``GET /metrics``, prometheus_client's text format): requests by route, method and
-  status; checks by outcome and failure class; store call latency by operation. The registry
+  status; checks by outcome and failure class; store call latency by operation; store faults
+  (``StoreUnavailable``: a lost connection, no free connection, a lock or statement past its
+  limit, a busy SQLite file) by fault and operation, each answered 503 with ``Retry-After``,
+  and the readiness probe's failures (operation ``probe``). The registry
   is the application's own, so two applications in one process (tests) do not mix.
 - A request that fails unexpectedly is answered 500 problem+json here, and logged with the
   exception's type only (its message might hold data); no traceback reaches a client or a log.
@@ -25,6 +28,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import StoreUnavailable
 from ..verify import VerifyResult
 from .problems import Problem
 
@@ -47,6 +51,15 @@ class Metrics:
         self.store_seconds = Histogram(
             "smtp_iac_store_seconds", "Store call latency", ["operation"], registry=self.registry
         )
+        self.store_faults = Counter(
+            "smtp_iac_store_faults",
+            "Store calls ended by a passing fault (answered 503 with Retry-After), by fault and operation",
+            ["fault", "operation"],
+            registry=self.registry,
+        )
+
+    def fault(self, fault: str, operation: str) -> None:
+        self.store_faults.labels(fault, operation).inc()
 
     def check_done(self, result: VerifyResult) -> None:
         outcome = "skipped" if result.skipped else ("ok" if result.ok else "failed")
@@ -54,7 +67,8 @@ class Metrics:
 
 
 class TimedStore:
-    """A store whose every call is timed into ``Metrics.store_seconds`` (by method name)."""
+    """A store whose every call is timed into ``Metrics.store_seconds`` (by method name), and
+    whose faults are counted into ``Metrics.store_faults``."""
 
     def __init__(self, store: Any, metrics: Metrics):
         self._store = store
@@ -70,6 +84,9 @@ class TimedStore:
             start = time.perf_counter()
             try:
                 return value(*args, **kwargs)
+            except StoreUnavailable as e:
+                self._metrics.fault(e.fault, name)
+                raise
             finally:
                 histogram.observe(time.perf_counter() - start)
 

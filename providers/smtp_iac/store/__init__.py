@@ -7,15 +7,17 @@
 
 Layout: ``protocol`` (``Store``: what the rest of smtp-iac may ask of a store), ``url``
 (parse / mask URLs), ``keys`` (Fernet + keyed fingerprints, key file), ``schema`` (portable DDL
-as numbered migrations, the tiny dialect layer), ``db`` (transactions and SQL, once),
+as numbered migrations, the tiny dialect layer), ``limits`` (how long a database may make a
+store wait; one connection or a pool), ``db`` (transactions and SQL, once; faults that pass),
 the parts of ``sql.SqlStore``: ``opening`` (migrations, key check), ``records`` (reads and
 compare-and-swap writes), ``tenancy`` (tenants and SMTP switches), ``audit`` (the audit log and
 its vocabulary), ``rotation`` (key rotation); ``sqlite`` / ``postgres`` (connections and what
-their driver's errors mean), ``snapshot`` (Snapshot, Tenants, TenantsChange), ``rows`` (trusted
-rows to objects, fast), ``tenants_doc`` (the tenants file, checked purely), ``detail`` (what
-the audit says of a write), ``tokens`` (service tokens); ``remote`` (``RemoteStore``: the same
-protocol over the settings service, for ``https://`` URLs), with ``remote_wire`` (its answers
-read back) and ``remote_tenants`` (a token's reach, as the planner sees it).
+their driver's errors mean; ``pgconnect``: PostgreSQL's connections, pooled or not),
+``snapshot`` (Snapshot, Tenants, TenantsChange), ``rows`` (trusted rows to objects, fast),
+``tenants_doc`` (the tenants file, checked purely), ``detail`` (what the audit says of a
+write), ``tokens`` (service tokens); ``remote`` (``RemoteStore``: the same protocol over the
+settings service, for ``https://`` URLs), with ``remote_wire`` (its answers read back) and
+``remote_tenants`` (a token's reach, as the planner sees it).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .url import DEFAULT_URL, StoreUrl, key_file_path, mask_url, parse_store_url
 if TYPE_CHECKING:
     from .audit import AuditAction, AuditEntry, AuditOutcome
     from .keys import ENV_KEY, Keyring, generate_key
+    from .limits import Limits
     from .protocol import Store
     from .snapshot import Snapshot, Tenants, TenantsChange
 
@@ -101,7 +104,9 @@ def store_files(url: str) -> tuple[Path, ...]:
         return ()
 
 
-def open_store(url: str, *, key: str | None = None, create: bool = True, token: str | None = None) -> Store:
+def open_store(
+    url: str, *, key: str | None = None, create: bool = True, token: str | None = None, limits: Limits | None = None
+) -> Store:
     """Open (migrating if needed) the store at ``url``; with ``create``, make it if it is not there.
 
     ``key``: Fernet key list (comma-separated, the first encrypts); default ``SMTP_IAC_STORE_KEY``;
@@ -111,10 +116,15 @@ def open_store(url: str, *, key: str | None = None, create: bool = True, token: 
     ``StoreError`` that says so, and nothing is made, not even a directory or a key file.
     An ``https://`` URL (loopback ``http://``) is the settings service (``remote``), reached
     with ``token`` (default ``SMTP_IAC_TOKEN``); it needs no key and creates nothing.
+    ``limits``: how long a database may make the store wait, and whether PostgreSQL
+    connections are pooled (``limits.POOLED`` for long-lived processes: the service, the
+    Pulumi plugin); default ``limits.ONE_CONNECTION`` (a command's run).
     Raises StoreUrlError, StoreKeyError or StoreError."""
     from .keys import ENV_KEY, create_key_file, keyring_from, load_key_file
+    from .limits import ONE_CONNECTION
     from .opening import no_store
 
+    limits = limits or ONE_CONNECTION
     parsed = parse_store_url(url)
     if parsed.backend == "service":
         from .remote import RemoteStore
@@ -147,7 +157,7 @@ def open_store(url: str, *, key: str | None = None, create: bool = True, token: 
                     f"cannot read or make the key file {kf}: {e.strerror or e}",
                     hint=f"check the directory's permissions, or set {ENV_KEY}",
                 ) from None
-        return SqliteStore(path, ring, parsed.display, create=create)
+        return SqliteStore(path, ring, parsed.display, create=create, limits=limits)
     from .postgres import PostgresStore
 
     if ring is None:
@@ -157,4 +167,4 @@ def open_store(url: str, *, key: str | None = None, create: bool = True, token: 
             "this store needs the same key; make one with: python -c 'from cryptography.fernet "
             "import Fernet; print(Fernet.generate_key().decode())'",
         )
-    return PostgresStore(parsed.url, ring, parsed.display, create=create)
+    return PostgresStore(parsed.url, ring, parsed.display, create=create, limits=limits)

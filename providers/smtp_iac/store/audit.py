@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..addresses import Address
-from .db import Cursor, Db, now_text, parse_time
+from .db import Cursor, Db, now_text, parse_time, read
 
 
 class AuditAction(StrEnum):
@@ -102,6 +102,7 @@ class AuditTrail(Db):
             ),
         )
 
+    @read
     def audit_log(
         self, *, address: Address | None = None, partner: str | None = None, limit: int | None = None
     ) -> list[AuditEntry]:
@@ -123,6 +124,7 @@ class AuditTrail(Db):
             rows = self._x(cur, sql, params).fetchall()
         return [AuditEntry(int(r[0]), _at(r[1]), *r[2:]) for r in reversed(rows)]
 
+    @read
     def audit_logs(self, addresses: Sequence[Address]) -> dict[Address, list[AuditEntry]]:
         """The audit entries of each of ``addresses``, oldest first, in one query per
         ``AUDIT_BATCH`` addresses (drift's who-and-when of many deleted records)."""

@@ -1,21 +1,30 @@
-"""A database connection as the store's parts use it: serialized transactions that yield a
-DB-API cursor, SQL written once with ``?`` placeholders, and database errors turned into
-``StoreError``. ``SqliteStore`` and ``PostgresStore`` supply the connection and say which of
-their driver's errors mean what; everything else is written once, here and in the parts.
+"""A database connection as the store's parts use it: transactions that yield a DB-API cursor,
+SQL written once with ``?`` placeholders, and database errors turned into ``StoreError``.
+``SqliteStore`` and ``PostgresStore`` supply connections (``_session``: one under a lock, or
+one from a pool) and say which of their driver's errors mean what; everything else is written
+once, here and in the parts.
+
+Faults (``StoreUnavailable``): a write ended by one says whether it was applied. Only a
+connection lost at COMMIT leaves that open; the backend then asks the database
+(``_commit_outcome``). Reads marked ``@read`` are retried once on a fresh connection when
+their connection was lost under them; writes never are (the caller's retry is safe: its
+expected version no longer matches a write that was applied).
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
-from ..errors import StoreError
+from ..errors import StoreError, StoreUnavailable
 from .keys import Keyring
+from .limits import ONE_CONNECTION, Limits
 from .schema import Dialect
 
 Cursor = Any
@@ -35,20 +44,23 @@ def parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+PROBE_S = 1.0
+"""The readiness probe's own limit: a free connection and one cheap query within a second."""
+
+
 class Db(ABC):
-    """The connection of one store. Thread-safe (one lock around the connection); not
-    fork-safe: open a new store in a child process."""
+    """The connections of one store. Thread-safe; not fork-safe: open a new store in a child
+    process."""
 
     dialect: Dialect
     BEGIN_WRITE: str
     BEGIN_READ: str
-    _conn: Any  # the driver's connection (sqlite3 or psycopg), made by the backend
 
-    def __init__(self, keyring: Keyring, url_for_display: str):
+    def __init__(self, keyring: Keyring, url_for_display: str, limits: Limits = ONE_CONNECTION):
         self._keys = keyring
         self.url_for_display = url_for_display
+        self.limits = limits
         self.local_files: tuple[Path, ...] = ()  # a backend on local files says which
-        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url_for_display!r})"
@@ -59,23 +71,25 @@ class Db(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
     # ----- what a backend supplies ---------------------------------------------------
 
     @abstractmethod
-    def _cursor(self) -> Cursor: ...
+    def close(self) -> None: ...
 
     @abstractmethod
-    def _rollback(self) -> None:
+    def _session(self, begin: str, wait_s: float) -> AbstractContextManager[Any]:
+        """A driver connection on which ``begin`` has run, this thread's alone until the block
+        ends; ``StoreUnavailable`` when none is free within ``wait_s``."""
+
+    @abstractmethod
+    def _rollback(self, conn: Any) -> None:
         """Roll back the open transaction, if the connection still has one; never raise."""
 
     @abstractmethod
     def _driver_error(self, e: BaseException) -> StoreError | None:
         """The store error an exception of the driver means (``Duplicate`` for a unique
-        violation), or None for anything that is not the driver's."""
+        violation, ``StoreUnavailable`` for a fault that passes), or None for anything that is
+        not the driver's."""
 
     @abstractmethod
     def _table_exists(self, cur: Cursor, name: str) -> bool: ...
@@ -83,41 +97,142 @@ class Db(ABC):
     def _migration_lock(self, cur: Cursor) -> None:  # noqa: B027 - a hook; SQLite needs nothing
         """Serialize concurrent migrations (PostgreSQL: an advisory lock; SQLite: the write lock)."""
 
+    def _write_mark(self, cur: Cursor) -> object:
+        """Whatever lets ``_commit_outcome`` find this transaction again (PostgreSQL: its id)."""
+        return None
+
+    def _commit_outcome(self, mark: object) -> bool | None:
+        """Whether the transaction ``mark`` committed, asked on a new connection after the one
+        that sent COMMIT was lost; None when that cannot be known."""
+        return None
+
+    def _limit_statement(self, cur: Cursor, seconds: float) -> None:  # noqa: B027 - a hook
+        """Limit the open transaction's statements to ``seconds`` (PostgreSQL; SQLite has none)."""
+
     # ----- transactions ----------------------------------------------------------------
 
+    def _translate(self, e: BaseException) -> BaseException:
+        translated = self._driver_error(e)
+        return e if translated is None else translated
+
     @contextmanager
-    def _tx(self, begin: str) -> Iterator[Cursor]:
-        """One transaction: commit on success, roll back on any exception."""
-        with self._lock:
-            try:
-                cur = self._cursor()
-                cur.execute(begin)
-            except Exception as e:
-                translated = self._driver_error(e)
-                if translated is None:
-                    raise
-                raise translated from None
-            try:
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException as e:
-                self._rollback()
-                translated = self._driver_error(e)
-                if translated is not None:
-                    raise translated from None
-                raise
-            finally:
-                cur.close()
+    def _tx(self, begin: str, *, write: bool, wait_s: float | None = None) -> Iterator[Cursor]:
+        """One transaction: commit on success, roll back on any exception. A fault that ends a
+        write says whether the write was applied (``StoreUnavailable.write``)."""
+        try:
+            with self._session(begin, self.limits.wait_s if wait_s is None else wait_s) as conn:
+                cur = conn.cursor()
+                try:
+                    try:
+                        mark = self._write_mark(cur) if write else None
+                        yield cur
+                    except BaseException as e:  # noqa: BLE001 - rolled back, then raised (translated)
+                        self._rollback(conn)
+                        raise self._translate(e) from None
+                    try:
+                        cur.execute("COMMIT")
+                    except Exception as e:  # noqa: BLE001 - rolled back, then raised (translated)
+                        self._rollback(conn)
+                        err = self._translate(e)
+                        if write and isinstance(err, StoreUnavailable) and err.fault == "connection":
+                            applied = self._commit_outcome(mark)
+                            if applied:
+                                return
+                            raise _lost_at_commit(err, applied) from None
+                        raise err from None
+                finally:
+                    cur.close()
+        except StoreUnavailable as e:
+            raise _as_write(e, write) from None
 
     def _write_tx(self) -> AbstractContextManager[Cursor]:
-        """A serialized write transaction. Raises ``Duplicate`` for a unique violation and
+        """A serialized write transaction. Raises ``Duplicate`` for a unique violation,
+        ``StoreUnavailable`` for a passing fault (saying whether the write was applied) and
         ``StoreError`` for other database errors."""
-        return self._tx(self.BEGIN_WRITE)
+        return self._tx(self.BEGIN_WRITE, write=True)
 
     def _read_tx(self) -> AbstractContextManager[Cursor]:
         """A consistent read-only transaction."""
-        return self._tx(self.BEGIN_READ)
+        return self._tx(self.BEGIN_READ, write=False)
 
     def _x(self, cur: Cursor, sql: str, params: Iterable[Any] = ()) -> Cursor:
         cur.execute(self.dialect.q(sql), tuple(params))
         return cur
+
+    def probe(self) -> None:
+        """The readiness probe: a free connection and one cheap query within ``PROBE_S``, or
+        ``StoreUnavailable``/``StoreError``. A lost connection found here is replaced, as for
+        any read."""
+        with self._tx(self.BEGIN_READ, write=False, wait_s=PROBE_S) as cur:
+            self._limit_statement(cur, PROBE_S)
+            self._table_exists(cur, "schema_migrations")
+
+
+def _as_write(err: BaseException, write: bool) -> BaseException:
+    """A fault that ended a write before its COMMIT: nothing was applied, say so."""
+    if write and isinstance(err, StoreUnavailable) and err.write is None:
+        err.write = "not_applied"
+        err.hint = "nothing was written: retry"
+    return err
+
+
+def _lost_at_commit(err: StoreUnavailable, applied: bool | None) -> StoreUnavailable:
+    if applied is False:
+        return StoreUnavailable(
+            f"{err.message}; the database says the write was not applied",
+            fault=err.fault,
+            retry_after=err.retry_after,
+            write="not_applied",
+            hint="nothing was written: retry",
+        )
+    return StoreUnavailable(
+        f"{err.message} while committing a write, and the database could not be asked whether it was applied",
+        fault=err.fault,
+        retry_after=err.retry_after,
+        write="unknown",
+        hint="read the record once the store answers: if its version moved, the write was applied; "
+        "a retry with the same expected version is refused as a conflict, never applied twice",
+    )
+
+
+D = TypeVar("D", bound=Db)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def read(method: Callable[Concatenate[D, P], R]) -> Callable[Concatenate[D, P], R]:
+    """Mark a store method as a read: where connections are pooled, it is run once more, on a
+    fresh connection, when its connection was lost under it (a restart, a failover, a proxy
+    closing an idle connection). Nothing it did needs undoing. Writes are never marked."""
+
+    def retried(self: D, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except StoreUnavailable as e:
+            if e.fault != "connection" or not self.limits.pooled:
+                raise
+        return method(self, *args, **kwargs)
+
+    functools.update_wrapper(retried, method)
+    return retried
+
+
+class OneConnection:
+    """A backend's single connection, one thread at a time: the lock is waited for at most
+    ``wait_s``, so a queue of callers behind a slow one is answered, not held."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+
+    @contextmanager
+    def held(self, wait_s: float, display: str) -> Iterator[None]:
+        if not self.lock.acquire(timeout=wait_s):
+            raise StoreUnavailable(
+                f"the store {display} is busy: its connection was not free within {wait_s:g} s",
+                fault="busy",
+                retry_after=1,
+            )
+        try:
+            yield
+        finally:
+            self.lock.release()

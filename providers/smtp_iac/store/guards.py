@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from ..addresses import Address
-from .db import Cursor, Db
+from .db import Cursor, Db, read
 
 _MAX_PARAMS = 500
 """Addresses per ``IN (...)`` list (well under SQLite's limit of bound parameters)."""
@@ -76,6 +76,7 @@ class ServiceGuards(Db):
                     (session_id, expires_at.isoformat(timespec="microseconds")),
                 )
 
+    @read
     def session_ended(self, session_id: str) -> bool:
         with self._read_tx() as cur:
             return self._x(cur, "SELECT 1 FROM ended_sessions WHERE id = ?", (session_id,)).fetchone() is not None

@@ -4,7 +4,7 @@ that the configured key is the one its passwords were encrypted with."""
 from __future__ import annotations
 
 from ..errors import StoreError, StoreKeyError
-from .db import Cursor, Db, now_text
+from .db import Cursor, Db, now_text, read
 from .keys import KEY_CHECK, KEY_CHECK_PLAIN
 from .schema import LATEST, MIGRATIONS, MIGRATIONS_TABLE
 
@@ -27,6 +27,7 @@ class Opening(Db):
         row = self._x(cur, "SELECT max(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
 
+    @read
     def schema_version(self) -> int:
         with self._read_tx() as cur:
             return self._schema_version(cur)

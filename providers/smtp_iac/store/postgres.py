@@ -1,17 +1,25 @@
 """The shared backend: PostgreSQL through psycopg 3, for many pipelines at once.
 
-The connection runs in autocommit mode and every operation opens its own explicit
-transaction: writes at READ COMMITTED (the compare-and-swap is in each UPDATE/INSERT, which
-PostgreSQL re-checks against the newest committed row, so concurrent writers are safe without
+Connections run in autocommit mode and every operation opens its own explicit transaction:
+writes at READ COMMITTED (the compare-and-swap is in each UPDATE/INSERT, which PostgreSQL
+re-checks against the newest committed row, so concurrent writers are safe without
 SERIALIZABLE retries), reads at REPEATABLE READ READ ONLY (``snapshot`` sees one instant).
 Migrations take a transaction-scoped advisory lock so that pipelines starting together do not
 race on DDL. Tables go in the first schema of ``search_path``; pick one with
 ``?options=-csearch_path%3Dmyschema`` in the URL.
+
+Connections (``pgconnect``): one for the CLI, a pool for the service and the Pulumi plugin,
+each made with the store's ``Limits`` in force (statement, lock and idle-transaction timeouts,
+a connect timeout, TCP keepalives). A write learns its transaction id as it begins, so that a
+connection lost at COMMIT is followed by asking the database, on a new connection, whether
+that transaction committed (``txid_status``): the write is then reported done, or not
+applied, and only when the database cannot be asked is its outcome unknown.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -19,35 +27,71 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from ..errors import StoreError
-from .db import Duplicate
+from .db import Duplicate, OneConnection
 from .keys import Keyring
+from .limits import ONE_CONNECTION, Limits
+from .pgconnect import Pooled, configure, connect_kwargs, fault_of, unavailable
 from .schema import POSTGRES
 from .sql import SqlStore
 
 MIGRATION_LOCK_ID = 0x736D74702D696163 & 0x7FFFFFFFFFFFFFFF  # "smtp-iac"
-CONNECT_TIMEOUT_S = 10
+CONNECT_TIMEOUT_S = ONE_CONNECTION.connect_s
 
 
 class PostgresStore(SqlStore):
     dialect = POSTGRES
-    _conn: psycopg.Connection[Any]
 
-    def __init__(self, url: str, keyring: Keyring, url_for_display: str, *, create: bool = True):
-        super().__init__(keyring, url_for_display)
+    def __init__(
+        self,
+        url: str,
+        keyring: Keyring,
+        url_for_display: str,
+        *,
+        create: bool = True,
+        limits: Limits = ONE_CONNECTION,
+    ):
+        super().__init__(keyring, url_for_display, limits)
+        self._url = url
         self._secret = _password_of(url)
-        extra: dict[str, Any] = {"autocommit": True}
-        if "connect_timeout" not in url:
-            extra["connect_timeout"] = CONNECT_TIMEOUT_S
-        if "application_name" not in url:
-            extra["application_name"] = "smtp-iac"
+        self._conn: psycopg.Connection[Any] | None = None
+        self._pool: Pooled | None = None
+        self._one = OneConnection()
         try:
-            self._conn = psycopg.connect(url, **extra)
+            if limits.pooled:
+                self._pool = Pooled(url, limits)
+                self._pool.open(first_s=limits.connect_s + 1)
+            else:
+                self._conn = self._connect()
         except psycopg.Error as e:
+            if self._pool is not None:
+                self._pool.close()
+                e = self._why_not(e)
             raise StoreError(
                 f"cannot connect to the store {url_for_display}: {self._scrub(e)}",
                 hint="check the URL, that the server is up, and the credentials",
             ) from None
         self._opened(create)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self._url, **connect_kwargs(self._url, self.limits))
+        configure(conn, self.limits)
+        return conn
+
+    def _why_not(self, e: psycopg.Error) -> psycopg.Error:
+        """The pool says only that it timed out; one direct attempt says why (a refused
+        connection, a wrong password) for the message."""
+        try:
+            self._connect().close()
+        except psycopg.Error as direct:
+            return direct
+        return e
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        with self._one.lock:
+            if self._conn is not None:
+                self._conn.close()
 
     def _scrub(self, e: BaseException) -> str:
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -58,20 +102,55 @@ class PostgresStore(SqlStore):
     BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
     BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
-    def _cursor(self) -> psycopg.Cursor[Any]:
-        return self._conn.cursor()
+    @contextlib.contextmanager
+    def _session(self, begin: str, wait_s: float) -> Iterator[psycopg.Connection[Any]]:
+        if self._pool is not None:
+            try:
+                conn = self._pool.begun(begin, wait_s)
+            except psycopg.Error as e:
+                raise self._translate(e) from None
+            try:
+                yield conn
+            finally:
+                self._pool.put(conn)
+            return
+        with self._one.held(wait_s, self.url_for_display):
+            assert self._conn is not None
+            try:
+                self._conn.execute(begin)
+            except psycopg.Error as e:
+                raise self._translate(e) from None
+            yield self._conn
 
-    def _rollback(self) -> None:
-        if not self._conn.closed:
+    def _rollback(self, conn: psycopg.Connection[Any]) -> None:
+        if not conn.closed:
             with contextlib.suppress(psycopg.Error):
-                self._conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
 
     def _driver_error(self, e: BaseException) -> StoreError | None:
         if isinstance(e, pgerrors.UniqueViolation):
             return Duplicate(self._scrub(e))
-        if isinstance(e, psycopg.Error):
-            return StoreError(f"store {self.url_for_display}: {self._scrub(e)}")
-        return None
+        if not isinstance(e, psycopg.Error):
+            return None
+        fault = fault_of(e)
+        if fault is not None:
+            return unavailable(fault, self.url_for_display, self._scrub(e), self.limits)
+        return StoreError(f"store {self.url_for_display}: {self._scrub(e)}")
+
+    def _write_mark(self, cur: Any) -> object:
+        return cur.execute("SELECT txid_current()").fetchone()[0]
+
+    def _commit_outcome(self, mark: object) -> bool | None:
+        try:
+            with self._connect() as conn:
+                row = conn.execute("SELECT txid_status(%s)", (mark,)).fetchone()
+        except psycopg.Error:
+            return None
+        status = row[0] if row else None
+        return True if status == "committed" else False if status == "aborted" else None
+
+    def _limit_statement(self, cur: Any, seconds: float) -> None:
+        cur.execute(f"SET LOCAL statement_timeout = '{round(seconds * 1000)}ms'")
 
     def _migration_lock(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))

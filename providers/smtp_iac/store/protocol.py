@@ -97,7 +97,11 @@ class Store(Protocol):
         store shares it; a store on a database only."""
 
     def schema_version(self) -> int:
-        """The store's schema version (a cheap read: the service's readiness probe)."""
+        """The store's schema version (a cheap read)."""
+
+    def probe(self) -> None:
+        """The readiness probe: the store answers now, within about a second (a free
+        connection and one cheap query), or ``StoreUnavailable``/``StoreError``."""
 
     # ----- record writes: through ``write.ScopeWriter``, the one write path ----------------
 

@@ -26,7 +26,7 @@ from ..errors import ConflictError, FeatureDisabled, OwnershipError, SmtpIacErro
 from ..guard import write_refusal
 from ..models import SETTINGS_FIELDS, LiveRecord, ResolvedSettings
 from .audit import AuditAction, AuditOutcome
-from .db import Cursor, Duplicate, now_text, parse_time
+from .db import Cursor, Duplicate, now_text, parse_time, read
 from .detail import change_detail, check_stack
 from .rows import trusted_address
 from .tenancy import Tenancy
@@ -80,11 +80,13 @@ class Records(Tenancy):
             updated_by=by,
         )
 
+    @read
     def get(self, address: Address) -> LiveRecord | None:
         with self._read_tx() as cur:
             row = self._x(cur, RECORD_SELECT + " WHERE address = ?", (str(address),)).fetchone()
         return self._record(row) if row else None
 
+    @read
     def list_records(self, *, tier: Tier | None = None, partner: str | None = None) -> list[LiveRecord]:
         """Records in address order, optionally of one tier and/or under one partner
         (``partner`` selects the partner's record and its organizations' records)."""
@@ -104,6 +106,7 @@ class Records(Tenancy):
             rows = self._x(cur, sql, params).fetchall()
         return sorted((self._record(r) for r in rows), key=lambda r: r.address)
 
+    @read
     def reveal_password(self, address: Address, *, version: int | None = None) -> SecretStr:
         """The stored password of a live record, decrypted, for the verify check / test email only.
         ``version``: the record it must belong to (ConflictError if the record moved since)."""

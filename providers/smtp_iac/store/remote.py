@@ -212,6 +212,9 @@ class RemoteStore:
         self._call("GET", "/readyz")
         return 0
 
+    def probe(self) -> None:
+        self._call("GET", "/readyz")
+
     # ----- writes -----------------------------------------------------------------------
 
     def put(

@@ -19,6 +19,7 @@ from ..errors import (
     OwnershipError,
     StoreError,
     StoreKeyError,
+    StoreUnavailable,
     UnknownTenant,
     UsageError,
     VerifyFailed,
@@ -110,4 +111,21 @@ def error_of(
         return ConflictError(address or Address(), p.get("expected"), p.get("actual"))
     if s in (400, 413, 422, 428):
         return UsageError(f"the settings service refused the request: {detail}", address=address, hint=hint)
+    if s == 503 and isinstance(p.get("fault"), str):
+        return StoreUnavailable(
+            f"the settings service answered 503: {detail}",
+            fault=p["fault"],
+            retry_after=_seconds(r.headers.get("retry-after")),
+            write=p.get("write") if p.get("write") in ("not_applied", "unknown") else None,
+            address=address,
+            hint=hint,
+        )
     return StoreError(f"the settings service answered {s}: {detail}", address=address, hint=hint)
+
+
+def _seconds(header: str | None) -> int:
+    """A ``Retry-After`` in seconds (2 when absent or a date), at most a minute."""
+    try:
+        return max(0, min(60, int(header or "2")))
+    except ValueError:
+        return 2

@@ -18,6 +18,7 @@ from ..addresses import CONTROLLER, Address
 from ..errors import UnknownTenant
 from ..models import LiveRecord
 from ..resolve import Resolution, resolve
+from .db import read
 from .digests import Digests
 from .guards import ServiceGuards
 from .opening import Opening
@@ -40,6 +41,7 @@ class SqlStore(Release, KeyRotation, TokenRegistry, TierMapQueries, ServiceGuard
             self.close()
             raise
 
+    @read
     def snapshot(self) -> Snapshot:
         """Every record and every tenant from one consistent read: three queries."""
         with self._read_tx() as cur:
@@ -48,6 +50,7 @@ class SqlStore(Release, KeyRotation, TokenRegistry, TierMapQueries, ServiceGuard
         records = map(self._record, rows)
         return Snapshot({r.address: r for r in records}, tenants)
 
+    @read
     def effective(self, org: Address) -> Resolution[LiveRecord]:
         """Effective settings of one organization from one consistent read of its tier chain
         (two queries, whatever the number of organizations): what the service's mailer and

@@ -2,10 +2,12 @@
 
 WAL journal (readers never block the writer and a killed process leaves the last committed
 state), ``synchronous=FULL`` (a committed write survives a power cut, not only a crash: this is
-configuration, and writes are few), a generous ``busy_timeout`` so concurrent pipelines queue
-instead of failing, and ``BEGIN IMMEDIATE`` for writes so that two writers are serialized at
-the start of the transaction (never a deadlock-prone upgrade from a read lock). The database
-directory is created if missing; the file is made readable by its owner only.
+configuration, and writes are few), a bounded ``busy_timeout`` (``Limits.lock_s``: a minute for
+the CLI, so that concurrent pipelines queue instead of failing; two seconds for the service,
+which then answers 503 with ``Retry-After``), and ``BEGIN IMMEDIATE`` for writes so that two
+writers are serialized at the start of the transaction (never a deadlock-prone upgrade from a
+read lock). One connection, one thread at a time, waited for at most ``Limits.wait_s``. The
+database directory is created if missing; the file is made readable by its owner only.
 """
 
 from __future__ import annotations
@@ -14,34 +16,45 @@ import contextlib
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 
-from ..errors import StoreError
-from .db import Duplicate
+from ..errors import StoreError, StoreUnavailable
+from .db import Duplicate, OneConnection
 from .keys import KEY_CHECK, Keyring
+from .limits import ONE_CONNECTION, Limits
 from .schema import SQLITE
 from .sql import SqlStore
 from .url import StoreUrl
 
-BUSY_TIMEOUT_S = 60
+BUSY_TIMEOUT_S = ONE_CONNECTION.lock_s
 
 
 class SqliteStore(SqlStore):
     dialect = SQLITE
     _conn: sqlite3.Connection
 
-    def __init__(self, path: str, keyring: Keyring, url_for_display: str, *, create: bool = True):
-        super().__init__(keyring, url_for_display)
+    def __init__(
+        self,
+        path: str,
+        keyring: Keyring,
+        url_for_display: str,
+        *,
+        create: bool = True,
+        limits: Limits = ONE_CONNECTION,
+    ):
+        super().__init__(keyring, url_for_display, limits)
+        self._one = OneConnection()
         self.path = path
         self.local_files = StoreUrl("sqlite", url_for_display, path).local_files
         directory = os.path.dirname(os.path.abspath(path))
         try:
             os.makedirs(directory, exist_ok=True)
             fresh = not os.path.exists(path)
-            self._conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+            self._conn = sqlite3.connect(path, isolation_level=None, timeout=limits.lock_s, check_same_thread=False)
             if fresh:
                 os.chmod(path, 0o600)
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-            mode = _enter_wal(self._conn)
+            self._conn.execute(f"PRAGMA busy_timeout = {round(limits.lock_s * 1000)}")
+            mode = _enter_wal(self._conn, limits.lock_s)
             if str(mode).lower() != "wal":
                 raise StoreError(
                     f"cannot use WAL journal mode on {path} (got {mode})",
@@ -58,17 +71,33 @@ class SqliteStore(SqlStore):
     BEGIN_WRITE = "BEGIN IMMEDIATE"
     BEGIN_READ = "BEGIN"
 
-    def _cursor(self) -> sqlite3.Cursor:
-        return self._conn.cursor()
+    def close(self) -> None:
+        with self._one.lock:
+            self._conn.close()
 
-    def _rollback(self) -> None:
-        if self._conn.in_transaction:
+    @contextlib.contextmanager
+    def _session(self, begin: str, wait_s: float) -> Iterator[sqlite3.Connection]:
+        with self._one.held(wait_s, self.url_for_display):
+            try:
+                self._conn.execute(begin)
+            except sqlite3.Error as e:
+                raise self._translate(e) from None
+            yield self._conn
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
             with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
 
     def _driver_error(self, e: BaseException) -> StoreError | None:
         if isinstance(e, sqlite3.IntegrityError) and "UNIQUE" in str(e):
             return Duplicate(str(e))
+        if isinstance(e, sqlite3.OperationalError) and ("locked" in str(e) or "busy" in str(e)):
+            return StoreUnavailable(
+                f"the store {self.url_for_display} is busy: another writer held it for {self.limits.lock_s:g} s ({e})",
+                fault="busy",
+                retry_after=1,
+            )
         if isinstance(e, sqlite3.Error):
             return StoreError(f"store {self.url_for_display}: {e}")
         return None
@@ -78,7 +107,7 @@ class SqliteStore(SqlStore):
         return cur.execute(sql, (name,)).fetchone() is not None
 
 
-def _enter_wal(conn: sqlite3.Connection) -> str:
+def _enter_wal(conn: sqlite3.Connection, busy_s: float) -> str:
     """Switch to WAL, retrying while another connection holds the lock.
 
     Changing the journal mode of a database that other connections are opening at the same
@@ -86,7 +115,7 @@ def _enter_wal(conn: sqlite3.Connection) -> str:
     for that lock (seen when several pipelines open a new store together). So wait here, with
     the same overall deadline as ``busy_timeout``.
     """
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    deadline = time.monotonic() + busy_s
     delay = 0.002
     while True:
         try:

@@ -13,7 +13,7 @@ from ..errors import TenantsInvalid, UnknownTenant
 from ..models import Organization
 from ..stackfile import json_path
 from .audit import AuditAction, AuditOutcome, AuditTrail
-from .db import Cursor, now_text
+from .db import Cursor, now_text, read
 from .rows import trusted_address, trusted_organization
 from .snapshot import ORG_HINT, Tenants, TenantsChange, parse_org_ref, unknown_tenant
 from .tenants_doc import check_tenants_doc
@@ -40,6 +40,7 @@ class Tenancy(AuditTrail):
             orgs[make_address(p, o)] = make_org(p, o, bool(enabled))
         return Tenants(dict(sorted(partners.items())), orgs)
 
+    @read
     def tenants(self) -> Tenants:
         with self._read_tx() as cur:
             return self._tenants(cur)
@@ -122,6 +123,7 @@ class Tenancy(AuditTrail):
             )
         return change
 
+    @read
     def find_org(self, ref: str) -> Organization:
         """An organization by ``partners/p/organizations/o``, ``p/o`` or a bare org id (if unique)."""
         parsed = parse_org_ref(ref)

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..addresses import Address, Tier
 from ..tiermap import OrgQuery, OrgRow, Page, PartnerRow, reaches_through
-from .db import Cursor
+from .db import Cursor, read
 from .tenancy import Tenancy
 
 _ORGS = """SELECT o.partner, o.id, o.smtp_enabled, ro.address, ro.managed_by,
@@ -35,6 +35,7 @@ _PARTNERS = """SELECT p.id, (SELECT COUNT(*) FROM organizations o WHERE o.partne
 
 
 class TierMapQueries(Tenancy):
+    @read
     def org_page(self, query: OrgQuery) -> Page[OrgRow]:
         """One page of organizations in (partner, id) order, with the total that matched."""
         with self._read_tx() as cur:
@@ -58,6 +59,7 @@ class TierMapQueries(Tenancy):
         )
         return Page(items, int(total), query.offset, query.limit)
 
+    @read
     def partner_page(
         self, search: str = "", offset: int = 0, limit: int = 50, *, partner: str | None = None
     ) -> Page[PartnerRow]:
@@ -72,6 +74,7 @@ class TierMapQueries(Tenancy):
         items = tuple(PartnerRow(p, int(n), rec is not None, managed) for p, n, rec, managed in rows)
         return Page(items, int(total), offset, limit)
 
+    @read
     def blast_radius(self, address: Address) -> int:
         """How many organizations' mail a record at ``address`` carries, once written: those
         below it with nothing more specific in force (an organization: itself, while its SMTP

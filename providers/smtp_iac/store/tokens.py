@@ -14,7 +14,7 @@ from ..addresses import Address
 from ..errors import UsageError
 from ..tokens import NewToken, Role, TokenInfo
 from .audit import AuditAction, AuditOutcome, AuditTrail
-from .db import now_text, parse_time
+from .db import now_text, parse_time, read
 
 _SELECT = "SELECT id, name, role, partner, org, created_at, created_by, expires_at, revoked_at, secret_hash FROM tokens"
 
@@ -52,11 +52,13 @@ class TokenRegistry(AuditTrail):
             )
         return TokenInfo(i.id, i.name, i.role, i.partner, i.org, i.created_at, actor, i.expires_at, None)
 
+    @read
     def list_tokens(self) -> list[TokenInfo]:
         with self._read_tx() as cur:
             rows = self._x(cur, _SELECT + " ORDER BY created_at, id").fetchall()
         return [_info(r) for r in rows]
 
+    @read
     def find_token(self, token_id: str) -> tuple[TokenInfo, str] | None:
         """The token with ``token_id`` and the hash of its secret, or None."""
         with self._read_tx() as cur:
