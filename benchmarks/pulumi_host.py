@@ -165,7 +165,7 @@ def run_backend(name: str, url: str, tmp: Path, n: int, m: int, ca: Any, ca_file
                 settings = ResolvedSettings(
                     host="127.0.0.1", port=relay.port, tls=True, username=USER, password=PASSWORD
                 )
-                rec = s.put(Address("acme", o), settings, expected_version=None, stack=STACK, actor="bench")
+                rec = s.put(Address("acme", o), settings, expected_version=None, stack=STACK, actor="bench").record
                 olds[o] = P.settings_outputs(P.normalize(dict(p)), rec)
         host = ProviderHost(ROOT, tmp / f"host-{name}.log")
         try:

@@ -10,6 +10,7 @@ the file were only known to hold errors (counted one each) and not examined furt
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -98,3 +99,18 @@ def summary(diags: list[Diagnostic]) -> tuple[int, int, bool]:
         else:
             warnings += 1
     return errors, warnings, at_least
+
+
+def json_path(path: Sequence[str | int]) -> str:
+    """Where in a document a problem is, as a JSON path (``$.scopes[3].host``): keys that are
+    plain identifiers with dots, others quoted and escaped, each cut to 80 characters."""
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part.replace("_", "a").replace("-", "a").isalnum() and part.isascii():
+            out += f".{part[:80]}"
+        else:
+            escaped = str(part)[:80].encode("unicode_escape").decode("ascii")[:80].replace("'", "\\'")
+            out += f"['{escaped}']"
+    return out

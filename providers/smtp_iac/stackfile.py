@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .addresses import valid_id
-from .diagnostics import Diagnostic, Omitted, has_errors, within_budget
+from .diagnostics import Diagnostic, Omitted, has_errors, json_path, within_budget
 from .errors import FileRefused, StackInvalid
 from .filerefs import FileScope, read_regular
 from .models import FileRef, RelayRef, SmtpSettings, Stack
@@ -86,19 +86,6 @@ def _password_files(stack: Stack) -> Iterator[tuple[JsonPath, str]]:
             smtp = oentry.smtp
             if smtp is not None and smtp != "inherit" and (f := file_of(smtp)):  # most orgs inherit
                 yield ("partners", p, "organizations", o, *tail), f
-
-
-def json_path(path: JsonPath) -> str:
-    out = "$"
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif isinstance(part, str) and part.replace("_", "a").replace("-", "a").isalnum() and part.isascii():
-            out += f".{part[:80]}"
-        else:
-            escaped = str(part)[:80].encode("unicode_escape").decode("ascii")[:80].replace("'", "\\'")
-            out += f"['{escaped}']"
-    return out
 
 
 def _diag(file: str, doc: Document, p: Problem) -> Diagnostic:

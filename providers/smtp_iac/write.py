@@ -9,9 +9,9 @@ create/update/delete, the settings service) writes through ``ScopeWriter``:
   plan refuses early for the whole plan instead: a stale plan applies nothing.)
 - Verify: settings to be written pass the classified SMTP check first (``verify``); a
   failure leaves the scope as it was. A store that checks writes itself (the settings
-  service: ``Store.verifies_writes``) runs the check on its side, with the write's
+  service: ``RecordStore.verifies_writes``) runs the check on its side, with the write's
   ``check_options``, and audits a failure there; the writer then runs none.
-- Write: ``Store.put`` / ``Store.delete``, compare-and-swap on the expected version, with its
+- Write: ``RecordStore.put`` / ``RecordStore.delete``, compare-and-swap on the expected version, with its
   audit entry in the same transaction.
 - Audit: every refused or failed attempt is audited too, with the same actions (``create``,
   ``update``, ``delete``), outcomes (``conflict``, ``refused``, ``verify_failed``) and actor
@@ -34,7 +34,7 @@ from .diff import Action
 from .errors import REFUSAL_KINDS, ConflictError, SmtpIacError, VerifyFailed
 from .guard import write_refusal
 from .models import LiveRecord, ResolvedSettings, VerifyOptions
-from .store import AuditAction, AuditOutcome, Store
+from .store import AuditAction, AuditOutcome, RecordStore
 from .verify import VerifyResult
 
 Verifier = Callable[[Address, ResolvedSettings], VerifyResult]
@@ -112,7 +112,7 @@ class ScopeResult:
 class ScopeWriter:
     """Writes scopes to ``store`` as ``actor`` (default: ``actor.current_actor()``)."""
 
-    def __init__(self, store: Store, *, actor: str | None = None):
+    def __init__(self, store: RecordStore, *, actor: str | None = None):
         self.store = store
         self.actor = clean_actor(actor) if actor else current_actor()
 
@@ -155,7 +155,7 @@ class ScopeWriter:
                     w.address, expected_version=w.expected_version, stack=w.stack, actor=self.actor, adopt=w.adopt
                 )
             else:
-                record = self.store.put(
+                written = self.store.put(
                     w.address,
                     w.settings,
                     expected_version=w.expected_version,
@@ -164,7 +164,7 @@ class ScopeWriter:
                     adopt=w.adopt,
                     verify=w.check_options,
                 )
-                check = check or self.store.write_check(w.address)
+                record, check = written.record, check or written.check
         except VerifyFailed as err:  # the store's own check (``verifies_writes``), audited there
             return _verify_failed(w, err)
         except SmtpIacError as err:  # conflict, ownership, feature off, unknown tenant, store down

@@ -65,7 +65,7 @@ def test_terminated_connections_are_replaced_before_anything_is_sent(pg, key):
         # the next read and the next write each meet a dead connection first: both succeed
         assert store.get(BLUE).version == 1
         assert terminate(dsn, app) >= 1
-        record = store.put(BLUE, settings("mail2.example.com"), expected_version=1, stack=None, actor="t")
+        record = store.put(BLUE, settings("mail2.example.com"), expected_version=1, stack=None, actor="t").record
         assert record.version == 2
         assert store.get(BLUE).host == "mail2.example.com"
         entries = [e for e in store.audit_log(address=BLUE) if e.outcome == "ok"]
@@ -101,7 +101,7 @@ def test_a_held_table_lock_ends_a_read_and_a_write_within_seconds(pg, key):
         assert took < 2 * (POOLED.lock_s + 1)
         # nothing was written; the same write goes through once the lock is gone
         assert store.get(BLUE).version == 1
-        assert store.put(BLUE, settings("x.example.com"), expected_version=1, stack=None, actor="t").version == 2
+        assert store.put(BLUE, settings("x.example.com"), expected_version=1, stack=None, actor="t").record.version == 2
 
 
 def test_a_slow_statement_is_ended_by_its_limit(pg, key):
@@ -135,7 +135,7 @@ def test_a_commit_whose_answer_was_lost_is_reported_done_once(proxied):
     the database (on a new connection) and reports the write done: no error, no retry."""
     store, proxy = proxied
     proxy.cut_next_commit("after")
-    record = store.put(BLUE, settings("after.example.com"), expected_version=1, stack=None, actor="t")
+    record = store.put(BLUE, settings("after.example.com"), expected_version=1, stack=None, actor="t").record
     assert proxy.cuts == 1
     assert record.version == 2
     live = store.get(BLUE)
@@ -155,7 +155,8 @@ def test_a_commit_that_never_reached_the_server_is_reported_not_applied(proxied)
     assert live.version == 1 and live.host == "mail.example.com"
     assert not [e for e in store.audit_log(address=BLUE) if e.action == "update"]
     # the caller's retry, with the same expected version, is the one write
-    assert store.put(BLUE, settings("before.example.com"), expected_version=1, stack=None, actor="t").version == 2
+    retried = store.put(BLUE, settings("before.example.com"), expected_version=1, stack=None, actor="t")
+    assert retried.record.version == 2
 
 
 def test_every_connection_cut_by_the_network_is_replaced(proxied):
@@ -182,7 +183,7 @@ def test_sqlite_held_by_another_writer_answers_busy_within_its_limit(tmp_path: P
         other.close()
     assert caught.value.fault == "busy" and caught.value.write == "not_applied"
     assert POOLED.lock_s - 0.5 < took < POOLED.lock_s + 2
-    assert store.put(BLUE, settings(), expected_version=None, stack=None, actor="t").version == 1
+    assert store.put(BLUE, settings(), expected_version=None, stack=None, actor="t").record.version == 1
     store.close()
 
 

@@ -122,7 +122,7 @@ def keep_stored(svc: Svc, address: Address) -> LiveRecord:
     svc.relay.users[TEST_USER] = STORED
     return svc.store.put(
         address, relay_settings(svc.relay, password=STORED), expected_version=_version(svc, address), stack=None
-    )
+    ).record
 
 
 def no_secret_in(texts: list[str]) -> None:

@@ -51,7 +51,7 @@ def race(url: str, directory: str, tag: str, rounds: int) -> None:
                 host=f"{tag}-{r}.example.com", port=587, tls=True, username=tag, password=SecretStr(f"pw-{tag}-{r}")
             )
             try:
-                rec = store.put(address, s, expected_version=None if r == 0 else r, stack="race", actor=tag)
+                rec = store.put(address, s, expected_version=None if r == 0 else r, stack="race", actor=tag).record
                 out = {"ok": rec.version}
             except ConflictError as e:
                 out = {"conflict": [e.expected, e.actual]}

@@ -178,7 +178,7 @@ def test_one_store_shared_by_threads(store_url):
                     range(8),
                 )
             )
-        assert [r.version for r in recs] == [1] * 8
+        assert [w.record.version for w in recs] == [1] * 8
         assert {str(a): r.host for a, r in s.snapshot().records.items()} == {
             f"partners/p{i}": f"h{i}.example.com" for i in range(8)
         }

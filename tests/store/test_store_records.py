@@ -14,7 +14,7 @@ from smtp_iac.store.schema import LATEST
 
 
 def put(store, address, host, *, stack="prod", expected=None, **kw):
-    return store.put(address, settings(host=host, **kw), expected_version=expected, stack=stack)
+    return store.put(address, settings(host=host, **kw), expected_version=expected, stack=stack).record
 
 
 def source(snap, org):
@@ -150,8 +150,9 @@ def test_put_returns_what_get_reads(loaded):
         stack="prod",
         actor="alice",
     )
+    assert rec.check is None  # this store does not check writes: its writer did
     got = loaded.get(ACME)
-    assert rec == got
+    assert rec.record == got
     assert (got.host, got.port, got.tls, got.tls_mode, got.username, got.sender) == (
         "relay.example.com",
         465,
@@ -252,7 +253,7 @@ def test_other_stacks_scope_is_refused_unless_adopted(loaded):
         loaded.delete(ACME, expected_version=1, stack="team-b")
     assert loaded.get(ACME).managed_by == "team-a" and loaded.get(ACME).host == "a.example.com"
 
-    rec = loaded.put(ACME, settings(host="b.example.com"), expected_version=1, stack="team-b", adopt=True)
+    rec = loaded.put(ACME, settings(host="b.example.com"), expected_version=1, stack="team-b", adopt=True).record
     assert (rec.managed_by, rec.version) == ("team-b", 2)
     assert "adopted from stack 'team-a'" in loaded.audit_log()[-1].detail
     with pytest.raises(OwnershipError):

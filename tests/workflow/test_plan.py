@@ -59,7 +59,7 @@ def put(
             expected_version=version,
             stack=stack,
             actor="oob",
-        )
+        ).record
 
 
 def test_plan_exit_codes_with_and_without_detailed_exitcode(ws):

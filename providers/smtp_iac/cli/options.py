@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from ..store import DatabaseStore, Store
     from ..store.limits import Limits
 
 # Exit codes (SPEC): 0 ok; 1 error; 2 "changes" (plan --detailed-exitcode) or "drift".
@@ -36,6 +36,14 @@ class State:
         from ..store import open_store, resolve_store_url  # the drivers: only for a command that opens one
 
         return open_store(resolve_store_url(self.store, stack_url), create=create, limits=limits)
+
+    def open_database(self, purpose: str, *, create: bool, limits: Limits | None = None) -> DatabaseStore:
+        """The store the invocation names, which must be a database (``purpose``: what needs it,
+        named in the usage error a settings-service URL gets)."""
+        from ..store import open_database, resolve_store_url
+
+        url = resolve_store_url(self.store, None)
+        return open_database(url, purpose=purpose, create=create, limits=limits)
 
 
 pass_state = click.make_pass_decorator(State, ensure=True)

@@ -96,7 +96,7 @@ def serve_cmd(
         allow_unverified=allow_unverified,
         ca_file=Path(ca_file).resolve() if ca_file else None,
     )
-    store = state.open_store(create=False, limits=POOLED.with_pool_size(pool_size))
+    store = state.open_database("smtp-iac serve", create=False, limits=POOLED.with_pool_size(pool_size))
     app = create_app(config, store)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the console's in-process API calls have their own lines

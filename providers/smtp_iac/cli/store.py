@@ -27,7 +27,7 @@ def rotate_keys_cmd(state: State) -> int:
 
     Put the new key first and keep the old one after it (NEW,OLD), run this, then drop OLD.
     Versions do not move; fingerprints do, so plans saved before a rotation become stale."""
-    with state.open_store(create=False) as store:
+    with state.open_database("store rotate-keys", create=False) as store:
         n = store.rotate_keys()
         click.echo(f"re-encrypted {n} password(s) in {store.url_for_display}")
     return EXIT_OK

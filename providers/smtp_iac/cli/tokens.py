@@ -46,7 +46,7 @@ def create_cmd(
         )
     except ValueError as e:
         raise UsageError(str(e)) from None
-    with state.open_store(create=True) as store:
+    with state.open_database("tokens create", create=True) as store:
         info = token.info
         if info.partner or info.org:
             store.tenants().check(info.org or Address(info.partner))
@@ -65,7 +65,7 @@ def create_cmd(
 @pass_state
 def list_cmd(state: State, fmt: str) -> int:
     """List tokens (never a secret)."""
-    with state.open_store(create=False) as store:
+    with state.open_database("tokens list", create=False) as store:
         tokens = store.list_tokens()
     if fmt == "json":
         click.echo(json.dumps([t.to_dict() for t in tokens], indent=2))
@@ -85,7 +85,7 @@ def list_cmd(state: State, fmt: str) -> int:
 @pass_state
 def revoke_cmd(state: State, token_id: str) -> int:
     """Revoke a token at once, on every instance of the service."""
-    with state.open_store(create=False) as store:
+    with state.open_database("tokens revoke", create=False) as store:
         info = store.revoke_token(token_id.strip(), actor=current_actor())
     click.echo(f"revoked token {info.id} '{actor_shown(info.name)}' ({info.scope_text})")
     return EXIT_OK

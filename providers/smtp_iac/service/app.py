@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..console import SESSION_KEY_PURPOSE
 from ..console import mount as mount_console
-from ..store import Store, open_store
+from ..store import DatabaseStore, open_database
 from ..store.limits import POOLED
 from . import problems
 from .checkcache import CheckCache
@@ -76,11 +76,13 @@ def openapi_document() -> dict[str, Any]:
     return bare_app().openapi()
 
 
-def create_app(config: ServiceConfig, store: Store | None = None) -> FastAPI:
-    """The service over ``store`` (default: ``open_store(config.store_url)`` with pooled
+def create_app(config: ServiceConfig, store: DatabaseStore | None = None) -> FastAPI:
+    """The service over ``store`` (default: ``open_database(config.store_url)`` with pooled
     connections and the service's limits, closed on shutdown)."""
     owned = store is None
-    opened: Store = store if store is not None else open_store(config.store_url, limits=POOLED)
+    opened: DatabaseStore = (
+        store if store is not None else open_database(config.store_url, purpose="smtp-iac serve", limits=POOLED)
+    )
     metrics = Metrics()
     ctx = Ctx(
         store=TimedStore(opened, metrics),

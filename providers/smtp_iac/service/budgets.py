@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..addresses import Address
-from ..store import Store
+from ..store import DatabaseStore
 from ..tokens import TokenInfo
 from .limits import RateLimiter
 from .problems import Problem
@@ -35,7 +35,7 @@ fits; what one token can make the store keep is bounded."""
 RETRY_AFTER = {"Retry-After": str(int(WINDOW.total_seconds()))}
 
 
-def admit_candidates(store: Store, token: TokenInfo, candidates: Mapping[Address, set[str]]) -> Address | None:
+def admit_candidates(store: DatabaseStore, token: TokenInfo, candidates: Mapping[Address, set[str]]) -> Address | None:
     """Record the candidates (the store's keyed digests) ``token`` compares with each scope;
     the scope past its budget (then nothing is recorded: ``too_many_candidates``), or None."""
     return store.admit(f"{token.id}:compare", candidates, limit=CANDIDATES_PER_SCOPE, window=WINDOW, total=PER_TOKEN)
@@ -55,7 +55,7 @@ def too_many_candidates(over: Address) -> Problem:
     )
 
 
-def charge_attempt(store: Store, limiter: RateLimiter, token: TokenInfo, address: Address) -> None:
+def charge_attempt(store: DatabaseStore, limiter: RateLimiter, token: TokenInfo, address: Address) -> None:
     """Pay for auditing one refused or failed attempt of ``token`` at ``address``: 429 past the
     token's rate limit or the scope's budget (then the attempt is neither made nor audited)."""
     limiter.check(f"{token.id}:refused", "refused write")
@@ -75,7 +75,7 @@ class ChargedAudit:
     """``store`` whose ``record_attempt`` first charges the attempt (``charge``); the rest is the
     store itself. What ``write.ScopeWriter`` writes through in the service."""
 
-    def __init__(self, store: Store, charge: Callable[[Address], None]):
+    def __init__(self, store: DatabaseStore, charge: Callable[[Address], None]):
         self._store = store
         self._charge = charge
 

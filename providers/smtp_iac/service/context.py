@@ -13,7 +13,7 @@ from pydantic import WithJsonSchema
 from ..access import Act, Denied, decide, recorded_at
 from ..addresses import Address
 from ..models import VerifyOptions
-from ..store import AuditAction, AuditOutcome, Store
+from ..store import AuditAction, AuditOutcome, DatabaseStore, RecordStore
 from ..tokens import TokenInfo
 from ..write import ScopeWriter
 from .budgets import ChargedAudit, charge_attempt
@@ -29,7 +29,7 @@ from .telemetry import Metrics
 
 @dataclass(frozen=True)
 class Ctx:
-    store: Store
+    store: DatabaseStore
     config: ServiceConfig
     relays: RelayPolicy
     limiter: RateLimiter
@@ -69,7 +69,7 @@ class Ctx:
             return True
         return self.store.find_org(f"{address.partner}/{address.org}").smtp_enabled
 
-    def audited(self, token: TokenInfo) -> Store:
+    def audited(self, token: TokenInfo) -> RecordStore:
         """The store as ``token``'s writes use it: each refused or failed attempt it audits is
         charged first (``budgets.charge_attempt``: 429 past the token's budget at that scope)."""
         return ChargedAudit(self.store, lambda a: charge_attempt(self.store, self.limiter, token, a))

@@ -27,14 +27,14 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import StoreKeyError, StoreUrlError
+from ..errors import StoreKeyError, StoreUrlError, UsageError
 from .url import DEFAULT_URL, StoreUrl, key_file_path, mask_url, parse_store_url
 
 if TYPE_CHECKING:
     from .audit import AuditAction, AuditEntry, AuditOutcome
     from .keys import ENV_KEY, Keyring, generate_key
     from .limits import Limits
-    from .protocol import Store
+    from .protocol import Administration, DatabaseStore, Directory, RecordStore, Store, Written
     from .snapshot import Snapshot, Tenants, TenantsChange
 
 ENV_STORE = "SMTP_IAC_STORE"
@@ -50,6 +50,11 @@ _LAZY = {
     "Keyring": "keys",
     "generate_key": "keys",
     "Store": "protocol",
+    "RecordStore": "protocol",
+    "Directory": "protocol",
+    "Administration": "protocol",
+    "DatabaseStore": "protocol",
+    "Written": "protocol",
     "Snapshot": "snapshot",
     "Tenants": "snapshot",
     "TenantsChange": "snapshot",
@@ -69,17 +74,23 @@ __all__ = [
     "DEFAULT_URL",
     "ENV_KEY",
     "ENV_STORE",
+    "Administration",
     "AuditAction",
     "AuditEntry",
     "AuditOutcome",
+    "DatabaseStore",
+    "Directory",
     "Keyring",
+    "RecordStore",
     "Snapshot",
     "Store",
     "StoreUrl",
     "Tenants",
     "TenantsChange",
+    "Written",
     "generate_key",
     "mask_url",
+    "open_database",
     "open_store",
     "parse_store_url",
     "resolve_store_url",
@@ -120,16 +131,35 @@ def open_store(
     connections are pooled (``limits.POOLED`` for long-lived processes: the service, the
     Pulumi plugin); default ``limits.ONE_CONNECTION`` (a command's run).
     Raises StoreUrlError, StoreKeyError or StoreError."""
-    from .keys import ENV_KEY, create_key_file, keyring_from, load_key_file
-    from .limits import ONE_CONNECTION
-    from .opening import no_store
-
-    limits = limits or ONE_CONNECTION
     parsed = parse_store_url(url)
     if parsed.backend == "service":
         from .remote import RemoteStore
 
         return RemoteStore(parsed.url, token)
+    return _open_database(parsed, key=key, create=create, limits=limits)
+
+
+def open_database(
+    url: str, *, purpose: str, key: str | None = None, create: bool = True, limits: Limits | None = None
+) -> DatabaseStore:
+    """``open_store`` for what only the database itself does (``Administration``: tokens, key
+    rotation, the service): a settings-service URL is a ``UsageError`` naming ``purpose``
+    before anything is asked of it."""
+    parsed = parse_store_url(url)
+    if parsed.backend == "service":
+        raise UsageError(
+            f"{purpose} runs against the store directly, not through the settings service",
+            hint="run it where the store's database URL and key are (the platform's administrator CLI)",
+        )
+    return _open_database(parsed, key=key, create=create, limits=limits)
+
+
+def _open_database(parsed: StoreUrl, *, key: str | None, create: bool, limits: Limits | None) -> DatabaseStore:
+    from .keys import ENV_KEY, create_key_file, keyring_from, load_key_file
+    from .limits import ONE_CONNECTION
+    from .opening import no_store
+
+    limits = limits or ONE_CONNECTION
     ring = keyring_from(key)
     if parsed.backend == "sqlite":
         from .sqlite import SqliteStore, has_key_check

@@ -1,14 +1,26 @@
-"""``Store``: what the rest of smtp-iac may ask of a settings store, whatever holds it.
+"""What the rest of smtp-iac may ask of a settings store, split by who asks:
 
-Planning, applying, drift, the CLI and the Pulumi provider are typed against this protocol,
-never against a backend: ``SqlStore`` (SQLite or PostgreSQL) is one implementation; a client
-of the settings service can be another. Addresses cross it as ``Address``; passwords only as
-``SecretStr`` going in (``put``) and keyed fingerprints coming out.
+- ``RecordStore``: records, their audit trail and keyed digests: plan, apply, drift, import,
+  release, the Pulumi provider (the one write path, ``write.ScopeWriter``, writes through it);
+- ``Directory``: partners, organizations and their SMTP switches, and the tier map's pages;
+- ``Store``: both: what any store URL opens (``open_store``), a database or the settings
+  service (``RemoteStore``, within a token's reach);
+- ``Administration``: what only the database itself does, for the CLI's administrator
+  commands and the service (tokens, key rotation, keys derived from the store key, stored
+  passwords, the service's budgets and ended sessions);
+- ``DatabaseStore``: ``Store`` and ``Administration``: ``SqlStore`` (SQLite or PostgreSQL),
+  opened by ``open_database``, which refuses a settings-service URL before anything is asked.
+
+Callers are typed against these, never against a backend, so the type checker proves that
+nothing asks the settings service for what only a database has. Addresses cross them as
+``Address``; passwords only as ``SecretStr`` going in (``put``) and keyed fingerprints coming
+out (``reveal_password``, database only, for the service's own checks).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, Self
@@ -25,11 +37,20 @@ from .audit import AuditAction, AuditEntry, AuditOutcome
 from .snapshot import Snapshot, Tenants, TenantsChange
 
 
-class Store(Protocol):
+@dataclass(frozen=True)
+class Written:
+    """What ``put`` wrote, and the SMTP check the store ran before writing it (a store that
+    ``verifies_writes``; None where the writer ran the check itself)."""
+
+    record: LiveRecord
+    check: VerifyResult | None = None
+
+
+class RecordStore(Protocol):
     verifies_writes: bool
     """True for a store that checks every write over SMTP itself before it writes it (the
     settings service): writers then send the check's options with the write (``put(verify=)``)
-    instead of running the check, and read its result with ``write_check``."""
+    instead of running the check, and find its result in what ``put`` returns."""
     fingerprints_per_scope: bool
     """True where a password's fingerprint differs from scope to scope (the settings service
     binds them to their scope): two scopes' fingerprints then never tell a shared password."""
@@ -56,18 +77,6 @@ class Store(Protocol):
     def effective(self, org: Address) -> Resolution[LiveRecord]:
         """Effective settings of one organization, from one consistent read of its tier chain."""
 
-    def org_page(self, query: OrgQuery) -> Page[OrgRow]:
-        """One page of organizations with the tier in force for each (``tiermap``)."""
-
-    def partner_page(
-        self, search: str = "", offset: int = 0, limit: int = 50, *, partner: str | None = None
-    ) -> Page[PartnerRow]:
-        """One page of partners (``partner``: that one only), each with its number of
-        organizations and whether it has a record."""
-
-    def blast_radius(self, address: Address) -> int:
-        """How many organizations' mail a record at ``address`` carries once written."""
-
     def fingerprint(self, address: Address, password: str) -> str:
         """The keyed fingerprint ``password`` would have as the password of ``address``,
         comparable with that scope's ``LiveRecord.password_fingerprint`` (the settings service
@@ -79,10 +88,6 @@ class Store(Protocol):
     def seal(self, digest: str) -> str:
         """The keyed seal of a saved plan's digest (its own key, not the fingerprint key)."""
 
-    def reveal_password(self, address: Address, *, version: int | None = None) -> SecretStr:
-        """The stored password of a live record, for the verify check and test email only;
-        with ``version``, of that version of the record (ConflictError if it moved)."""
-
     def audit_log(
         self, *, address: Address | None = None, partner: str | None = None, limit: int | None = None
     ) -> list[AuditEntry]: ...
@@ -90,11 +95,6 @@ class Store(Protocol):
     def audit_logs(self, addresses: Sequence[Address]) -> dict[Address, list[AuditEntry]]:
         """The audit entries of each of ``addresses``, oldest first, in a few queries (or one
         request per thousand to the service, which answers each scope's newest 100)."""
-
-    def derived_key(self, purpose: str) -> bytes:
-        """A 32-byte key for ``purpose`` (the console's session cookies, the service's scope-bound
-        fingerprints), derived from the store key, so that every instance of the service on one
-        store shares it; a store on a database only."""
 
     def schema_version(self) -> int:
         """The store's schema version (a cheap read)."""
@@ -115,14 +115,10 @@ class Store(Protocol):
         actor: str | None = None,
         adopt: bool = False,
         verify: VerifyOptions | None = None,
-    ) -> LiveRecord:
+    ) -> Written:
         """``stack=None``: a write out of band (no ownership taken or checked). ``verify``: the
         options of the check a store that ``verifies_writes`` runs first (others ignore it:
         their writer has run the check already)."""
-
-    def write_check(self, address: Address) -> VerifyResult | None:
-        """The check the store ran for its last write of ``address`` (``verifies_writes``);
-        None for a store that does not check writes itself."""
 
     def delete(
         self,
@@ -135,7 +131,8 @@ class Store(Protocol):
     ) -> None: ...
 
     def release(self, address: Address, *, stack: str, actor: str | None = None) -> LiveRecord:
-        """``stack`` stops managing ``address``; the record stays (``store.release``)."""
+        """``stack`` stops managing ``address``; the record stays, unchanged but for its owner
+        (not a write of settings: no check, no version change; audited)."""
 
     def record_attempt(
         self,
@@ -149,8 +146,8 @@ class Store(Protocol):
         new_fingerprint: str | None = None,
     ) -> None: ...
 
-    # ----- tenants and keys -------------------------------------------------------------
 
+class Directory(Protocol):
     def tenants(self) -> Tenants: ...
 
     def load_tenants(self, doc: object, *, actor: str | None = None) -> TenantsChange: ...
@@ -158,6 +155,36 @@ class Store(Protocol):
     def find_org(self, ref: str) -> Organization: ...
 
     def set_smtp_enabled(self, org: Address, enabled: bool, *, actor: str | None = None) -> None: ...
+
+    def org_page(self, query: OrgQuery) -> Page[OrgRow]:
+        """One page of organizations with the tier in force for each (``tiermap``)."""
+
+    def partner_page(
+        self, search: str = "", offset: int = 0, limit: int = 50, *, partner: str | None = None
+    ) -> Page[PartnerRow]:
+        """One page of partners (``partner``: that one only), each with its number of
+        organizations and whether it has a record."""
+
+    def blast_radius(self, address: Address) -> int:
+        """How many organizations' mail a record at ``address`` carries once written."""
+
+
+class Store(RecordStore, Directory, Protocol):
+    """What any store URL opens (``open_store``): a database, or the settings service."""
+
+
+class Administration(Protocol):
+    """What only the database itself does (its URL and key at hand)."""
+
+    def reveal_password(self, address: Address, *, version: int | None = None) -> SecretStr:
+        """The stored password of a live record, for the service's verify check, test email
+        and mailer only; with ``version``, of that version of the record (ConflictError if it
+        moved)."""
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (the console's session cookies, the service's scope-bound
+        fingerprints), derived from the store key, so that every instance of the service on one
+        store shares it."""
 
     def rotate_keys(self, *, actor: str | None = None) -> int: ...
 
@@ -172,7 +199,7 @@ class Store(Protocol):
 
     def revoke_token(self, token_id: str, *, actor: str | None = None) -> TokenInfo: ...
 
-    # ----- what the settings service keeps (``store.guards``): a store on a database only ----
+    # ----- what the settings service keeps (``store.guards``) -----------------------------
 
     def admit(
         self, budget: str, entries: Mapping[Address, set[str]], *, limit: int, window: timedelta, total: int
@@ -184,3 +211,7 @@ class Store(Protocol):
     def end_session(self, session_id: str, expires_at: datetime) -> None: ...
 
     def session_ended(self, session_id: str) -> bool: ...
+
+
+class DatabaseStore(Store, Administration, Protocol):
+    """A store on a database (``SqlStore``): everything, for the administrator CLI and the service."""

@@ -24,10 +24,11 @@ from ..actor import clean_actor, current_actor
 from ..addresses import CONTROLLER, Address, Tier
 from ..errors import ConflictError, FeatureDisabled, OwnershipError, SmtpIacError, StoreError, UnknownTenant
 from ..guard import write_refusal
-from ..models import SETTINGS_FIELDS, LiveRecord, ResolvedSettings
+from ..models import SETTINGS_FIELDS, LiveRecord, ResolvedSettings, VerifyOptions
 from .audit import AuditAction, AuditOutcome
 from .db import Cursor, Duplicate, now_text, parse_time, read
 from .detail import change_detail, check_stack
+from .protocol import Written
 from .rows import trusted_address
 from .tenancy import Tenancy
 
@@ -53,9 +54,6 @@ class Records(Tenancy):
     # ----- reads ------------------------------------------------------------------------
 
     verifies_writes = False
-
-    def write_check(self, address: Address) -> None:
-        return None
 
     def _fp(self, fp: str, key_id: str, token: str, address: str) -> str:
         if key_id == self._keys.key_id:
@@ -130,8 +128,8 @@ class Records(Tenancy):
         stack: str | None,
         actor: str | None = None,
         adopt: bool = False,
-        verify: object = None,  # (``Store.put``): the writer checked the settings already
-    ) -> LiveRecord:
+        verify: VerifyOptions | None = None,  # for a store that checks writes itself: not this one
+    ) -> Written:
         """Create (``expected_version=None``) or update a record, compare-and-swap on version.
         ``stack=None``: a write out of band (a person in the console, an API client that is no
         stack): no ownership check, and ``managed_by`` stays what it was, so that the stack
@@ -203,7 +201,7 @@ class Records(Tenancy):
             self._refused(err, address, actor, stack, action, old_fp, new_fp)
         except (ConflictError, OwnershipError, FeatureDisabled, UnknownTenant) as err:
             self._refused(err, address, actor, stack, action, old_fp, new_fp)
-        return LiveRecord.model_construct(
+        record = LiveRecord.model_construct(
             address=address,
             **fields,
             password_fingerprint=new_fp,
@@ -212,6 +210,7 @@ class Records(Tenancy):
             updated_at=parse_time(at),
             updated_by=actor,
         )
+        return Written(record)
 
     def delete(
         self,

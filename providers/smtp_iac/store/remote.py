@@ -19,36 +19,34 @@ reach, and never hold the store key:
   check comes back as ``VerifyFailed``, audited by the service.
 - Every refusal comes back as the error a database store raises (conflict, ownership,
   feature off, unknown tenant), plus ``Forbidden`` for what the token's role may not do.
-- No password is ever read back: ``reveal_password`` is refused.
+- It is a ``Store``, not a ``DatabaseStore``: no password is ever read back, and what only
+  the database does (tokens, key rotation, the console's keys) is not offered at all, so the
+  type checker proves no caller asks; ``open_database`` refuses a service URL up front.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr
 
 from ..addresses import Address
 from ..errors import (
     ConflictError,
-    Forbidden,
     StoreError,
     StoreKeyError,
     UnknownTenant,
-    UsageError,
 )
 from ..models import LiveRecord, Organization, ResolvedSettings, VerifyOptions
 from ..resolve import Resolution
 from ..tiermap import OrgQuery, OrgRow, Page, PartnerRow
-from ..tokens import NewToken, Role, TokenInfo
-from ..verify.result import VerifyResult
+from ..tokens import Role, TokenInfo
 from .audit import AuditAction, AuditEntry, AuditOutcome
+from .protocol import Written
 from .remote_tenants import find_org, tenants_of
 from .remote_wire import ENV_TOKEN, check_of, entry_of, error_of, record_of
 from .snapshot import Snapshot, Tenants, TenantsChange
@@ -80,7 +78,6 @@ class RemoteStore:
         )
         self._snapshot: Snapshot | None = None
         self._fingerprints: dict[tuple[str, str], str] = {}
-        self._checks: dict[Address, VerifyResult] = {}
 
     def __repr__(self) -> str:
         return f"RemoteStore({self.url_for_display!r})"
@@ -184,9 +181,6 @@ class RemoteStore:
     def seal(self, digest: str) -> str:
         return str(self._call("POST", "/v1/seals", json={"sha256": digest}).json()["seal"])
 
-    def reveal_password(self, address: Address, *, version: int | None = None) -> SecretStr:
-        raise Forbidden("the settings service never returns a stored password", address=address)
-
     def audit_log(
         self, *, address: Address | None = None, partner: str | None = None, limit: int | None = None
     ) -> list[AuditEntry]:
@@ -204,9 +198,6 @@ class RemoteStore:
             for address, entries in got.items():
                 out[Address.parse(address)] = [entry_of(e) for e in entries]
         return out
-
-    def derived_key(self, purpose: str) -> bytes:
-        raise _direct_only("the console (smtp-iac serve)")
 
     def schema_version(self) -> int:
         self._call("GET", "/readyz")
@@ -227,7 +218,7 @@ class RemoteStore:
         actor: str | None = None,
         adopt: bool = False,
         verify: VerifyOptions | None = None,
-    ) -> LiveRecord:
+    ) -> Written:
         """``actor`` is not sent: the service records the token's name and role."""
         body: dict[str, Any] = settings.public_fields() | {"password": settings.password.get_secret_value()}
         body = {k: v for k, v in body.items() if v is not None}
@@ -246,10 +237,8 @@ class RemoteStore:
             "PUT", _scope(address), json=body, params=_stack(stack, adopt), headers=_precondition(expected_version)
         )
         doc = r.json()
-        if doc.get("verify"):
-            self._checks[address] = check_of(doc["verify"])
         self._snapshot = None
-        return record_of(doc["record"])
+        return Written(record_of(doc["record"]), check_of(doc["verify"]) if doc.get("verify") else None)
 
     def delete(
         self,
@@ -273,10 +262,6 @@ class RemoteStore:
             return
         self._call("DELETE", _scope(address), params=_stack(stack, adopt), headers=_precondition(expected_version))
         self._snapshot = None
-
-    def write_check(self, address: Address) -> VerifyResult | None:
-        """The service's check of the last write of ``address`` (``verifies_writes``)."""
-        return self._checks.pop(address, None)
 
     def release(self, address: Address, *, stack: str, actor: str | None = None) -> LiveRecord:
         r = self._call("POST", f"{_scope(address)}/release", params={"stack": stack})
@@ -326,39 +311,6 @@ class RemoteStore:
     def set_smtp_enabled(self, org: Address, enabled: bool, *, actor: str | None = None) -> None:
         self._call("PUT", f"/v1/organizations/{_path(org)}/smtp-enabled", json={"enabled": enabled})
         self._snapshot = None
-
-    def rotate_keys(self, *, actor: str | None = None) -> int:
-        raise _direct_only("store rotate-keys")
-
-    def create_token(self, token: NewToken, *, actor: str | None = None) -> TokenInfo:
-        raise _direct_only("tokens create")
-
-    def list_tokens(self) -> list[TokenInfo]:
-        raise _direct_only("tokens list")
-
-    def find_token(self, token_id: str) -> tuple[TokenInfo, str] | None:
-        raise _direct_only("tokens")
-
-    def revoke_token(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
-        raise _direct_only("tokens revoke")
-
-    def admit(
-        self, budget: str, entries: Mapping[Address, set[str]], *, limit: int, window: timedelta, total: int
-    ) -> Address | None:
-        raise _direct_only("smtp-iac serve")
-
-    def end_session(self, session_id: str, expires_at: datetime) -> None:
-        raise _direct_only("smtp-iac serve")
-
-    def session_ended(self, session_id: str) -> bool:
-        raise _direct_only("smtp-iac serve")
-
-
-def _direct_only(what: str) -> UsageError:
-    return UsageError(
-        f"{what} runs against the store directly, not through the settings service",
-        hint="run it where the store's database URL and key are (the platform's administrator CLI)",
-    )
 
 
 def _path(address: Address) -> str:

@@ -8,10 +8,9 @@ import difflib
 
 from ..actor import clean_actor, current_actor
 from ..addresses import ID_PATTERN, Address, valid_id
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, json_path
 from ..errors import TenantsInvalid, UnknownTenant
 from ..models import Organization
-from ..stackfile import json_path
 from .audit import AuditAction, AuditOutcome, AuditTrail
 from .db import Cursor, now_text, read
 from .rows import trusted_address, trusted_organization
