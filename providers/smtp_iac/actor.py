@@ -53,6 +53,11 @@ def clean_actor(text: str) -> str:
     return _UNSAFE.sub("?", text)[:_MAX]
 
 
+def actor_of(given: str | None) -> str:
+    """Who a write is by: ``given`` made fit for the audit log, else ``current_actor()``."""
+    return clean_actor(given) if given else current_actor()
+
+
 def actor_shown(text: str) -> str:
     """An actor read from a store, fit to print: the store is read as found (another tool, or a
     hand, may have written terminal escapes, line breaks, bidi controls or a huge name), so

@@ -32,11 +32,6 @@ _CAUSES = ("tls", "port", "tls_mode")
 ``tls_mode`` without TLS, ``implicit`` on 587, ``starttls`` on 465)."""
 
 
-def is_reference(smtp: Any) -> bool:
-    """Whether a scope's ``smtp:`` is a relay reference (a mapping with ``relay``)."""
-    return isinstance(smtp, dict) and RELAY in smtp
-
-
 def references(data: Any) -> Iterator[tuple[JsonPath, dict[str, Any]]]:
     """(path, mapping) of every ``smtp: {relay: ...}`` of a stack document, in file order."""
     for path, smtp in rules.iter_settings(data):

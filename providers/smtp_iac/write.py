@@ -24,11 +24,11 @@ along, so a caller that must raise (Pulumi) raises exactly what the store or the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .actor import clean_actor, current_actor
+from .actor import actor_of
 from .addresses import Address
 from .diff import Action
 from .errors import REFUSAL_KINDS, ConflictError, SmtpIacError, VerifyFailed
@@ -86,6 +86,7 @@ class ScopeResult:
     address: Address
     action: Action
     outcome: Outcome
+    _: KW_ONLY
     message: str = ""
     hint: str | None = None
     version: int | None = None  # the record's version after the write (None: deleted or not written)
@@ -114,7 +115,7 @@ class ScopeWriter:
 
     def __init__(self, store: RecordStore, *, actor: str | None = None):
         self.store = store
-        self.actor = clean_actor(actor) if actor else current_actor()
+        self.actor = actor_of(actor)
 
     def write(self, w: ScopeWrite, live: LiveRecord | None, verify: Verifier | None) -> ScopeResult:
         """The whole path for one scope. ``live``: the record as the caller read it just now."""
@@ -171,12 +172,21 @@ class ScopeWriter:
             outcome = Outcome.REFUSED if err.kind in REFUSAL_KINDS else Outcome.FAILED
             return self._not_written(w, outcome, err, check)
         version = record.version if record is not None else None
-        return ScopeResult(w.address, w.action, Outcome.APPLIED, "", None, version, check, None, record)
+        return ScopeResult(w.address, w.action, Outcome.APPLIED, version=version, verify=check, record=record)
 
     def _not_written(
         self, w: ScopeWrite, outcome: Outcome, err: SmtpIacError, check: VerifyResult | None = None
     ) -> ScopeResult:
-        return ScopeResult(w.address, w.action, outcome, err.message, err.hint, w.expected_version, check, err)
+        return ScopeResult(
+            w.address,
+            w.action,
+            outcome,
+            message=err.message,
+            hint=err.hint,
+            version=w.expected_version,
+            verify=check,
+            error=err,
+        )
 
     def audit_refused(self, w: ScopeWrite, outcome: AuditOutcome, detail: str) -> None:
         """Audit an attempt that was not written (also used by ``apply`` for a stale plan)."""
@@ -197,5 +207,12 @@ def _verify_failed(w: ScopeWrite, err: VerifyFailed) -> ScopeResult:
     check = err.result
     message = f"verify failed ({check.failure}) at {check.stage}: {check.detail}"
     return ScopeResult(
-        w.address, w.action, Outcome.VERIFY_FAILED, message, check.advice, w.expected_version, check, err
+        w.address,
+        w.action,
+        Outcome.VERIFY_FAILED,
+        message=message,
+        hint=check.advice,
+        version=w.expected_version,
+        verify=check,
+        error=err,
     )

@@ -108,7 +108,7 @@ def test_a_slow_statement_is_ended_by_its_limit(pg, key):
     url, _dsn, _schema, _app = pg
     with open_store(url, key=key, limits=POOLED) as store:
         start = time.monotonic()
-        with pytest.raises(StoreUnavailable) as caught, store._read_tx() as cur:  # type: ignore[attr-defined]
+        with pytest.raises(StoreUnavailable) as caught, store.db.read() as cur:
             cur.execute("SELECT pg_sleep(30)")
         assert caught.value.fault == "statement"
         assert time.monotonic() - start < POOLED.statement_s + 2
@@ -195,7 +195,7 @@ def test_sqlite_callers_queued_behind_a_slow_one_are_answered_not_held(tmp_path:
     release = threading.Event()
 
     def slow() -> None:
-        with store._read_tx():  # type: ignore[attr-defined]
+        with store.db.read():
             hold.set()
             release.wait(20)
 

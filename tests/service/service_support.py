@@ -111,6 +111,7 @@ class Svc:
     relay: SmtpServer
     ca_file: Path
     config: ServiceConfig
+    app: Any = None  # the running application (its ``state.ctx``: the service's own store)
 
     def client(self, token: str | None = None, **kw: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens.get(token, token)}"} if token else {}
@@ -143,9 +144,10 @@ def running(store_url: str, relay, ca_path: Path, **config) -> Iterator[Svc]:
     store = open_store(store_url)
     tokens = seed(store, relay)
     cfg = config_for(store_url, ca_path, **config)
-    server = ServerThread(create_app(cfg)).start()
+    app = create_app(cfg)
+    server = ServerThread(app).start()
     try:
-        yield Svc(server.url, store, store_url, tokens, relay, ca_path, cfg)
+        yield Svc(server.url, store, store_url, tokens, relay, ca_path, cfg, app)
     finally:
         server.stop()
         store.close()

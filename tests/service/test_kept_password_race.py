@@ -24,24 +24,24 @@ def test_reveal_password_refuses_a_record_that_moved(svc: Svc) -> None:
 
 
 def test_a_write_between_compare_and_reveal_is_a_conflict(svc: Svc, monkeypatch) -> None:
-    store = svc.store
-    real = type(store).reveal_password
+    store = svc.app.state.ctx.store._store  # the service's own store (inside its timing wrapper)
+    real = store.reveal_password
     moved = []
 
-    def racing(self, address, *, version=None):  # another writer lands just before the read
+    def racing(address, *, version=None):  # another writer lands just before the read
         if not moved:
             moved.append(True)
-            live = self.get(address)
-            self.put(
+            live = store.get(address)
+            store.put(
                 address,
                 relay_settings(svc.relay, host="localhost", password="NEW-pw-7!"),
                 expected_version=live.version,
                 stack=None,
                 actor="racer",
             )
-        return real(self, address, version=version)
+        return real(address, version=version)
 
-    monkeypatch.setattr(type(store), "reveal_password", racing)
+    monkeypatch.setattr(store, "reveal_password", racing)
     body = {"settings": {"host": "127.0.0.1", "port": svc.relay.port, "tls": True, "username": "relay-user"}}
     auth = svc.relay.stats.auth_attempts
     with svc.client("partner-admin") as c:
@@ -49,4 +49,4 @@ def test_a_write_between_compare_and_reveal_is_a_conflict(svc: Svc, monkeypatch)
     assert moved and r.status_code == 412 and r.json()["kind"] == "conflict", r.text
     assert svc.relay.stats.auth_attempts == auth  # nothing was sent anywhere
     assert "NEW-pw-7!" not in r.text
-    assert isinstance(real(store, ACME), SecretStr)
+    assert isinstance(real(ACME), SecretStr)

@@ -156,9 +156,9 @@ def test_many_pipelines_opening_a_new_store_at_once(store_url):
     for t in threads:
         t.join(timeout=120)
     assert results == [LATEST] * 6
-    with open_store(store_url) as s, s._read_tx() as cur:
-        assert s._x(cur, "SELECT count(*) FROM schema_migrations").fetchone()[0] == LATEST
-        assert s._x(cur, "SELECT count(*) FROM meta WHERE name = 'key_check'").fetchone()[0] == 1
+    with open_store(store_url) as s, s.db.read() as cur:
+        assert s.db.x(cur, "SELECT count(*) FROM schema_migrations").fetchone()[0] == LATEST
+        assert s.db.x(cur, "SELECT count(*) FROM meta WHERE name = 'key_check'").fetchone()[0] == 1
 
 
 def test_one_store_shared_by_threads(store_url):
@@ -200,8 +200,8 @@ def test_openers_racing_on_many_new_sqlite_files_all_get_wal(tmp_path, key):
         def opener(url: str = url, barrier: threading.Barrier = barrier, n: int = n) -> None:
             barrier.wait()
             try:
-                with open_store(url) as s, s._read_tx() as cur:
-                    assert s._x(cur, "PRAGMA journal_mode").fetchone()[0] == "wal"
+                with open_store(url) as s, s.db.read() as cur:
+                    assert s.db.x(cur, "PRAGMA journal_mode").fetchone()[0] == "wal"
             except Exception as e:  # noqa: BLE001 - collected and asserted below
                 failures.append(f"round {n}: {e!r}")
 

@@ -340,8 +340,8 @@ def test_reopen_keeps_data_and_schema_version(store_url, loaded):
 
 
 def test_a_newer_schema_is_refused(store_url, loaded):
-    with loaded._write_tx() as cur:
-        loaded._x(
+    with loaded.db.write() as cur:
+        loaded.db.x(
             cur,
             "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
             (LATEST + 1, "from the future", "2099-01-01T00:00:00+00:00"),
@@ -357,18 +357,18 @@ def test_snapshot_is_a_constant_number_of_queries(loaded):
 
     def count_queries(store):
         calls = []
-        real = store._x
+        real = store.db.x
 
         def counting(cur, sql, params=()):
             calls.append(sql)
             return real(cur, sql, params)
 
-        store._x = counting
+        store.db.x = counting
         try:
             snap = store.snapshot()
             snap.effective_all()
         finally:
-            del store._x
+            del store.db.x
         return len(calls), len(snap.tenants.orgs)
 
     put(loaded, ACME, "a.example.com")

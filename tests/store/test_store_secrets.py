@@ -53,7 +53,7 @@ def _assert_reads_hide(store) -> None:
     assert entries
     for entry in entries:
         texts += [repr(entry), str(entry.to_dict())]
-    texts += [repr(store), repr(store._keys), repr(store.reveal_password(CONTROLLER))]
+    texts += [repr(store), repr(store.db.keys), repr(store.reveal_password(CONTROLLER))]
     for t in texts:
         assert PLAIN not in t
     # ...while the secret really is there for the verify check
@@ -155,8 +155,8 @@ def test_key_rotation_reencrypts_and_old_records_still_decrypt(backend, monkeypa
 
 
 def _tokens(store) -> dict[str, str]:
-    with store._read_tx() as cur:
-        return dict(store._x(cur, "SELECT address, password_enc FROM records").fetchall())
+    with store.db.read() as cur:
+        return dict(store.db.x(cur, "SELECT address, password_enc FROM records").fetchall())
 
 
 def test_wrong_key_is_refused_before_anything_is_read(backend):

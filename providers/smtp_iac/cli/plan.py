@@ -12,6 +12,7 @@ from ..planfile import write_plan
 from ..planner import make_plan
 from ..report import markdown, text
 from ..store import Store
+from ..store.url import masked
 from ..targets import Targets
 from .options import (
     EXIT_CHANGES,
@@ -24,8 +25,6 @@ from .options import (
     target_option,
 )
 from .output import emit, load_stack
-
-MASK = "***"
 
 
 @click.command("plan")
@@ -74,7 +73,7 @@ def store_of_plan(state: State, plan: Plan, source: str, *, doing: str = "nothin
     """The store a saved plan was made against. Versions and fingerprints in the plan belong to
     it: another store would either look "stale" for the wrong reason or, sharing the key, take
     the writes."""
-    store = state.open_store(None if MASK in plan.store else plan.store, create=False)
+    store = state.open_store(None if masked(plan.store) else plan.store, create=False)
     if store.url_for_display != plan.store:
         where = store.url_for_display
         store.close()

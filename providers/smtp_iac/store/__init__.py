@@ -158,11 +158,12 @@ def _open_database(parsed: StoreUrl, *, key: str | None, create: bool, limits: L
     from .keys import ENV_KEY, create_key_file, keyring_from, load_key_file
     from .limits import ONE_CONNECTION
     from .opening import no_store
+    from .sql import SqlStore
 
     limits = limits or ONE_CONNECTION
     ring = keyring_from(key)
     if parsed.backend == "sqlite":
-        from .sqlite import SqliteStore, has_key_check
+        from .sqlite import SqliteDb, has_key_check
 
         path = parsed.path
         assert path is not None
@@ -187,8 +188,8 @@ def _open_database(parsed: StoreUrl, *, key: str | None, create: bool, limits: L
                     f"cannot read or make the key file {kf}: {e.strerror or e}",
                     hint=f"check the directory's permissions, or set {ENV_KEY}",
                 ) from None
-        return SqliteStore(path, ring, parsed.display, create=create, limits=limits)
-    from .postgres import PostgresStore
+        return SqlStore(SqliteDb(path, ring, parsed.display, limits=limits), create=create)
+    from .postgres import PostgresDb
 
     if ring is None:
         raise StoreKeyError(
@@ -197,4 +198,4 @@ def _open_database(parsed: StoreUrl, *, key: str | None, create: bool, limits: L
             "this store needs the same key; make one with: python -c 'from cryptography.fernet "
             "import Fernet; print(Fernet.generate_key().decode())'",
         )
-    return PostgresStore(parsed.url, ring, parsed.display, create=create, limits=limits)
+    return SqlStore(PostgresDb(parsed.url, ring, parsed.display, limits=limits), create=create)

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..addresses import Address
-from .db import Cursor, Db, now_text, parse_time, read
+from .db import Cursor, Part, now_text, parse_time, reading
 
 
 class AuditAction(StrEnum):
@@ -70,8 +70,11 @@ _AUDIT_SELECT = (
 )
 
 
-class AuditTrail(Db):
-    def _audit(
+class AuditTrail(Part):
+    """The audit log: every write and refused or failed attempt, written in the transaction it
+    belongs to (``entry``), and read back."""
+
+    def entry(
         self,
         cur: Cursor,
         *,
@@ -85,7 +88,7 @@ class AuditTrail(Db):
         detail: str,
         at: str | None = None,
     ) -> None:
-        self._x(
+        self.db.x(
             cur,
             "INSERT INTO audit (at, actor, stack, address, action, outcome, old_fingerprint, "
             "new_fingerprint, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -102,7 +105,7 @@ class AuditTrail(Db):
             ),
         )
 
-    @read
+    @reading
     def audit_log(
         self, *, address: Address | None = None, partner: str | None = None, limit: int | None = None
     ) -> list[AuditEntry]:
@@ -120,11 +123,11 @@ class AuditTrail(Db):
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        with self._read_tx() as cur:
-            rows = self._x(cur, sql, params).fetchall()
+        with self.db.read() as cur:
+            rows = self.db.x(cur, sql, params).fetchall()
         return [AuditEntry(int(r[0]), _at(r[1]), *r[2:]) for r in reversed(rows)]
 
-    @read
+    @reading
     def audit_logs(self, addresses: Sequence[Address]) -> dict[Address, list[AuditEntry]]:
         """The audit entries of each of ``addresses``, oldest first, in one query per
         ``AUDIT_BATCH`` addresses (drift's who-and-when of many deleted records)."""
@@ -134,8 +137,8 @@ class AuditTrail(Db):
         for i in range(0, len(names), AUDIT_BATCH):
             chunk = names[i : i + AUDIT_BATCH]
             sql = _AUDIT_SELECT + " WHERE address IN (" + ", ".join("?" * len(chunk)) + ") ORDER BY id"
-            with self._read_tx() as cur:
-                rows = self._x(cur, sql, chunk).fetchall()
+            with self.db.read() as cur:
+                rows = self.db.x(cur, sql, chunk).fetchall()
             for r in rows:
                 out[wanted[r[4]]].append(AuditEntry(int(r[0]), _at(r[1]), *r[2:]))
         return out

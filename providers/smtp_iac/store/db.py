@@ -6,7 +6,7 @@ once, here and in the parts.
 
 Faults (``StoreUnavailable``): a write ended by one says whether it was applied. Only a
 connection lost at COMMIT leaves that open; the backend then asks the database
-(``_commit_outcome``). Reads marked ``@read`` are retried once on a fresh connection when
+(``_commit_outcome``). Reads marked ``@reading`` are retried once on a fresh connection when
 their connection was lost under them; writes never are (the caller's retry is safe: its
 expected version no longer matches a write that was applied).
 """
@@ -57,7 +57,7 @@ class Db(ABC):
     BEGIN_READ: str
 
     def __init__(self, keyring: Keyring, url_for_display: str, limits: Limits = ONE_CONNECTION):
-        self._keys = keyring
+        self.keys = keyring
         self.url_for_display = url_for_display
         self.limits = limits
         self.local_files: tuple[Path, ...] = ()  # a backend on local files says which
@@ -92,10 +92,14 @@ class Db(ABC):
         not the driver's."""
 
     @abstractmethod
-    def _table_exists(self, cur: Cursor, name: str) -> bool: ...
+    def table_exists(self, cur: Cursor, name: str) -> bool: ...
 
-    def _migration_lock(self, cur: Cursor) -> None:  # noqa: B027 - a hook; SQLite needs nothing
+    def migration_lock(self, cur: Cursor) -> None:  # noqa: B027 - a hook; SQLite needs nothing
         """Serialize concurrent migrations (PostgreSQL: an advisory lock; SQLite: the write lock)."""
+
+    def serialize(self, cur: Cursor, key: str) -> None:  # noqa: B027 - a hook; SQLite needs nothing
+        """Serialize the write transactions that name ``key`` (PostgreSQL: an advisory lock;
+        SQLite's writers are serialized already, by ``BEGIN IMMEDIATE``)."""
 
     def _write_mark(self, cur: Cursor) -> object:
         """Whatever lets ``_commit_outcome`` find this transaction again (PostgreSQL: its id)."""
@@ -145,17 +149,18 @@ class Db(ABC):
         except StoreUnavailable as e:
             raise _as_write(e, write) from None
 
-    def _write_tx(self) -> AbstractContextManager[Cursor]:
+    def write(self) -> AbstractContextManager[Cursor]:
         """A serialized write transaction. Raises ``Duplicate`` for a unique violation,
         ``StoreUnavailable`` for a passing fault (saying whether the write was applied) and
         ``StoreError`` for other database errors."""
         return self._tx(self.BEGIN_WRITE, write=True)
 
-    def _read_tx(self) -> AbstractContextManager[Cursor]:
+    def read(self) -> AbstractContextManager[Cursor]:
         """A consistent read-only transaction."""
         return self._tx(self.BEGIN_READ, write=False)
 
-    def _x(self, cur: Cursor, sql: str, params: Iterable[Any] = ()) -> Cursor:
+    def x(self, cur: Cursor, sql: str, params: Iterable[Any] = ()) -> Cursor:
+        """Execute ``sql`` (written with ``?`` placeholders) on ``cur``."""
         cur.execute(self.dialect.q(sql), tuple(params))
         return cur
 
@@ -165,7 +170,7 @@ class Db(ABC):
         any read."""
         with self._tx(self.BEGIN_READ, write=False, wait_s=PROBE_S) as cur:
             self._limit_statement(cur, PROBE_S)
-            self._table_exists(cur, "schema_migrations")
+            self.table_exists(cur, "schema_migrations")
 
 
 def _as_write(err: BaseException, write: bool) -> BaseException:
@@ -195,12 +200,20 @@ def _lost_at_commit(err: StoreUnavailable, applied: bool | None) -> StoreUnavail
     )
 
 
-D = TypeVar("D", bound=Db)
+class Part:
+    """A part of the SQL store (records, tenancy, the audit trail, ...): what it does, over the
+    store's one ``Db``; ``SqlStore`` puts the parts together, each given the others it needs."""
+
+    def __init__(self, db: Db):
+        self.db = db
+
+
+D = TypeVar("D", bound=Part)
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def read(method: Callable[Concatenate[D, P], R]) -> Callable[Concatenate[D, P], R]:
+def reading(method: Callable[Concatenate[D, P], R]) -> Callable[Concatenate[D, P], R]:
     """Mark a store method as a read: where connections are pooled, it is run once more, on a
     fresh connection, when its connection was lost under it (a restart, a failover, a proxy
     closing an idle connection). Nothing it did needs undoing. Writes are never marked."""
@@ -209,7 +222,7 @@ def read(method: Callable[Concatenate[D, P], R]) -> Callable[Concatenate[D, P], 
         try:
             return method(self, *args, **kwargs)
         except StoreUnavailable as e:
-            if e.fault != "connection" or not self.limits.pooled:
+            if e.fault != "connection" or not self.db.limits.pooled:
                 raise
         return method(self, *args, **kwargs)
 

@@ -8,23 +8,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..addresses import Address
-from .db import Db
+from .db import Part
 
 
-class Digests(Db):
-    fingerprints_per_scope = False
-
+class Digests(Part):
     def fingerprint(self, address: Address, password: str) -> str:
         """Keyed fingerprint of a password, comparable with ``LiveRecord.password_fingerprint``."""
-        return self._keys.fingerprint(password)
+        return self.db.keys.fingerprint(password)
 
     def fingerprints(self, items: Sequence[tuple[Address, str]]) -> list[str]:
         done: dict[str, str] = {}  # thousands of scopes share a handful of secrets
-        fp = self._keys.fingerprint
+        fp = self.db.keys.fingerprint
         return [done.get(s) or done.setdefault(s, fp(s)) for _, s in items]
 
     def seal(self, digest: str) -> str:
-        return self._keys.seal(digest)
+        return self.db.keys.seal(digest)
 
     def derived_key(self, purpose: str) -> bytes:
-        return self._keys.derive(purpose)
+        return self.db.keys.derive(purpose)

@@ -21,13 +21,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from ..addresses import Address
-from .db import Cursor, Db, read
+from .db import Part, reading
 
 _MAX_PARAMS = 500
 """Addresses per ``IN (...)`` list (well under SQLite's limit of bound parameters)."""
 
 
-class ServiceGuards(Db):
+class ServiceGuards(Part):
     def admit(
         self, budget: str, entries: Mapping[Address, set[str]], *, limit: int, window: timedelta, total: int
     ) -> Address | None:
@@ -37,16 +37,16 @@ class ServiceGuards(Db):
         now = datetime.now(UTC)
         at, cutoff = now.isoformat(timespec="microseconds"), (now - window).isoformat(timespec="microseconds")
         wanted = {str(a): (a, e) for a, e in entries.items() if e}
-        with self._write_tx() as cur:
-            self._serialize(cur, "budget:" + budget)
+        with self.db.write() as cur:
+            self.db.serialize(cur, "budget:" + budget)
             # this budget's old rows only: its transactions are serialized, so two never lock the same rows
-            self._x(cur, "DELETE FROM budget_entries WHERE budget = ? AND at < ?", (budget, cutoff))
+            self.db.x(cur, "DELETE FROM budget_entries WHERE budget = ? AND at < ?", (budget, cutoff))
             seen: dict[str, set[str]] = {}
             keys = list(wanted)
             for i in range(0, len(keys), _MAX_PARAMS):
                 part = keys[i : i + _MAX_PARAMS]
                 sql = "SELECT address, entry FROM budget_entries WHERE budget = ? AND address IN ("
-                for address, entry in self._x(cur, sql + ", ".join("?" * len(part)) + ")", (budget, *part)):
+                for address, entry in self.db.x(cur, sql + ", ".join("?" * len(part)) + ")", (budget, *part)):
                     seen.setdefault(address, set()).add(entry)
             new: list[tuple[str, str, str, str]] = []
             for key, (address, want) in wanted.items():
@@ -56,30 +56,28 @@ class ServiceGuards(Db):
                     return address
                 new += [(budget, key, e, at) for e in sorted(fresh)]
             if new:
-                held = self._x(cur, "SELECT count(*) FROM budget_entries WHERE budget = ?", (budget,)).fetchone()[0]
+                held = self.db.x(cur, "SELECT count(*) FROM budget_entries WHERE budget = ?", (budget,)).fetchone()[0]
                 if int(held) + len(new) > total:
                     return Address.parse(new[0][1])
                 cur.executemany(
-                    self.dialect.q("INSERT INTO budget_entries (budget, address, entry, at) VALUES (?, ?, ?, ?)"), new
+                    self.db.dialect.q("INSERT INTO budget_entries (budget, address, entry, at) VALUES (?, ?, ?, ?)"),
+                    new,
                 )
         return None
 
     def end_session(self, session_id: str, expires_at: datetime) -> None:
         """List a console session as ended until its cookie would expire (idempotent)."""
         now = datetime.now(UTC).isoformat(timespec="microseconds")
-        with self._write_tx() as cur:
-            self._x(cur, "DELETE FROM ended_sessions WHERE expires_at < ?", (now,))
-            if not self._x(cur, "SELECT 1 FROM ended_sessions WHERE id = ?", (session_id,)).fetchone():
-                self._x(
+        with self.db.write() as cur:
+            self.db.x(cur, "DELETE FROM ended_sessions WHERE expires_at < ?", (now,))
+            if not self.db.x(cur, "SELECT 1 FROM ended_sessions WHERE id = ?", (session_id,)).fetchone():
+                self.db.x(
                     cur,
                     "INSERT INTO ended_sessions (id, expires_at) VALUES (?, ?)",
                     (session_id, expires_at.isoformat(timespec="microseconds")),
                 )
 
-    @read
+    @reading
     def session_ended(self, session_id: str) -> bool:
-        with self._read_tx() as cur:
-            return self._x(cur, "SELECT 1 FROM ended_sessions WHERE id = ?", (session_id,)).fetchone() is not None
-
-    def _serialize(self, cur: Cursor, key: str) -> None:
-        """Serialize write transactions that name ``key`` (PostgreSQL: an advisory lock)."""
+        with self.db.read() as cur:
+            return self.db.x(cur, "SELECT 1 FROM ended_sessions WHERE id = ?", (session_id,)).fetchone() is not None

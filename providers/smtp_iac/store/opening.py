@@ -4,39 +4,39 @@ that the configured key is the one its passwords were encrypted with."""
 from __future__ import annotations
 
 from ..errors import StoreError, StoreKeyError
-from .db import Cursor, Db, now_text, read
+from .db import Cursor, Part, now_text, reading
 from .keys import KEY_CHECK, KEY_CHECK_PLAIN
 from .schema import LATEST, MIGRATIONS, MIGRATIONS_TABLE
 
 
-class Opening(Db):
-    def _open(self, create: bool) -> None:
+class Opening(Part):
+    def open(self, create: bool) -> None:
         """Run pending migrations, then prove the key fits the store. Without ``create``, a
         database without smtp-iac's tables is refused before anything is written to it."""
-        with self._read_tx() as cur:
+        with self.db.read() as cur:
             current = self._schema_version(cur)
         if current == 0 and not create:
-            raise no_store(self.url_for_display, "the database holds no smtp-iac tables")
+            raise no_store(self.db.url_for_display, "the database holds no smtp-iac tables")
         if current != LATEST:
             self._migrate()
         self._check_key()
 
     def _schema_version(self, cur: Cursor) -> int:
-        if not self._table_exists(cur, "schema_migrations"):
+        if not self.db.table_exists(cur, "schema_migrations"):
             return 0
-        row = self._x(cur, "SELECT max(version) FROM schema_migrations").fetchone()
+        row = self.db.x(cur, "SELECT max(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
 
-    @read
+    @reading
     def schema_version(self) -> int:
-        with self._read_tx() as cur:
+        with self.db.read() as cur:
             return self._schema_version(cur)
 
     def _migrate(self) -> None:
-        with self._write_tx() as cur:
-            self._migration_lock(cur)
+        with self.db.write() as cur:
+            self.db.migration_lock(cur)
             cur.execute(MIGRATIONS_TABLE)
-            applied = {r[0] for r in self._x(cur, "SELECT version FROM schema_migrations").fetchall()}
+            applied = {r[0] for r in self.db.x(cur, "SELECT version FROM schema_migrations").fetchall()}
             if applied and max(applied) > LATEST:
                 raise StoreError(
                     f"the store's schema is version {max(applied)}; this smtp-iac knows up to {LATEST}",
@@ -46,29 +46,29 @@ class Opening(Db):
                 if version in applied:
                     continue
                 for stmt in statements:
-                    cur.execute(stmt.format(id_pk=self.dialect.id_pk))
-                self._x(
+                    cur.execute(stmt.format(id_pk=self.db.dialect.id_pk))
+                self.db.x(
                     cur,
                     "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
                     (version, description, now_text()),
                 )
 
     def _check_key(self) -> None:
-        with self._read_tx() as cur:
-            row = self._x(cur, "SELECT value FROM meta WHERE name = ?", (KEY_CHECK,)).fetchone()
+        with self.db.read() as cur:
+            row = self.db.x(cur, "SELECT value FROM meta WHERE name = ?", (KEY_CHECK,)).fetchone()
         if row is None:
-            with self._write_tx() as cur:
-                self._x(
+            with self.db.write() as cur:
+                self.db.x(
                     cur,
                     "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-                    (KEY_CHECK, self._keys.encrypt(KEY_CHECK_PLAIN)),
+                    (KEY_CHECK, self.db.keys.encrypt(KEY_CHECK_PLAIN)),
                 )
-                row = self._x(cur, "SELECT value FROM meta WHERE name = ?", (KEY_CHECK,)).fetchone()
+                row = self.db.x(cur, "SELECT value FROM meta WHERE name = ?", (KEY_CHECK,)).fetchone()
         try:
-            self._keys.decrypt(row[0], what="the key check")
+            self.db.keys.decrypt(row[0], what="the key check")
         except StoreKeyError:
             raise StoreKeyError(
-                f"the store key from {self._keys.source} does not fit the store {self.url_for_display}",
+                f"the store key from {self.db.keys.source} does not fit the store {self.db.url_for_display}",
                 hint="use the key this store was made with (SMTP_IAC_STORE_KEY, or the key file beside "
                 "a sqlite database); to change keys, list the new key first and the old one after, "
                 "then run a key rotation",

@@ -27,18 +27,19 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from ..errors import StoreError
-from .db import Duplicate, OneConnection
+from .db import Db, Duplicate, OneConnection
 from .keys import Keyring
 from .limits import ONE_CONNECTION, Limits
 from .pgconnect import Pooled, configure, connect_kwargs, fault_of, unavailable
 from .schema import POSTGRES
-from .sql import SqlStore
 
 MIGRATION_LOCK_ID = 0x736D74702D696163 & 0x7FFFFFFFFFFFFFFF  # "smtp-iac"
 CONNECT_TIMEOUT_S = ONE_CONNECTION.connect_s
 
 
-class PostgresStore(SqlStore):
+class PostgresDb(Db):
+    """The connections of a store on PostgreSQL: one, or a pool."""
+
     dialect = POSTGRES
 
     def __init__(
@@ -47,7 +48,6 @@ class PostgresStore(SqlStore):
         keyring: Keyring,
         url_for_display: str,
         *,
-        create: bool = True,
         limits: Limits = ONE_CONNECTION,
     ):
         super().__init__(keyring, url_for_display, limits)
@@ -70,7 +70,6 @@ class PostgresStore(SqlStore):
                 f"cannot connect to the store {url_for_display}: {self._scrub(e)}",
                 hint="check the URL, that the server is up, and the credentials",
             ) from None
-        self._opened(create)
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self._url, **connect_kwargs(self._url, self.limits))
@@ -152,13 +151,13 @@ class PostgresStore(SqlStore):
     def _limit_statement(self, cur: Any, seconds: float) -> None:
         cur.execute(f"SET LOCAL statement_timeout = '{round(seconds * 1000)}ms'")
 
-    def _migration_lock(self, cur: Any) -> None:
+    def migration_lock(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
 
-    def _serialize(self, cur: Any, key: str) -> None:
+    def serialize(self, cur: Any, key: str) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
 
-    def _table_exists(self, cur: Any, name: str) -> bool:
+    def table_exists(self, cur: Any, name: str) -> bool:
         return bool(cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0])
 
 

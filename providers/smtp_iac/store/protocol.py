@@ -54,10 +54,14 @@ class RecordStore(Protocol):
     fingerprints_per_scope: bool
     """True where a password's fingerprint differs from scope to scope (the settings service
     binds them to their scope): two scopes' fingerprints then never tell a shared password."""
-    url_for_display: str
-    """The store's URL with any password masked: safe in any output."""
-    local_files: tuple[Path, ...]
-    """Files on this machine that hold the store or its key; a stack file may never name them."""
+
+    @property
+    def url_for_display(self) -> str:
+        """The store's URL with any password masked: safe in any output."""
+
+    @property
+    def local_files(self) -> tuple[Path, ...]:
+        """Files on this machine that hold the store or its key; a stack file may never name them."""
 
     def __enter__(self) -> Self: ...
 
@@ -130,10 +134,6 @@ class RecordStore(Protocol):
         adopt: bool = False,
     ) -> None: ...
 
-    def release(self, address: Address, *, stack: str, actor: str | None = None) -> LiveRecord:
-        """``stack`` stops managing ``address``; the record stays, unchanged but for its owner
-        (not a write of settings: no check, no version change; audited)."""
-
     def record_attempt(
         self,
         address: Address,
@@ -145,6 +145,13 @@ class RecordStore(Protocol):
         actor: str | None = None,
         new_fingerprint: str | None = None,
     ) -> None: ...
+
+    # ----- not a write of settings, so not through the write path: ownership only ----------
+
+    def release(self, address: Address, *, stack: str, actor: str | None = None) -> LiveRecord:
+        """``stack`` stops managing ``address``; the settings stay as they are, so there is
+        nothing to check over SMTP; the version moves on (a plan made before is stale), audited
+        as ``release`` (``store.release``)."""
 
 
 class Directory(Protocol):

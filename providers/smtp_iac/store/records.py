@@ -20,13 +20,13 @@ from typing import Any, NoReturn
 
 from pydantic import SecretStr
 
-from ..actor import clean_actor, current_actor
+from ..actor import actor_of
 from ..addresses import CONTROLLER, Address, Tier
 from ..errors import ConflictError, FeatureDisabled, OwnershipError, SmtpIacError, StoreError, UnknownTenant
 from ..guard import write_refusal
 from ..models import SETTINGS_FIELDS, LiveRecord, ResolvedSettings, VerifyOptions
-from .audit import AuditAction, AuditOutcome
-from .db import Cursor, Duplicate, now_text, parse_time, read
+from .audit import AuditAction, AuditOutcome, AuditTrail
+from .db import Cursor, Db, Duplicate, Part, now_text, parse_time, reading
 from .detail import change_detail, check_stack
 from .protocol import Written
 from .rows import trusted_address
@@ -50,18 +50,23 @@ class _Live:
     fields: dict[str, Any]
 
 
-class Records(Tenancy):
+class Records(Part):
+    """Records: reads, and compare-and-swap writes with their audit entries."""
+
+    def __init__(self, db: Db, audit: AuditTrail, tenancy: Tenancy):
+        super().__init__(db)
+        self.audit = audit
+        self.tenancy = tenancy
+
     # ----- reads ------------------------------------------------------------------------
 
-    verifies_writes = False
-
     def _fp(self, fp: str, key_id: str, token: str, address: str) -> str:
-        if key_id == self._keys.key_id:
+        if key_id == self.db.keys.key_id:
             return fp
         # made under another primary key (rotation pending): recompute, never report false drift
-        return self._keys.fingerprint(self._keys.decrypt(token, what=f"the password of {address}"))
+        return self.db.keys.fingerprint(self.db.keys.decrypt(token, what=f"the password of {address}"))
 
-    def _record(self, row: tuple[Any, ...]) -> LiveRecord:
+    def record(self, row: tuple[Any, ...]) -> LiveRecord:
         (address, host, port, tls, tls_mode, username, sender, token, fp, key_id, version, managed_by, at, by) = row
         return LiveRecord.model_construct(
             address=address_of(address),
@@ -78,13 +83,13 @@ class Records(Tenancy):
             updated_by=by,
         )
 
-    @read
+    @reading
     def get(self, address: Address) -> LiveRecord | None:
-        with self._read_tx() as cur:
-            row = self._x(cur, RECORD_SELECT + " WHERE address = ?", (str(address),)).fetchone()
-        return self._record(row) if row else None
+        with self.db.read() as cur:
+            row = self.db.x(cur, RECORD_SELECT + " WHERE address = ?", (str(address),)).fetchone()
+        return self.record(row) if row else None
 
-    @read
+    @reading
     def list_records(self, *, tier: Tier | None = None, partner: str | None = None) -> list[LiveRecord]:
         """Records in address order, optionally of one tier and/or under one partner
         (``partner`` selects the partner's record and its organizations' records)."""
@@ -100,22 +105,22 @@ class Records(Tenancy):
         elif tier is Tier.ORGANIZATION:
             where.append("org <> ''")
         sql = RECORD_SELECT + (" WHERE " + " AND ".join(where) if where else "")
-        with self._read_tx() as cur:
-            rows = self._x(cur, sql, params).fetchall()
-        return sorted((self._record(r) for r in rows), key=lambda r: r.address)
+        with self.db.read() as cur:
+            rows = self.db.x(cur, sql, params).fetchall()
+        return sorted((self.record(r) for r in rows), key=lambda r: r.address)
 
-    @read
+    @reading
     def reveal_password(self, address: Address, *, version: int | None = None) -> SecretStr:
         """The stored password of a live record, decrypted, for the verify check / test email only.
         ``version``: the record it must belong to (ConflictError if the record moved since)."""
-        with self._read_tx() as cur:
+        with self.db.read() as cur:
             sql = "SELECT password_enc, version FROM records WHERE address = ?"
-            row = self._x(cur, sql, (str(address),)).fetchone()
+            row = self.db.x(cur, sql, (str(address),)).fetchone()
         if row is None:
             raise StoreError("no record at this scope", address=address)
         if version is not None and row[1] != version:
             raise ConflictError(address, version, row[1])
-        return SecretStr(self._keys.decrypt(row[0], what=f"the password of {address}"))
+        return SecretStr(self.db.keys.decrypt(row[0], what=f"the password of {address}"))
 
     # ----- writes -----------------------------------------------------------------------
 
@@ -135,18 +140,18 @@ class Records(Tenancy):
         stack): no ownership check, and ``managed_by`` stays what it was, so that the stack
         managing the scope sees the change as drift."""
         check_stack(stack)
-        actor = clean_actor(actor) if actor else current_actor()
+        actor = actor_of(actor)
         addr = str(address)
         password = settings.password.get_secret_value()
-        new_fp = self._keys.fingerprint(password)
-        token = self._keys.encrypt(password)
+        new_fp = self.db.keys.fingerprint(password)
+        token = self.db.keys.encrypt(password)
         fields = settings.public_fields()
         old_fp: str | None = None
         action = AuditAction.UPDATE if expected_version else AuditAction.CREATE
         try:
-            with self._write_tx() as cur:
+            with self.db.write() as cur:
                 self._check_writable_scope(cur, address)
-                live = self._live(cur, address)
+                live = self.live(cur, address)
                 old_fp = live.fingerprint if live else None
                 self._guard(address, live, expected_version, stack, adopt)
                 owner = stack if stack is not None else (live.managed_by if live else None)
@@ -155,14 +160,14 @@ class Records(Tenancy):
                     *(fields[f] if f != "tls" else int(fields[f]) for f in SETTINGS_FIELDS),
                     token,
                     new_fp,
-                    self._keys.key_id,
+                    self.db.keys.key_id,
                     owner,
                     at,
                     actor,
                 )
                 if live is None:
                     version = 1
-                    self._x(
+                    self.db.x(
                         cur,
                         "INSERT INTO records (address, partner, org, host, port, tls, tls_mode, "
                         "username, sender, password_enc, password_fp, fp_key_id, managed_by, "
@@ -173,7 +178,7 @@ class Records(Tenancy):
                     detail = "created"
                 else:
                     version = live.version + 1
-                    n = self._x(
+                    n = self.db.x(
                         cur,
                         "UPDATE records SET host = ?, port = ?, tls = ?, tls_mode = ?, "
                         "username = ?, sender = ?, password_enc = ?, password_fp = ?, "
@@ -184,7 +189,7 @@ class Records(Tenancy):
                     if n != 1:
                         raise self._conflict_now(cur, address, expected_version)
                     detail = change_detail(live.fields, live.managed_by, fields, old_fp != new_fp, stack)
-                self._audit(
+                self.audit.entry(
                     cur,
                     actor=actor,
                     stack=stack,
@@ -226,16 +231,16 @@ class Records(Tenancy):
         Allowed while an organization's SMTP switch is off (it removes an ignored override).
         ``stack=None``: out of band, as in ``put``."""
         check_stack(stack)
-        actor = clean_actor(actor) if actor else current_actor()
+        actor = actor_of(actor)
         old_fp: str | None = None
         try:
-            with self._write_tx() as cur:
-                live = self._live(cur, address)
+            with self.db.write() as cur:
+                live = self.live(cur, address)
                 old_fp = live.fingerprint if live else None
                 self._guard(address, live, expected_version, stack, adopt)
                 if live is None:
                     return
-                n = self._x(
+                n = self.db.x(
                     cur, "DELETE FROM records WHERE address = ? AND version = ?", (str(address), live.version)
                 ).rowcount
                 if n != 1:
@@ -243,7 +248,7 @@ class Records(Tenancy):
                 detail = f"deleted version {live.version}"
                 if stack is not None and live.managed_by and live.managed_by != stack:
                     detail += f"; adopted from stack '{live.managed_by}'"
-                self._audit(
+                self.audit.entry(
                     cur,
                     actor=actor,
                     stack=stack,
@@ -269,10 +274,10 @@ class Records(Tenancy):
     ) -> None:
         """Audit an attempt that did not write (``action=UPDATE, outcome=VERIFY_FAILED``).
         ``detail`` must not hold a password; the old fingerprint is the live record's."""
-        actor = clean_actor(actor) if actor else current_actor()
-        with self._write_tx() as cur:
-            live = self._live(cur, address)
-            self._audit(
+        actor = actor_of(actor)
+        with self.db.write() as cur:
+            live = self.live(cur, address)
+            self.audit.entry(
                 cur,
                 actor=actor,
                 stack=stack,
@@ -286,8 +291,9 @@ class Records(Tenancy):
 
     # ----- guards -----------------------------------------------------------------------
 
-    def _live(self, cur: Cursor, address: Address) -> _Live | None:
-        row = self._x(
+    def live(self, cur: Cursor, address: Address) -> _Live | None:
+        """The live row of ``address`` in the open transaction (what a write is guarded by)."""
+        row = self.db.x(
             cur,
             "SELECT version, managed_by, updated_by, updated_at, password_fp, fp_key_id, password_enc, "
             + ", ".join(SETTINGS_FIELDS)
@@ -321,13 +327,13 @@ class Records(Tenancy):
             raise err
 
     def _conflict_now(self, cur: Cursor, address: Address, expected: int | None) -> ConflictError:
-        row = self._x(
+        row = self.db.x(
             cur, "SELECT version, updated_by, updated_at FROM records WHERE address = ?", (str(address),)
         ).fetchone()
         return ConflictError(address, expected, *(row if row else (None, None, None)))
 
     def _conflict_after(self, address: Address, expected: int | None) -> ConflictError:
-        with self._read_tx() as cur:
+        with self.db.read() as cur:
             return self._conflict_now(cur, address, expected)
 
     def _refused(
@@ -343,8 +349,8 @@ class Records(Tenancy):
         """Audit a refused write (own transaction), then raise the refusal."""
         outcome = AuditOutcome.CONFLICT if isinstance(err, ConflictError) else AuditOutcome.REFUSED
         try:
-            with self._write_tx() as cur:
-                self._audit(
+            with self.db.write() as cur:
+                self.audit.entry(
                     cur,
                     actor=actor,
                     stack=stack,
@@ -364,19 +370,19 @@ class Records(Tenancy):
         if address == CONTROLLER:
             return
         if address.org:
-            row = self._x(
+            row = self.db.x(
                 cur,
-                "SELECT smtp_enabled FROM organizations WHERE partner = ? AND id = ?" + self.dialect.for_share,
+                "SELECT smtp_enabled FROM organizations WHERE partner = ? AND id = ?" + self.db.dialect.for_share,
                 (address.partner, address.org),
             ).fetchone()
             if row is None:
-                raise self._unknown(cur, address)
+                raise self.tenancy.unknown(cur, address)
             if not row[0]:
                 raise FeatureDisabled(address)
             return
-        sql = "SELECT 1 FROM partners WHERE id = ?" + self.dialect.for_share
-        if self._x(cur, sql, (address.partner,)).fetchone() is None:
-            raise self._unknown(cur, address)
+        sql = "SELECT 1 FROM partners WHERE id = ?" + self.db.dialect.for_share
+        if self.db.x(cur, sql, (address.partner,)).fetchone() is None:
+            raise self.tenancy.unknown(cur, address)
 
 
 def address_of(text: str) -> Address:

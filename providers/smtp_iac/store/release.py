@@ -12,21 +12,26 @@ Rules:
 
 from __future__ import annotations
 
-from ..actor import clean_actor, current_actor
+from ..actor import actor_of
 from ..addresses import Address
 from ..errors import UsageError
 from ..models import LiveRecord
-from .audit import AuditAction, AuditOutcome
-from .db import now_text
+from .audit import AuditAction, AuditOutcome, AuditTrail
+from .db import Db, Part, now_text
 from .records import Records
 
 
-class Release(Records):
+class Release(Part):
+    def __init__(self, db: Db, audit: AuditTrail, records: Records):
+        super().__init__(db)
+        self.audit = audit
+        self.records = records
+
     def release(self, address: Address, *, stack: str, actor: str | None = None) -> LiveRecord:
         """The record after ``stack`` let go of it. UsageError when it is not ``stack``'s."""
-        actor = clean_actor(actor) if actor else current_actor()
-        with self._write_tx() as cur:
-            live = self._live(cur, address)
+        actor = actor_of(actor)
+        with self.db.write() as cur:
+            live = self.records.live(cur, address)
             if live is None:
                 raise UsageError(f"no record at {address}: nothing to release")
             if live.managed_by != stack:
@@ -35,13 +40,13 @@ class Release(Records):
                     f"{address} is managed by {owner}, not '{stack}': nothing released",
                     hint="release names the stack that manages the scope (see `smtp-iac store audit --address`)",
                 )
-            self._x(
+            self.db.x(
                 cur,
                 "UPDATE records SET managed_by = NULL, updated_at = ?, updated_by = ?, version = version + 1 "
                 "WHERE address = ? AND version = ?",
                 (now_text(), actor, str(address), live.version),
             )
-            self._audit(
+            self.audit.entry(
                 cur,
                 actor=actor,
                 stack=stack,
@@ -52,6 +57,6 @@ class Release(Records):
                 new_fp=live.fingerprint,
                 detail=f"stack '{stack}' released version {live.version}; the record stays, managed by no stack",
             )
-        record = self.get(address)
+        record = self.records.get(address)
         assert record is not None
         return record

@@ -3,31 +3,40 @@
 
 from __future__ import annotations
 
-from ..actor import clean_actor, current_actor
+from ..actor import actor_of
 from .audit import AuditAction, AuditOutcome, AuditTrail
+from .db import Db, Part
 from .keys import KEY_CHECK, KEY_CHECK_PLAIN
 
 
-class KeyRotation(AuditTrail):
+class KeyRotation(Part):
+    def __init__(self, db: Db, audit: AuditTrail):
+        super().__init__(db)
+        self.audit = audit
+
     def rotate_keys(self, *, actor: str | None = None) -> int:
         """Re-encrypt every password (and recompute fingerprints) under the primary key, in one
         transaction. Versions do not move: the settings are the same. Returns the count."""
-        actor = clean_actor(actor) if actor else current_actor()
-        with self._write_tx() as cur:
-            rows = self._x(cur, "SELECT address, password_enc FROM records ORDER BY address").fetchall()
+        actor = actor_of(actor)
+        with self.db.write() as cur:
+            rows = self.db.x(cur, "SELECT address, password_enc FROM records ORDER BY address").fetchall()
             updates = []
             for addr, token in rows:
-                plain = self._keys.decrypt(token, what=f"the password of {addr}")
-                updates.append((self._keys.encrypt(plain), self._keys.fingerprint(plain), self._keys.key_id, addr))
+                plain = self.db.keys.decrypt(token, what=f"the password of {addr}")
+                updates.append(
+                    (self.db.keys.encrypt(plain), self.db.keys.fingerprint(plain), self.db.keys.key_id, addr)
+                )
             if updates:
                 cur.executemany(
-                    self.dialect.q(
+                    self.db.dialect.q(
                         "UPDATE records SET password_enc = ?, password_fp = ?, fp_key_id = ? WHERE address = ?"
                     ),
                     updates,
                 )
-            self._x(cur, "UPDATE meta SET value = ? WHERE name = ?", (self._keys.encrypt(KEY_CHECK_PLAIN), KEY_CHECK))
-            self._audit(
+            self.db.x(
+                cur, "UPDATE meta SET value = ? WHERE name = ?", (self.db.keys.encrypt(KEY_CHECK_PLAIN), KEY_CHECK)
+            )
+            self.audit.entry(
                 cur,
                 actor=actor,
                 stack=None,

@@ -1,56 +1,114 @@
 """The store over SQL, written once against a DB-API cursor for both backends.
 
-``SqlStore`` is its parts put together: ``Opening`` (migrations, the key check), ``Records``
-(reads and compare-and-swap writes, each with its audit entry), ``Tenancy`` (partners,
-organizations, SMTP switches), ``AuditTrail``, ``KeyRotation``, ``TokenRegistry`` (service
-tokens), ``ServiceGuards`` (the service's budgets and ended console sessions) and ``Digests``
-(fingerprints, seals, derived keys).
-``SqliteStore`` and
-``PostgresStore`` add only the connection and what their driver's errors mean. Guarantees,
-proved on both backends by ``tests/store``: see ``records``; reads of the whole platform
-(``snapshot``) are three queries in one consistent read transaction, whatever the number of
-organizations.
+``SqlStore`` is small parts put together over one ``Db`` (the backend's connections:
+``SqliteDb`` or ``PostgresDb``, which add only the connection and what their driver's errors
+mean), each given the others it needs, and nothing shared but the ``Db``:
+
+- ``AuditTrail`` (the audit log, written in each write's own transaction);
+- ``Tenancy`` (partners, organizations, SMTP switches; audited);
+- ``Records`` (reads and compare-and-swap writes, each with its audit entry) and ``Release``
+  (a stack lets go of a scope);
+- ``TierMapQueries`` (the tier map's pages, blast radius), ``KeyRotation``, ``TokenRegistry``
+  (service tokens), ``ServiceGuards`` (the service's budgets and ended console sessions),
+  ``Digests`` (fingerprints, seals, derived keys), ``Opening`` (migrations, the key check).
+
+The table in ``SqlStore.__init__`` says which part answers each method of ``DatabaseStore``.
+Guarantees, proved on both backends by ``tests/store``: see ``records``; reads of the whole
+platform (``snapshot``) are three queries in one consistent read transaction, whatever the
+number of organizations.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
 
 from ..addresses import CONTROLLER, Address
 from ..errors import UnknownTenant
 from ..models import LiveRecord
 from ..resolve import Resolution, resolve
-from .db import read
+from .audit import AuditTrail
+from .db import Db, Part, reading
 from .digests import Digests
 from .guards import ServiceGuards
 from .opening import Opening
-from .records import RECORD_SELECT
+from .records import RECORD_SELECT, Records
 from .release import Release
 from .rotation import KeyRotation
 from .snapshot import Snapshot
+from .tenancy import Tenancy
 from .tiermap import TierMapQueries
 from .tokens import TokenRegistry
 
 
-class SqlStore(Release, KeyRotation, TokenRegistry, TierMapQueries, ServiceGuards, Digests, Opening):
-    """A settings store on a database (``store.Store``). Open one with ``smtp_iac.store.open_store(url)``."""
+class SqlStore(Part):
+    """A settings store on a database (``store.DatabaseStore``). Open one with
+    ``smtp_iac.store.open_database(url)`` (or ``open_store``)."""
 
-    def _opened(self, create: bool) -> None:
-        """Migrate and check the key on the connection the backend just made; close it if that fails."""
+    verifies_writes = False  # its writers run the SMTP check before they write
+    fingerprints_per_scope = False  # one keyed fingerprint of a password, the same at every scope
+
+    def __init__(self, db: Db, *, create: bool):
+        """The store over ``db``: migrated, and its key proved to fit (``Opening``); ``db`` is
+        closed if that fails."""
+        super().__init__(db)
         try:
-            self._open(create)
+            Opening(db).open(create)
         except BaseException:
-            self.close()
+            db.close()
             raise
+        audit = AuditTrail(db)
+        self.tenancy = tenancy = Tenancy(db, audit)
+        self.records = records = Records(db, audit, tenancy)
+        tiers, digests, guards = TierMapQueries(db, tenancy), Digests(db), ServiceGuards(db)
+        tokens = TokenRegistry(db, audit)
+        # RecordStore
+        self.get, self.list_records, self.reveal_password = records.get, records.list_records, records.reveal_password
+        self.put, self.delete, self.record_attempt = records.put, records.delete, records.record_attempt
+        self.release = Release(db, audit, records).release
+        self.audit_log, self.audit_logs = audit.audit_log, audit.audit_logs
+        self.fingerprint, self.fingerprints, self.seal = digests.fingerprint, digests.fingerprints, digests.seal
+        self.schema_version, self.probe = Opening(db).schema_version, db.probe
+        # Directory
+        self.tenants, self.load_tenants, self.find_org = tenancy.tenants, tenancy.load_tenants, tenancy.find_org
+        self.set_smtp_enabled = tenancy.set_smtp_enabled
+        self.org_page, self.partner_page, self.blast_radius = tiers.org_page, tiers.partner_page, tiers.blast_radius
+        # Administration
+        self.derived_key, self.rotate_keys = digests.derived_key, KeyRotation(db, audit).rotate_keys
+        self.create_token, self.list_tokens = tokens.create_token, tokens.list_tokens
+        self.find_token, self.revoke_token = tokens.find_token, tokens.revoke_token
+        self.admit, self.end_session, self.session_ended = guards.admit, guards.end_session, guards.session_ended
 
-    @read
+    @property
+    def url_for_display(self) -> str:
+        return self.db.url_for_display
+
+    @property
+    def local_files(self) -> tuple[Path, ...]:
+        return self.db.local_files
+
+    def __repr__(self) -> str:
+        return f"{type(self.db).__name__}({self.db.url_for_display!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @reading
     def snapshot(self) -> Snapshot:
         """Every record and every tenant from one consistent read: three queries."""
-        with self._read_tx() as cur:
-            rows = self._x(cur, RECORD_SELECT).fetchall()
-            tenants = self._tenants(cur)
-        records = map(self._record, rows)
+        with self.db.read() as cur:
+            rows = self.db.x(cur, RECORD_SELECT).fetchall()
+            tenants = self.tenancy.tenants_in(cur)
+        records = map(self.records.record, rows)
         return Snapshot({r.address: r for r in records}, tenants)
 
-    @read
+    @reading
     def effective(self, org: Address) -> Resolution[LiveRecord]:
         """Effective settings of one organization from one consistent read of its tier chain
         (two queries, whatever the number of organizations): what the service's mailer and
@@ -58,12 +116,14 @@ class SqlStore(Release, KeyRotation, TokenRegistry, TierMapQueries, ServiceGuard
         if not org.org:
             raise UnknownTenant(f"{org} is not an organization address", address=org)
         chain = (org, Address.trusted(org.partner), CONTROLLER)
-        with self._read_tx() as cur:
-            row = self._x(
+        with self.db.read() as cur:
+            row = self.db.x(
                 cur, "SELECT smtp_enabled FROM organizations WHERE partner = ? AND id = ?", (org.partner, org.org)
             ).fetchone()
             if row is None:
-                raise self._unknown(cur, org)
-            rows = self._x(cur, RECORD_SELECT + " WHERE address IN (?, ?, ?)", tuple(str(a) for a in chain)).fetchall()
-        records = {r.address: r for r in map(self._record, rows)}
+                raise self.tenancy.unknown(cur, org)
+            rows = self.db.x(
+                cur, RECORD_SELECT + " WHERE address IN (?, ?, ?)", tuple(str(a) for a in chain)
+            ).fetchall()
+        records = {r.address: r for r in map(self.records.record, rows)}
         return resolve(org, bool(row[0]), records)

@@ -19,17 +19,18 @@ import time
 from collections.abc import Iterator
 
 from ..errors import StoreError, StoreUnavailable
-from .db import Duplicate, OneConnection
+from .db import Db, Duplicate, OneConnection
 from .keys import KEY_CHECK, Keyring
 from .limits import ONE_CONNECTION, Limits
 from .schema import SQLITE
-from .sql import SqlStore
 from .url import StoreUrl
 
 BUSY_TIMEOUT_S = ONE_CONNECTION.lock_s
 
 
-class SqliteStore(SqlStore):
+class SqliteDb(Db):
+    """The connection of a store on a SQLite file."""
+
     dialect = SQLITE
     _conn: sqlite3.Connection
 
@@ -39,7 +40,6 @@ class SqliteStore(SqlStore):
         keyring: Keyring,
         url_for_display: str,
         *,
-        create: bool = True,
         limits: Limits = ONE_CONNECTION,
     ):
         super().__init__(keyring, url_for_display, limits)
@@ -66,7 +66,6 @@ class SqliteStore(SqlStore):
             raise StoreError(
                 f"cannot open the store {url_for_display}: {e}", hint="check the path and its permissions"
             ) from None
-        self._opened(create)
 
     BEGIN_WRITE = "BEGIN IMMEDIATE"
     BEGIN_READ = "BEGIN"
@@ -102,7 +101,7 @@ class SqliteStore(SqlStore):
             return StoreError(f"store {self.url_for_display}: {e}")
         return None
 
-    def _table_exists(self, cur: sqlite3.Cursor, name: str) -> bool:
+    def table_exists(self, cur: sqlite3.Cursor, name: str) -> bool:
         sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
         return cur.execute(sql, (name,)).fetchone() is not None
 

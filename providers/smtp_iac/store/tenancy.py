@@ -6,32 +6,38 @@ from __future__ import annotations
 
 import difflib
 
-from ..actor import clean_actor, current_actor
+from ..actor import actor_of
 from ..addresses import ID_PATTERN, Address, valid_id
 from ..diagnostics import Diagnostic, json_path
 from ..errors import TenantsInvalid, UnknownTenant
 from ..models import Organization
 from .audit import AuditAction, AuditOutcome, AuditTrail
-from .db import Cursor, now_text, read
+from .db import Cursor, Db, Part, now_text, reading
 from .rows import trusted_address, trusted_organization
 from .snapshot import ORG_HINT, Tenants, TenantsChange, parse_org_ref, unknown_tenant
 from .tenants_doc import check_tenants_doc
 
 
-class Tenancy(AuditTrail):
-    def _unknown(self, cur: Cursor, address: Address) -> UnknownTenant:
-        partners = [r[0] for r in self._x(cur, "SELECT id FROM partners").fetchall()]
+class Tenancy(Part):
+    """Partners and organizations, and each organization's SMTP switch."""
+
+    def __init__(self, db: Db, audit: AuditTrail):
+        super().__init__(db)
+        self.audit = audit
+
+    def unknown(self, cur: Cursor, address: Address) -> UnknownTenant:
+        partners = [r[0] for r in self.db.x(cur, "SELECT id FROM partners").fetchall()]
         having = (
-            [r[0] for r in self._x(cur, "SELECT partner FROM organizations WHERE id = ?", (address.org,)).fetchall()]
+            [r[0] for r in self.db.x(cur, "SELECT partner FROM organizations WHERE id = ?", (address.org,)).fetchall()]
             if address.org
             else []
         )
         return unknown_tenant(address, partners, having)
 
-    def _tenants(self, cur: Cursor) -> Tenants:
-        partners: dict[str, list[str]] = {r[0]: [] for r in self._x(cur, "SELECT id FROM partners").fetchall()}
+    def tenants_in(self, cur: Cursor) -> Tenants:
+        partners: dict[str, list[str]] = {r[0]: [] for r in self.db.x(cur, "SELECT id FROM partners").fetchall()}
         orgs: dict[Address, Organization] = {}
-        rows = self._x(cur, "SELECT partner, id, smtp_enabled FROM organizations").fetchall()
+        rows = self.db.x(cur, "SELECT partner, id, smtp_enabled FROM organizations").fetchall()
         rows.sort()  # in Python: code-point order on both backends (a PostgreSQL collation may differ)
         make_org, make_address = trusted_organization, trusted_address
         for p, o, enabled in rows:
@@ -39,10 +45,10 @@ class Tenancy(AuditTrail):
             orgs[make_address(p, o)] = make_org(p, o, bool(enabled))
         return Tenants(dict(sorted(partners.items())), orgs)
 
-    @read
+    @reading
     def tenants(self) -> Tenants:
-        with self._read_tx() as cur:
-            return self._tenants(cur)
+        with self.db.read() as cur:
+            return self.tenants_in(cur)
 
     def load_tenants(self, doc: object, *, actor: str | None = None) -> TenantsChange:
         """Upsert partners, organizations and SMTP switches from a tenants document. Idempotent;
@@ -52,13 +58,13 @@ class Tenancy(AuditTrail):
             raise TenantsInvalid(
                 [Diagnostic("<tenants>", 1, 1, p.severity, p.message, json_path(p.path)) for p in problems]
             )
-        actor = clean_actor(actor) if actor else current_actor()
+        actor = actor_of(actor)
         at = now_text()
-        with self._write_tx() as cur:
-            have_p = {r[0] for r in self._x(cur, "SELECT id FROM partners").fetchall()}
+        with self.db.write() as cur:
+            have_p = {r[0] for r in self.db.x(cur, "SELECT id FROM partners").fetchall()}
             have_o = {
                 (p, o): bool(e)
-                for p, o, e in self._x(cur, "SELECT partner, id, smtp_enabled FROM organizations").fetchall()
+                for p, o, e in self.db.x(cur, "SELECT partner, id, smtp_enabled FROM organizations").fetchall()
             }
             new_p = sorted(p for p in wanted if p not in have_p)
             new_o, flips, unchanged = [], [], len(wanted) - len(new_p)
@@ -73,12 +79,14 @@ class Tenancy(AuditTrail):
             if new_p:
                 # ON CONFLICT: a concurrent load of the same tenants is not an error
                 cur.executemany(
-                    self.dialect.q("INSERT INTO partners (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"),
+                    self.db.dialect.q(
+                        "INSERT INTO partners (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"
+                    ),
                     [(p, at) for p in new_p],
                 )
             if new_o:
                 cur.executemany(
-                    self.dialect.q(
+                    self.db.dialect.q(
                         "INSERT INTO organizations (partner, id, smtp_enabled, "
                         "created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
                         "ON CONFLICT (partner, id) DO NOTHING"
@@ -87,7 +95,7 @@ class Tenancy(AuditTrail):
                 )
             if flips:
                 cur.executemany(
-                    self.dialect.q(
+                    self.db.dialect.q(
                         "UPDATE organizations SET smtp_enabled = ?, updated_at = ? WHERE partner = ? AND id = ?"
                     ),
                     flips,
@@ -100,7 +108,7 @@ class Tenancy(AuditTrail):
                 unchanged=unchanged,
             )
             for e, _, p, o in flips:
-                self._audit(
+                self.audit.entry(
                     cur,
                     actor=actor,
                     stack=None,
@@ -110,7 +118,7 @@ class Tenancy(AuditTrail):
                     detail="by tenants load",
                     at=at,
                 )
-            self._audit(
+            self.audit.entry(
                 cur,
                 actor=actor,
                 stack=None,
@@ -122,20 +130,20 @@ class Tenancy(AuditTrail):
             )
         return change
 
-    @read
+    @reading
     def find_org(self, ref: str) -> Organization:
         """An organization by ``partners/p/organizations/o``, ``p/o`` or a bare org id (if unique)."""
         parsed = parse_org_ref(ref)
-        with self._read_tx() as cur:
+        with self.db.read() as cur:
             if isinstance(parsed, Address):
                 address = parsed
-                row = self._x(
+                row = self.db.x(
                     cur,
                     "SELECT smtp_enabled FROM organizations WHERE partner = ? AND id = ?",
                     (address.partner, address.org),
                 ).fetchone()
                 if row is None:
-                    raise self._unknown(cur, address)
+                    raise self.unknown(cur, address)
                 return Organization(partner=address.partner, name=address.org, smtp_enabled=bool(row[0]))
             ref = parsed
             if not valid_id(ref):
@@ -143,7 +151,7 @@ class Tenancy(AuditTrail):
                     f"{ref!r} is not an organization id (ids match {ID_PATTERN})",
                     hint=ORG_HINT,
                 )
-            rows = self._x(
+            rows = self.db.x(
                 cur, "SELECT partner, smtp_enabled FROM organizations WHERE id = ? ORDER BY partner", (ref,)
             ).fetchall()
             if len(rows) == 1:
@@ -153,7 +161,7 @@ class Tenancy(AuditTrail):
                 raise UnknownTenant(
                     f"organization id '{ref}' is ambiguous: {cands}", hint="name it with its partner: <partner>/<org>"
                 )
-            ids = [r[0] for r in self._x(cur, "SELECT DISTINCT id FROM organizations").fetchall()]
+            ids = [r[0] for r in self.db.x(cur, "SELECT DISTINCT id FROM organizations").fetchall()]
         near = difflib.get_close_matches(ref, ids, n=3)
         raise UnknownTenant(
             f"organization '{ref}' is not known to the store",
@@ -162,19 +170,19 @@ class Tenancy(AuditTrail):
 
     def set_smtp_enabled(self, org: Address, enabled: bool, *, actor: str | None = None) -> None:
         """Switch organization-level SMTP on or off (audited)."""
-        actor = clean_actor(actor) if actor else current_actor()
+        actor = actor_of(actor)
         action = AuditAction.ENABLE_SMTP if enabled else AuditAction.DISABLE_SMTP
         if not org.org:
             raise UnknownTenant(f"{org} is not an organization", address=org)
         err: UnknownTenant | None = None
-        with self._write_tx() as cur:
-            row = self._x(
+        with self.db.write() as cur:
+            row = self.db.x(
                 cur, "SELECT smtp_enabled FROM organizations WHERE partner = ? AND id = ?", (org.partner, org.org)
             ).fetchone()
             if row is None:
-                err = self._unknown(cur, org)
+                err = self.unknown(cur, org)
             else:
-                self._x(
+                self.db.x(
                     cur,
                     "UPDATE organizations SET smtp_enabled = ?, updated_at = ? WHERE partner = ? AND id = ?",
                     (int(enabled), now_text(), org.partner, org.org),
@@ -184,7 +192,7 @@ class Tenancy(AuditTrail):
                     if bool(row[0]) == enabled
                     else ("enabled" if enabled else "disabled")
                 )
-                self._audit(
+                self.audit.entry(
                     cur,
                     actor=actor,
                     stack=None,
@@ -194,8 +202,8 @@ class Tenancy(AuditTrail):
                     detail=detail,
                 )
         if err is not None:
-            with self._write_tx() as cur:
-                self._audit(
+            with self.db.write() as cur:
+                self.audit.entry(
                     cur,
                     actor=actor,
                     stack=None,

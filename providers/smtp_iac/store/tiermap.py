@@ -19,7 +19,7 @@ from typing import Any
 
 from ..addresses import Address, Tier
 from ..tiermap import OrgQuery, OrgRow, Page, PartnerRow, reaches_through
-from .db import Cursor, read
+from .db import Cursor, Db, Part, reading
 from .tenancy import Tenancy
 
 _ORGS = """SELECT o.partner, o.id, o.smtp_enabled, ro.address, ro.managed_by,
@@ -34,21 +34,25 @@ _PARTNERS = """SELECT p.id, (SELECT COUNT(*) FROM organizations o WHERE o.partne
   FROM partners p LEFT JOIN records r ON r.partner = p.id AND r.org = ''"""
 
 
-class TierMapQueries(Tenancy):
-    @read
+class TierMapQueries(Part):
+    def __init__(self, db: Db, tenancy: Tenancy):
+        super().__init__(db)
+        self.tenancy = tenancy
+
+    @reading
     def org_page(self, query: OrgQuery) -> Page[OrgRow]:
         """One page of organizations in (partner, id) order, with the total that matched."""
-        with self._read_tx() as cur:
+        with self.db.read() as cur:
             inner, params = self._org_select(cur, query.partner, query.org, query.search)
             if query.tier is None:  # each organization joins one record at most per tier: count them alone
                 where, count_params = _org_where(query.partner, query.org, query.search)
-                total = self._x(cur, f"SELECT COUNT(*) FROM organizations o{where}", count_params).fetchone()[0]
+                total = self.db.x(cur, f"SELECT COUNT(*) FROM organizations o{where}", count_params).fetchone()[0]
                 outer = ""
             else:
                 outer = " WHERE t.tier = ?"
                 params.append(query.tier)
-                total = self._x(cur, f"SELECT COUNT(*) FROM ({inner}) t{outer}", params).fetchone()[0]
-            rows = self._x(
+                total = self.db.x(cur, f"SELECT COUNT(*) FROM ({inner}) t{outer}", params).fetchone()[0]
+            rows = self.db.x(
                 cur,
                 f"SELECT * FROM ({inner}) t{outer} ORDER BY t.partner, t.id LIMIT ? OFFSET ?",
                 [*params, query.limit, query.offset],
@@ -59,7 +63,7 @@ class TierMapQueries(Tenancy):
         )
         return Page(items, int(total), query.offset, query.limit)
 
-    @read
+    @reading
     def partner_page(
         self, search: str = "", offset: int = 0, limit: int = 50, *, partner: str | None = None
     ) -> Page[PartnerRow]:
@@ -67,23 +71,23 @@ class TierMapQueries(Tenancy):
         of organizations and whether it has a record."""
         OrgQuery(search=search, offset=offset, limit=limit)  # the same checks
         where_sql, params = _where((("p.id", partner),), ("p.id", search))
-        with self._read_tx() as cur:
-            total = self._x(cur, f"SELECT COUNT(*) FROM partners p{where_sql}", params).fetchone()[0]
+        with self.db.read() as cur:
+            total = self.db.x(cur, f"SELECT COUNT(*) FROM partners p{where_sql}", params).fetchone()[0]
             sql = f"{_PARTNERS}{where_sql} ORDER BY p.id LIMIT ? OFFSET ?"
-            rows = self._x(cur, sql, [*params, limit, offset]).fetchall()
+            rows = self.db.x(cur, sql, [*params, limit, offset]).fetchall()
         items = tuple(PartnerRow(p, int(n), rec is not None, managed) for p, n, rec, managed in rows)
         return Page(items, int(total), offset, limit)
 
-    @read
+    @reading
     def blast_radius(self, address: Address) -> int:
         """How many organizations' mail a record at ``address`` carries, once written: those
         below it with nothing more specific in force (an organization: itself, while its SMTP
         switch is on). UnknownTenant for a partner or organization the store does not know."""
-        with self._read_tx() as cur:
+        with self.db.read() as cur:
             if address.tier is not Tier.CONTROLLER:
                 self._known(cur, address)
             if address.tier is Tier.ORGANIZATION:
-                row = self._x(
+                row = self.db.x(
                     cur,
                     "SELECT smtp_enabled FROM organizations WHERE partner = ? AND id = ?",
                     (address.partner, address.org),
@@ -93,10 +97,10 @@ class TierMapQueries(Tenancy):
             tiers = reaches_through(address)
             marks = ", ".join("?" for _ in tiers)
             sql = f"SELECT COUNT(*) FROM ({inner}) t WHERE t.tier IN ({marks})"
-            return int(self._x(cur, sql, [*params, *tiers]).fetchone()[0])
+            return int(self.db.x(cur, sql, [*params, *tiers]).fetchone()[0])
 
     def _org_select(self, cur: Cursor, partner: str | None, org: str | None, search: str) -> tuple[str, list[Any]]:
-        controller = self._x(cur, "SELECT 1 FROM records WHERE partner = '' AND org = ''").fetchone() is not None
+        controller = self.db.x(cur, "SELECT 1 FROM records WHERE partner = '' AND org = ''").fetchone() is not None
         where, params = _org_where(partner, org, search)
         return _ORGS + where, [int(controller), *params]
 
@@ -106,8 +110,8 @@ class TierMapQueries(Tenancy):
             params: tuple[str, ...] = (address.partner, address.org)
         else:
             sql, params = "SELECT 1 FROM partners WHERE id = ?", (address.partner,)
-        if self._x(cur, sql, params).fetchone() is None:
-            raise self._unknown(cur, address)
+        if self.db.x(cur, sql, params).fetchone() is None:
+            raise self.tenancy.unknown(cur, address)
 
 
 def _org_where(partner: str | None, org: str | None, search: str) -> tuple[str, list[Any]]:

@@ -9,23 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..actor import clean_actor, current_actor
+from ..actor import actor_of
 from ..addresses import Address
 from ..errors import UsageError
 from ..tokens import NewToken, Role, TokenInfo
 from .audit import AuditAction, AuditOutcome, AuditTrail
-from .db import now_text, parse_time, read
+from .db import Db, Part, now_text, parse_time, reading
 
 _SELECT = "SELECT id, name, role, partner, org, created_at, created_by, expires_at, revoked_at, secret_hash FROM tokens"
 
 
-class TokenRegistry(AuditTrail):
+class TokenRegistry(Part):
+    def __init__(self, db: Db, audit: AuditTrail):
+        super().__init__(db)
+        self.audit = audit
+
     def create_token(self, token: NewToken, *, actor: str | None = None) -> TokenInfo:
-        actor = clean_actor(actor) if actor else current_actor()
+        actor = actor_of(actor)
         i = token.info
         assert i.created_at is not None
-        with self._write_tx() as cur:
-            self._x(
+        with self.db.write() as cur:
+            self.db.x(
                 cur,
                 "INSERT INTO tokens (id, name, role, partner, org, secret_hash, created_at, created_by, "
                 "expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
@@ -41,7 +45,7 @@ class TokenRegistry(AuditTrail):
                     i.expires_at.isoformat(timespec="microseconds") if i.expires_at else None,
                 ),
             )
-            self._audit(
+            self.audit.entry(
                 cur,
                 actor=actor,
                 stack=None,
@@ -52,31 +56,31 @@ class TokenRegistry(AuditTrail):
             )
         return TokenInfo(i.id, i.name, i.role, i.partner, i.org, i.created_at, actor, i.expires_at, None)
 
-    @read
+    @reading
     def list_tokens(self) -> list[TokenInfo]:
-        with self._read_tx() as cur:
-            rows = self._x(cur, _SELECT + " ORDER BY created_at, id").fetchall()
+        with self.db.read() as cur:
+            rows = self.db.x(cur, _SELECT + " ORDER BY created_at, id").fetchall()
         return [_info(r) for r in rows]
 
-    @read
+    @reading
     def find_token(self, token_id: str) -> tuple[TokenInfo, str] | None:
         """The token with ``token_id`` and the hash of its secret, or None."""
-        with self._read_tx() as cur:
-            row = self._x(cur, _SELECT + " WHERE id = ?", (token_id,)).fetchone()
+        with self.db.read() as cur:
+            row = self.db.x(cur, _SELECT + " WHERE id = ?", (token_id,)).fetchone()
         return (_info(row), str(row[9])) if row is not None else None
 
     def revoke_token(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
         """Revoke a token (at once, for every instance of the service). UsageError for an unknown id."""
-        actor = clean_actor(actor) if actor else current_actor()
-        with self._write_tx() as cur:
-            row = self._x(cur, _SELECT + " WHERE id = ?", (token_id,)).fetchone()
+        actor = actor_of(actor)
+        with self.db.write() as cur:
+            row = self.db.x(cur, _SELECT + " WHERE id = ?", (token_id,)).fetchone()
             if row is None:
                 raise UsageError(f"no token with id {token_id!r}", hint="list them with: smtp-iac tokens list")
             info = _info(row)
             if info.revoked_at is None:
                 at = now_text()
-                self._x(cur, "UPDATE tokens SET revoked_at = ? WHERE id = ?", (at, token_id))
-                self._audit(
+                self.db.x(cur, "UPDATE tokens SET revoked_at = ? WHERE id = ?", (at, token_id))
+                self.audit.entry(
                     cur,
                     actor=actor,
                     stack=None,

@@ -125,23 +125,33 @@ def loopback(host: str) -> bool:
         return False
 
 
+MASK = "***"
+"""What ``mask_url`` writes in place of a password."""
+
+
+def masked(url: str) -> bool:
+    """Whether ``url`` is one ``mask_url`` hid a password in (a plan shows only such URLs: a
+    command then takes the store from its own configuration, not from the plan)."""
+    return MASK in url
+
+
 def mask_url(url: str) -> str:
-    """The URL with any password (in the user-info or a ``password=`` parameter) replaced by ***."""
+    """The URL with any password (in the user-info or a ``password=`` parameter) replaced by ``MASK``."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+        return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:" + MASK + "@", url)
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, hostport = netloc.rpartition("@")
         if ":" in userinfo:
             user = userinfo.split(":", 1)[0]
-            netloc = f"{user}:***@{hostport}"
+            netloc = f"{user}:{MASK}@{hostport}"
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(k.lower() == "password" for k, _ in pairs):
-            query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*")
+            query = urlencode([(k, MASK if k.lower() == "password" else v) for k, v in pairs], safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
