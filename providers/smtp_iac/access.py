@@ -21,6 +21,8 @@ Choices where the table is silent, each the narrower reading:
 - The audit log is read as the records are: all of it by sysadmin and viewer, its partner's and
   organizations' entries by a partner admin, its organization's by an org admin.
 - The service's metrics are read by sysadmin and viewer.
+- A list of partners (the tier map's) is read by whoever reads those partners' records; an org
+  admin and the mailer read organizations' lists only (``lists_partners``).
 - A plan's snapshot (``PLAN``) is read by every role that reads records (not the mailer), each
   limited to what it reads. Keyed digests of secrets (``FINGERPRINT``, which a plan needs to
   compare passwords) are made only for roles that write: for a read-only token they would be
@@ -52,6 +54,11 @@ class Act(StrEnum):
     METRICS = "metrics"
     PLAN = "plan"  # read the snapshot a plan is made from (the records and tenants in reach)
     FINGERPRINT = "fingerprint"  # the store's keyed digest of a secret (plans compare passwords by it)
+
+
+SWITCHED = frozenset({Act.WRITE, Act.TEST})
+"""What an org admin does at its organization only while the organization's SMTP switch is on
+(``decide``'s ``smtp_enabled``)."""
 
 
 @dataclass(frozen=True)
@@ -109,9 +116,18 @@ def decide(token: TokenInfo, act: Act, address: Address = CONTROLLER, *, smtp_en
             f"{who} may not switch its own organization's SMTP feature",
             hint=FeatureDisabled.ADVICE.replace("to enable it", "to change it"),
         )
-    if act in (Act.WRITE, Act.TEST) and not smtp_enabled:
+    if act in SWITCHED and not smtp_enabled:
         return Denied(f"organization-level SMTP is disabled for {address}", hint=FeatureDisabled.ADVICE)
     return None
+
+
+def turns_on_switch(token: TokenInfo, act: Act, address: Address) -> bool:
+    """Whether ``decide``'s answer for ``token`` at ``address`` depends on the organization's SMTP
+    switch: only then is the switch worth looking up (an org admin's writes at its organization).
+    Beyond the token's reach the answer is the same either way: reach is judged first."""
+    if not address.org or act not in SWITCHED:
+        return False
+    return decide(token, act, address, smtp_enabled=False) != decide(token, act, address)
 
 
 def recorded_at(token: TokenInfo, address: Address) -> Address:
@@ -141,3 +157,30 @@ def audit_scope(token: TokenInfo) -> tuple[str, Address | None] | Denied:
     if token.role is Role.ORG_ADMIN:
         return "address", token.org
     return "all", None
+
+
+def listing(token: TokenInfo, partner: str | None, org: str | None = None) -> tuple[str | None, str | None]:
+    """The partner and organization a listing of tenants (a page of the tier map) is limited to
+    for ``token``, from those it asks for (None: every one): an org admin's lists its own
+    organization, whatever it asks; a partner admin's its own partner when it names none (one it
+    names is judged as any address: beyond its reach, 403); the other roles' as asked."""
+    if token.role is Role.ORG_ADMIN and token.org is not None:
+        return token.org.partner, token.org.org
+    if token.role is Role.PARTNER_ADMIN and partner is None:
+        return token.partner, org
+    return partner, org
+
+
+def lists_partners(token: TokenInfo, partner: str | None) -> str | Denied | None:
+    """Which partners a list of partners holds for ``token``: the one asked for (a partner admin:
+    its own, when it names none) if the token reads that partner's record; every one (None) for
+    the roles that read them all; none for org admins and the mailer, which read no partner's
+    record (they are sent to the organizations' list)."""
+    if token.role is Role.PARTNER_ADMIN and partner is None:
+        partner = token.partner
+    if partner is not None:
+        denied = decide(token, Act.READ, Address.trusted(partner))
+        return partner if denied is None else denied
+    if token.role in (Role.ORG_ADMIN, Role.MAILER):
+        return Denied(f"a {token.scope_text} token does not read the partners; GET /v1/tiermap/organizations")
+    return None

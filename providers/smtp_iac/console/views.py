@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from ..access import Act, decide
+from ..access import Act, Denied, decide, lists_partners
 from ..addresses import CONTROLLER, Address
 from ..errors import FeatureDisabled
 from ..tokens import Role, TokenInfo
@@ -76,7 +76,8 @@ def sees_controller(who: TokenInfo) -> bool:
 
 
 def sees_partners(who: TokenInfo) -> bool:
-    return who.role in (Role.SYSADMIN, Role.VIEWER, Role.PARTNER_ADMIN)
+    """Whether the token reads a list of partners (``access.lists_partners``, as the API's tier map)."""
+    return not isinstance(lists_partners(who, None), Denied)
 
 
 @dataclass(frozen=True)

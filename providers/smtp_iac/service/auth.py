@@ -15,8 +15,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..access import Act, Denied, decide
-from ..addresses import CONTROLLER, Address
 from ..tokens import TokenInfo, parse_token, secret_matches
 from .problems import Problem
 
@@ -49,14 +47,4 @@ def authenticate(
 
 
 Caller = Annotated[TokenInfo, Depends(authenticate)]
-
-
-def require(token: TokenInfo, act: Act, address: Address = CONTROLLER, *, smtp_enabled: bool = True) -> None:
-    """403 with the reason unless ``token`` may ``act`` at ``address`` (``access.decide``)."""
-    denied = decide(token, act, address, smtp_enabled=smtp_enabled)
-    if denied is not None:
-        raise forbidden(denied, address)
-
-
-def forbidden(denied: Denied, address: Address | None) -> Problem:
-    return Problem(403, denied.reason, address=address, hint=denied.hint)
+"""Who is asking; what it may do, a route asks ``permits.Allow``."""

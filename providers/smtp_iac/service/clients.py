@@ -27,20 +27,20 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..access import Act, decide
-from ..addresses import CONTROLLER, Address
+from ..access import Act, shows_fingerprint
+from ..addresses import Address
 from ..errors import TenantsInvalid
 from ..models import LiveRecord
 from ..resolve import resolve
 from ..schema import load_schema
 from ..store import AuditAction, AuditEntry, AuditOutcome, Snapshot
-from ..tokens import Role, TokenInfo
-from .auth import Caller, forbidden, require
+from .auth import Caller
 from .bodies import AddressText, AuditOut
 from .budgets import admit_candidates, too_many_candidates
 from .config import TENANTS_MAX_BYTES
-from .context import Context, Ctx, audit_refused, parse_address
+from .context import Context, parse_address
 from .limits import read_capped
+from .permits import Allow, Attempt, Permit
 from .problems import Problem
 from .responses import errors
 
@@ -102,11 +102,11 @@ class AttemptIn(BaseModel):
 
 
 @router.get("/snapshot", response_model=SnapshotOut, responses=errors(401, 403, 503))
-def snapshot(caller: Caller, ctx: Context) -> Response:
+def snapshot(caller: Caller, ctx: Context, allow: Allow) -> Response:
     """Every record and tenant the token reaches, from one consistent read."""
-    require(caller, Act.PLAN)
+    allow(Act.PLAN)
     snap = ctx.store.snapshot()
-    records, tenants = _in_reach(snap, caller)
+    records, tenants = _in_reach(snap, allow)
     return JSONResponse(
         {
             "token": {"id": caller.id, "name": caller.name, "role": str(caller.role), "partner": caller.partner or None}
@@ -120,27 +120,26 @@ def snapshot(caller: Caller, ctx: Context) -> Response:
     )
 
 
-def _in_reach(snap: Snapshot, token: TokenInfo) -> tuple[list[tuple[LiveRecord, bool]], dict[str, Any]]:
-    """(record, whether its fingerprint shows) and the tenants document, within ``token``'s reach."""
-    records = snap.records
-    doc = snap.tenants.to_doc()
-    if token.role in (Role.SYSADMIN, Role.VIEWER):
-        return [(r, True) for r in records.values()], doc
-    if token.role is Role.PARTNER_ADMIN:
-        p = token.partner
-        mine = [(r, True) for a, r in records.items() if a.partner == p]
-        ctrl = [(records[CONTROLLER], False)] if CONTROLLER in records else []
-        return ctrl + mine, {"partners": {k: v for k, v in doc["partners"].items() if k == p}}
+def _in_reach(snap: Snapshot, allow: Permit) -> tuple[list[tuple[LiveRecord, bool]], dict[str, Any]]:
+    """(record, whether its fingerprint shows) and the tenants document, as far as the token
+    reads them (``access``): the records it reads, those it reads without their fingerprint
+    first (``shows_fingerprint``: a partner admin's controller), and for the organization a
+    token is limited to, the record its effective settings come from (without fingerprint) when
+    it does not read that one; the partners it reads, with their organizations, and the
+    organization it is limited to."""
+    token = allow.caller
+    read = [(r, shows_fingerprint(token, a)) for a, r in snap.records.items() if allow.may(Act.READ, a)]
+    out = sorted(read, key=lambda item: item[1])  # stable: those read without fingerprint first
+    doc = snap.tenants.to_doc()["partners"]
+    tenants = {p: entry for p, entry in doc.items() if allow.may(Act.READ, Address.trusted(p))}
     org = token.org
-    assert org is not None
-    enabled = snap.tenants.smtp_enabled(org)
-    out = [(records[org], True)] if org in records else []
-    res = resolve(org, enabled, records)
-    if res.source is not None and res.source != org and res.record is not None:
-        out.append((res.record, False))
-    orgs = doc["partners"].get(org.partner, {}).get("organizations", {})
-    tenants = {"partners": {org.partner: {"organizations": {o: v for o, v in orgs.items() if o == org.org}}}}
-    return out, tenants
+    if org is not None and allow.may(Act.EFFECTIVE, org):
+        res = resolve(org, snap.tenants.smtp_enabled(org), snap.records)
+        if res.source is not None and res.record is not None and not allow.may(Act.READ, res.source):
+            out.append((res.record, False))
+        orgs = doc.get(org.partner, {}).get("organizations", {})
+        tenants[org.partner] = {"organizations": {o: v for o, v in orgs.items() if o == org.org}}
+    return out, {"partners": tenants}
 
 
 def _record(r: LiveRecord, fingerprint: str | None) -> dict[str, Any]:
@@ -161,17 +160,17 @@ def _record(r: LiveRecord, fingerprint: str | None) -> dict[str, Any]:
 
 
 @router.post("/fingerprints", response_model=FingerprintsOut, responses=errors(400, 401, 403, 404, 413, 422, 429, 503))
-def fingerprints(body: FingerprintsIn, caller: Caller, ctx: Context) -> FingerprintsOut:
+def fingerprints(body: FingerprintsIn, caller: Caller, ctx: Context, allow: Allow) -> FingerprintsOut:
     """The fingerprint each secret would have as the password of its scope, comparable with that
     scope's ``password_fingerprint`` (for roles that write; ``not-compared`` for a scope the
     token may not write). At most 20 different secrets per scope and token within an hour are
     answered; asking again for one already asked is free."""
-    require(caller, Act.FINGERPRINT)
+    allow(Act.FINGERPRINT)
     ctx.limiter.check(f"{caller.id}:fingerprint", "fingerprint")
     items = [(parse_address(i.address), i.secret) for i in body.items]
     stored = ctx.store.fingerprints(items)  # the store's own, the same at every scope: never shown
     # beyond what the token may write (an org admin's switch included): no answer, no cost
-    reach = {a: _may_write(ctx, caller, a) for a in dict.fromkeys(a for a, _ in items)}
+    reach = {a: allow.may(Act.WRITE, a) for a in dict.fromkeys(a for a, _ in items)}
     candidates: dict[Address, set[str]] = {}
     for (address, _), fp in zip(items, stored, strict=True):
         if reach[address]:
@@ -179,7 +178,7 @@ def fingerprints(body: FingerprintsIn, caller: Caller, ctx: Context) -> Fingerpr
     over = admit_candidates(ctx.store, caller, candidates)
     if over is not None:
         refusal = too_many_candidates(over)
-        audit_refused(ctx, caller, over, AuditAction.COMPARE, None, refusal.detail)
+        allow.record_refusal(over, Attempt(AuditAction.COMPARE), refusal.detail)
         raise refusal
     shown = ctx.fingerprints.shown
     return FingerprintsOut(
@@ -189,28 +188,20 @@ def fingerprints(body: FingerprintsIn, caller: Caller, ctx: Context) -> Fingerpr
     )
 
 
-def _may_write(ctx: Ctx, caller: TokenInfo, address: Address) -> bool:
-    if caller.role is Role.ORG_ADMIN:  # the only role whose writes depend on a switch (one lookup)
-        return ctx.refusal(caller, Act.WRITE, address) is None
-    return decide(caller, Act.WRITE, address) is None
-
-
 @router.post("/seals", response_model=SealOut, responses=errors(400, 401, 403, 413, 422, 429, 503))
-def seal(body: SealIn, caller: Caller, ctx: Context) -> SealOut:
+def seal(body: SealIn, caller: Caller, ctx: Context, allow: Allow) -> SealOut:
     """The seal of a saved plan (the SHA-256 of its document), under the store's seal key: apply
     refuses a plan whose seal does not match (edited after it was made)."""
-    require(caller, Act.FINGERPRINT)
+    allow(Act.FINGERPRINT)
     ctx.limiter.check(f"{caller.id}:fingerprint", "fingerprint")
     return SealOut(seal=ctx.store.seal(body.sha256))
 
 
 @router.post("/audit/attempts", status_code=204, responses=errors(400, 401, 403, 404, 413, 422, 503))
-def attempt(body: AttemptIn, caller: Caller, ctx: Context) -> Response:
+def attempt(body: AttemptIn, caller: Caller, ctx: Context, allow: Allow) -> Response:
     """Audit a write the client refused before making it (a stale saved plan), as the token."""
     address: Address = parse_address(body.address)
-    denied = ctx.refusal(caller, Act.WRITE, address)  # an org admin whose switch is off writes nothing
-    if denied is not None:
-        raise forbidden(denied, address)
+    allow(Act.WRITE, address)  # an org admin whose switch is off writes nothing
     ctx.audited(caller).record_attempt(  # charged: at most 20 per scope and hour
         address,
         stack=body.stack,
@@ -247,10 +238,10 @@ TENANTS_SCHEMA = {k: v for k, v in load_schema("tenants").items() if k not in ("
         }
     },
 )
-async def load_tenants(request: Request, caller: Caller, ctx: Context) -> TenantsChangeOut:
+async def load_tenants(request: Request, caller: Caller, ctx: Context, allow: Allow) -> TenantsChangeOut:
     """Upsert partners, organizations and SMTP switches (``smtp-iac tenants load``): sysadmin.
     The body (up to 16 MiB) is read only once the token is known to be a sysadmin's."""
-    require(caller, Act.TENANTS)
+    allow(Act.TENANTS)
     raw = await read_capped(request, TENANTS_MAX_BYTES)
     try:
         body = json.loads(raw)
@@ -291,13 +282,11 @@ class AuditQueryIn(BaseModel):
     response_model=dict[str, list[AuditOut]],
     responses=errors(400, 401, 403, 404, 413, 422, 503),
 )
-def audit_query(body: AuditQueryIn, caller: Caller, ctx: Context) -> Response:
+def audit_query(body: AuditQueryIn, ctx: Context, allow: Allow) -> Response:
     """The audit entries of each address (its newest 100, oldest first), all readable by the caller."""
     addresses = [parse_address(a) for a in body.addresses]
     for a in addresses:
-        denied = decide(caller, Act.AUDIT, a)
-        if denied is not None:
-            raise forbidden(denied, a)
+        allow(Act.AUDIT, a)
     logs = ctx.store.audit_logs(addresses)
     shown = ctx.fingerprints.entry
     return JSONResponse({str(a): [shown(e) for e in _bounded(entries)] for a, entries in logs.items()})

@@ -1,20 +1,21 @@
 """What every route works with, made once per process by ``app.create_app``: the store (timed),
-the configuration, the relay policy, the rate limiter, the metrics and how fingerprints are shown. Routes take it as a
-FastAPI dependency (``Context``)."""
+the configuration, the relay policy, the rate limiter, the metrics and how fingerprints are
+shown; and how the service runs a check with them. Routes take it as a FastAPI dependency
+(``Context``); whether they may go on, they ask ``permits.Allow``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from pydantic import WithJsonSchema
 
-from ..access import Act, Denied, decide, recorded_at
 from ..addresses import Address
-from ..models import VerifyOptions
-from ..store import AuditAction, AuditOutcome, DatabaseStore, RecordStore
+from ..models import ResolvedSettings, VerifyOptions
+from ..store import DatabaseStore, RecordStore
 from ..tokens import TokenInfo
+from ..verify import VerifyResult, run_check
 from ..write import ScopeWriter
 from .budgets import ChargedAudit, charge_attempt
 from .checkcache import CheckCache
@@ -52,16 +53,6 @@ class Ctx:
             }
         )
 
-    def refusal(self, token: TokenInfo, act: Act, address: Address) -> Denied | None:
-        """Why ``token`` may not ``act`` at ``address``, or None. The token's reach is judged
-        first, before anything is looked up, so that no answer (404 or 403) tells a token what
-        exists beyond its reach; the SMTP switch, which only an org admin's writes depend on,
-        after."""
-        denied = decide(token, act, address)
-        if denied is None and address.org and act in (Act.WRITE, Act.TEST):
-            denied = decide(token, act, address, smtp_enabled=self.smtp_enabled(address))
-        return denied
-
     def smtp_enabled(self, address: Address) -> bool:
         """The SMTP switch of an organization (True above the organization tier); 404 for an
         organization the store does not know."""
@@ -77,19 +68,12 @@ class Ctx:
     def writer(self, token: TokenInfo) -> ScopeWriter:
         return ScopeWriter(self.audited(token), actor=token.actor)
 
-
-def audit_refused(ctx: Ctx, caller: TokenInfo, addr: Address, action: AuditAction, stack: str | None, why: str) -> None:
-    """Audit a refused attempt, charged (``Ctx.audited``): past the token's budget the answer is
-    429 and nothing is written. An attempt beyond the token's reach is recorded at its own scope
-    (``access.recorded_at``)."""
-    ctx.audited(caller).record_attempt(
-        recorded_at(caller, addr),
-        stack=stack,
-        action=action,
-        outcome=AuditOutcome.REFUSED,
-        detail=why,
-        actor=caller.actor,
-    )
+    def check(self, address: Address, settings: ResolvedSettings, options: VerifyOptions, **kw: Any) -> VerifyResult:
+        """Run a check (or a send, with ``message=``) within the relay policy, counted in the
+        metrics. The caller has already asked ``relays.check`` (403 before any connection)."""
+        result = run_check(settings, options, address=address, destination=self.relays.refusal, **kw)
+        self.metrics.check_done(result)
+        return result
 
 
 def _ctx(request: Request) -> Ctx:

@@ -11,12 +11,13 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import WithJsonSchema
 
-from ..access import Act, Denied, audit_scope, decide
+from ..access import Act, audit_scope
 from ..errors import StoreError, StoreUnavailable
-from .auth import Caller, forbidden, require
+from .auth import Caller
 from .bodies import AuditOut, HealthOut, WhoAmIOut
 from .context import Context, parse_address
 from .patterns import ADDRESS
+from .permits import Allow
 from .problems import Problem
 from .responses import errors
 
@@ -61,9 +62,9 @@ def whoami(caller: Caller) -> WhoAmIOut:
     response_class=Response,
     responses=errors(401, 403, 503, also={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}),
 )
-def metrics(caller: Caller, ctx: Context) -> Response:
+def metrics(ctx: Context, allow: Allow) -> Response:
     """Prometheus metrics: requests by route and status, checks by outcome and class, store latency."""
-    require(caller, Act.METRICS)
+    allow(Act.METRICS)
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -71,6 +72,7 @@ def metrics(caller: Caller, ctx: Context) -> Response:
 def audit(
     caller: Caller,
     ctx: Context,
+    allow: Allow,
     address: Annotated[
         str | None, Query(max_length=200), WithJsonSchema({"type": "string", "maxLength": 200, "pattern": ADDRESS})
     ] = None,
@@ -79,15 +81,10 @@ def audit(
     """Audit entries the caller may read, oldest first (the newest ``limit``)."""
     if address is not None:
         addr = parse_address(address)
-        denied = decide(caller, Act.AUDIT, addr)
-        if denied is not None:
-            raise forbidden(denied, addr)
+        allow(Act.AUDIT, addr)
         entries = ctx.store.audit_log(address=addr, limit=limit)
     else:
-        part = audit_scope(caller)
-        if isinstance(part, Denied):
-            raise forbidden(part, None)
-        scope, addr_or_none = part
+        scope, addr_or_none = allow.granted(audit_scope(caller))
         if scope == "all":
             entries = ctx.store.audit_log(limit=limit)
         elif scope == "partner":

@@ -12,29 +12,29 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from ..access import Act, decide
+from ..access import Act
 from ..models import LiveRecord, ResolvedSettings
 from ..resolve import Resolution
 from ..store import AuditAction
 from ..tokens import TokenInfo
 from ..verify.message import UnsafeField, build_system_message, from_address
-from .auth import Caller, forbidden, require
+from .auth import Caller
 from .bodies import CheckOut, EffectiveOut, MessageIn, MessageOut, StepOut, SwitchIn, SwitchOut
-from .context import Context, OrgPath, audit_refused, parse_address
+from .context import Context, OrgPath, parse_address
 from .fingerprints import ScopeFingerprints
+from .permits import Allow, Attempt
 from .problems import Problem
 from .records import record_out
 from .responses import errors
-from .scopes import check
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 
 
 @router.get("/{org:path}/effective", response_model=EffectiveOut, responses=errors(401, 403, 404, 503))
-def effective(org: OrgPath, caller: Caller, ctx: Context) -> EffectiveOut:
+def effective(org: OrgPath, caller: Caller, ctx: Context, allow: Allow) -> EffectiveOut:
     """The settings in force for an organization, the address they come from, and the tiers looked at."""
     addr = parse_address(org, org=True)
-    require(caller, Act.EFFECTIVE, addr)
+    allow(Act.EFFECTIVE, addr)
     return effective_out(ctx.store.effective(addr), caller, ctx.fingerprints)
 
 
@@ -52,14 +52,10 @@ def effective_out(res: Resolution[LiveRecord], caller: TokenInfo, fingerprints: 
 @router.put(
     "/{org:path}/smtp-enabled", response_model=SwitchOut, responses=errors(400, 401, 403, 404, 413, 422, 429, 503)
 )
-def smtp_enabled(org: OrgPath, body: SwitchIn, caller: Caller, ctx: Context) -> SwitchOut:
+def smtp_enabled(org: OrgPath, body: SwitchIn, caller: Caller, ctx: Context, allow: Allow) -> SwitchOut:
     """Switch organization-level SMTP on or off (audited)."""
     addr = parse_address(org, org=True)
-    denied = decide(caller, Act.SWITCH, addr)
-    if denied is not None:
-        action = AuditAction.ENABLE_SMTP if body.enabled else AuditAction.DISABLE_SMTP
-        audit_refused(ctx, caller, addr, action, None, f"forbidden: {denied.reason}")
-        raise forbidden(denied, addr)
+    allow(Act.SWITCH, addr, audit=Attempt(AuditAction.ENABLE_SMTP if body.enabled else AuditAction.DISABLE_SMTP))
     ctx.store.set_smtp_enabled(addr, body.enabled, actor=caller.actor)
     return SwitchOut(organization=str(addr), smtp_enabled=body.enabled)
 
@@ -70,11 +66,11 @@ def smtp_enabled(org: OrgPath, body: SwitchIn, caller: Caller, ctx: Context) -> 
     response_model=MessageOut,
     responses=errors(400, 401, 403, 404, 409, 413, 422, 429, 502, 503),
 )
-def send_message(org: OrgPath, body: MessageIn, caller: Caller, ctx: Context) -> JSONResponse:
+def send_message(org: OrgPath, body: MessageIn, caller: Caller, ctx: Context, allow: Allow) -> JSONResponse:
     """Send a system e-mail through the organization's effective settings, From their sender
     (else the username when it is an address). The password never leaves the service."""
     addr = parse_address(org, org=True)
-    require(caller, Act.SEND, addr)
+    allow(Act.SEND, addr)
     ctx.limiter.check(f"{caller.id}:smtp", "send")
     res = ctx.store.effective(addr)
     if res.record is None or res.source is None:
@@ -98,7 +94,7 @@ def send_message(org: OrgPath, body: MessageIn, caller: Caller, ctx: Context) ->
     options = ctx.options("send", body.to)
     ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
     with ctx.slots.hold(caller.id):
-        result = check(ctx, res.source, settings, options, message=(sender, body.to, msg), password_known=False)
+        result = ctx.check(res.source, settings, options, message=(sender, body.to, msg), password_known=False)
     if not result.ok:
         raise Problem(
             502,

@@ -10,23 +10,23 @@ owner is kept, so its stack sees the change as drift). A refused attempt (403) i
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import WithJsonSchema
 
-from ..access import Act, decide
+from ..access import Act
 from ..addresses import Address
 from ..errors import ConflictError
-from ..models import ResolvedSettings, VerifyOptions
+from ..models import ResolvedSettings
 from ..store import AuditAction, AuditOutcome
-from ..tokens import TokenInfo
-from ..verify import VerifyResult, run_check
+from ..verify import VerifyResult
 from ..verify.message import UnsafeField, check_address, from_address
 from ..write import Outcome, ScopeResult, ScopeWrite
-from .auth import Caller, forbidden
+from .auth import Caller
 from .bodies import CheckOut, PutIn, PutOut, RecordOut, TestEmailIn
-from .context import AddressPath, Context, Ctx, audit_refused, parse_address
+from .context import AddressPath, Context, parse_address
+from .permits import Allow, Attempt
 from .problems import Problem
 from .records import checked_settings, etag, precondition, record_out
 from .responses import ETAG, RECORD_LINKS, REQUIRED, errors
@@ -59,14 +59,14 @@ IfNoneMatch = Annotated[
 @router.post(
     "/{address:path}/test-email", response_model=CheckOut, responses=errors(400, 401, 403, 404, 413, 422, 429, 503)
 )
-def test_email(address: AddressPath, caller: Caller, ctx: Context, body: TestEmailIn | None = None) -> CheckOut:
+def test_email(
+    address: AddressPath, caller: Caller, ctx: Context, allow: Allow, body: TestEmailIn | None = None
+) -> CheckOut:
     """The platform's Send Test Email: log in with the body's settings, or the scope's stored ones,
     and with ``to`` also send a test message there. Writes nothing."""
     addr = parse_address(address)
     body = body or TestEmailIn()
-    denied = ctx.refusal(caller, Act.TEST, addr)
-    if denied is not None:
-        raise forbidden(denied, addr)
+    allow(Act.TEST, addr)
     if body.settings is not None:
         live = ctx.store.get(addr) if body.settings.password is None else None
         version = live.version if live is not None else None
@@ -86,7 +86,7 @@ def test_email(address: AddressPath, caller: Caller, ctx: Context, body: TestEma
     ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
     known = body.settings is not None and body.settings.password is not None
     with ctx.slots.hold(caller.id):
-        result = check(ctx, addr, settings, options, password_known=known)
+        result = ctx.check(addr, settings, options, password_known=known)
     return CheckOut.of(result)
 
 
@@ -111,10 +111,12 @@ def _sendable(addr: Address, body: TestEmailIn, settings: ResolvedSettings) -> N
 
 
 @router.post("/{address:path}/release", response_model=RecordOut, responses=errors(401, 403, 404, 422, 429, 503))
-def release(address: AddressPath, caller: Caller, ctx: Context, stack: Annotated[str, StackQuery]) -> RecordOut:
+def release(
+    address: AddressPath, caller: Caller, ctx: Context, allow: Allow, stack: Annotated[str, StackQuery]
+) -> RecordOut:
     """``smtp-iac release``: the stack stops managing the scope; the record stays."""
     addr = parse_address(address)
-    _allow_write(ctx, caller, addr, AuditAction.RELEASE, stack)
+    allow(Act.WRITE, addr, audit=Attempt(AuditAction.RELEASE, stack))
     return record_out(ctx.store.release(addr, stack=stack, actor=caller.actor), caller, ctx.fingerprints)
 
 
@@ -125,12 +127,10 @@ def release(address: AddressPath, caller: Caller, ctx: Context, stack: Annotated
         401, 403, 404, 503, also={200: {"description": "the record", "headers": ETAG, "links": RECORD_LINKS}}
     ),
 )
-def get_scope(address: AddressPath, caller: Caller, ctx: Context, response: Response) -> RecordOut:
+def get_scope(address: AddressPath, caller: Caller, ctx: Context, allow: Allow, response: Response) -> RecordOut:
     """A scope's record (never its password); ``ETag`` is its version."""
     addr = parse_address(address)
-    denied = decide(caller, Act.READ, addr)
-    if denied is not None:
-        raise forbidden(denied, addr)
+    allow(Act.READ, addr)
     record = ctx.store.get(addr)
     if record is None:
         raise Problem(404, "no record at this scope (it inherits)", address=addr)
@@ -165,6 +165,7 @@ def put_scope(
     body: PutIn,
     caller: Caller,
     ctx: Context,
+    allow: Allow,
     response: Response,
     if_match: IfMatch = None,
     if_none_match: IfNoneMatch = None,
@@ -174,8 +175,8 @@ def put_scope(
     """Create (``If-None-Match: *``) or replace (``If-Match: "<version>"``) a scope's record;
     verified first, written only if the check passes."""
     addr = parse_address(address)
-    action = AuditAction.CREATE if if_none_match is not None else AuditAction.UPDATE
-    _allow_write(ctx, caller, addr, action, stack)
+    attempt = Attempt(AuditAction.CREATE if if_none_match is not None else AuditAction.UPDATE, stack)
+    allow(Act.WRITE, addr, audit=attempt)
     expected = precondition(if_match, if_none_match, addr)
     live = ctx.store.get(addr)
     try:  # a kept password is that of the version the write expects: 412 (audited) if it moved
@@ -184,7 +185,12 @@ def put_scope(
         )
     except ConflictError as e:
         ctx.audited(caller).record_attempt(
-            addr, stack=stack, action=action, outcome=AuditOutcome.CONFLICT, detail=e.message, actor=caller.actor
+            addr,
+            stack=stack,
+            action=attempt.action,
+            outcome=AuditOutcome.CONFLICT,
+            detail=e.message,
+            actor=caller.actor,
         )
         raise
     verify = body.verify
@@ -201,14 +207,14 @@ def put_scope(
         try:
             ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
         except Problem as p:
-            audit_refused(ctx, caller, addr, action, stack, f"forbidden: {p.detail}")
+            allow.record_refusal(addr, attempt, f"forbidden: {p.detail}")
             raise
     w = ScopeWrite.put(addr, settings, expected, stack, adopt)
 
     def verified(a: Address, s: ResolvedSettings) -> VerifyResult:
         def run() -> VerifyResult:  # a check that runs counts against the rate limit; a reused one does not
             ctx.limiter.check(f"{caller.id}:smtp", "SMTP check")
-            return check(ctx, a, s, options, password_known=body.password is not None)
+            return ctx.check(a, s, options, password_known=body.password is not None)
 
         with ctx.slots.hold(caller.id):  # waiting for an identical check in flight holds a slot too
             return ctx.checks.check(a, s, options, run)
@@ -228,13 +234,14 @@ def delete_scope(
     address: AddressPath,
     caller: Caller,
     ctx: Context,
+    allow: Allow,
     if_match: IfMatchRequired = None,
     stack: StackName = None,
     adopt: bool = False,
 ) -> Response:
     """Remove a scope's override (it then inherits); ``If-Match`` required."""
     addr = parse_address(address)
-    _allow_write(ctx, caller, addr, AuditAction.DELETE, stack)
+    allow(Act.WRITE, addr, audit=Attempt(AuditAction.DELETE, stack))
     expected = precondition(if_match, None, addr)
     live = ctx.store.get(addr)
     if live is None:
@@ -242,23 +249,6 @@ def delete_scope(
     result = ctx.writer(caller).write(ScopeWrite.remove(addr, expected, stack, adopt), live, None)
     _raise_unless_applied(result)
     return Response(status_code=204)
-
-
-def _allow_write(ctx: Ctx, caller: TokenInfo, addr: Address, action: AuditAction, stack: str | None) -> None:
-    """403 (audited) unless the caller's role may write ``addr``; 404 for an unknown tenant."""
-    denied = ctx.refusal(caller, Act.WRITE, addr)
-    if denied is None:
-        return
-    audit_refused(ctx, caller, addr, action, stack, f"forbidden: {denied.reason}")
-    raise forbidden(denied, addr)
-
-
-def check(ctx: Ctx, address: Address, settings: ResolvedSettings, options: VerifyOptions, **kw: Any) -> VerifyResult:
-    """Run a check (or a send, with ``message=``) within the relay policy, counted in the metrics.
-    The caller has already asked ``ctx.relays.check`` (403 before any connection)."""
-    result = run_check(settings, options, address=address, destination=ctx.relays.refusal, **kw)
-    ctx.metrics.check_done(result)
-    return result
 
 
 def _raise_unless_applied(result: ScopeResult) -> None:

@@ -2,9 +2,10 @@
 each, partners with their organizations), and ``/v1/blast-radius/{address}``: how many
 organizations' mail a record at a scope carries, which the console shows before Save.
 
-Each answer is limited to the caller's reach before anything is looked up (as ``Ctx.refusal``):
-a partner admin's pages hold its partner only, an org admin's its organization only; asking
-for another partner is 403 whether it exists or not.
+Each answer is limited to the caller's reach before anything is looked up (``access.listing``,
+``access.lists_partners``, judged through ``permits.Allow``): a partner admin's pages hold its
+partner only, an org admin's its organization only; asking for another partner is 403 whether
+it exists or not.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from ..access import Act, Denied, decide
+from ..access import Act, listing, lists_partners
 from ..addresses import ID_PATTERN, Address
-from ..tiermap import PAGE_MAX, OrgQuery
-from ..tokens import Role
-from .auth import Caller, forbidden, require
+from ..tiermap import PAGE_MAX, OrgQuery, OrgRow
+from .auth import Caller
 from .bodies import BlastOut, OrgPageOut, OrgRowOut, PartnerPageOut, PartnerRowOut
 from .context import AddressPath, Context, parse_address
+from .permits import Allow
 from .problems import Problem
 from .responses import errors
 
@@ -35,6 +36,7 @@ Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 def organizations(
     caller: Caller,
     ctx: Context,
+    allow: Allow,
     partner: Id = None,
     org: Id = None,
     q: Search = "",
@@ -46,42 +48,39 @@ def organizations(
     ``org`` (with ``partner``): that one only."""
     if org is not None and partner is None:
         raise Problem(422, "org needs its partner", hint="?partner=P&org=O")
-    if caller.role is Role.ORG_ADMIN and caller.org is not None:
-        partner, org = caller.org.partner, caller.org.org
-    elif caller.role is Role.PARTNER_ADMIN and partner is None:
-        partner = caller.partner
-    require(caller, Act.EFFECTIVE, Address.trusted(partner, org or "") if partner else _ANY_ORG)
+    partner, org = listing(caller, partner, org)
+    allow(Act.EFFECTIVE, Address.trusted(partner, org or "") if partner else _ANY_ORG)
     page = ctx.store.org_page(OrgQuery(partner, org, q, tier, offset, limit))
-    reads = caller.role is not Role.MAILER  # every other role reads the records of the organizations it sees
-    items = [  # a mailer reads effective settings, not records: nothing of a record it does not use
-        OrgRowOut(
-            organization=str(r.address),
-            smtp_enabled=r.smtp_enabled,
-            tier=r.tier,
-            own_record=r.own_record if reads else r.tier == "organization",
-            managed_by=r.managed_by if reads else None,
-        )
-        for r in page.items
-    ]
+    items = [_org_row(r, reads=allow.may(Act.READ, r.address)) for r in page.items]
     return OrgPageOut(total=page.total, offset=page.offset, limit=page.limit, items=items)
+
+
+def _org_row(r: OrgRow, *, reads: bool) -> OrgRowOut:
+    """A row of the page. Of a record the caller does not read (a mailer reads effective
+    settings, not records), nothing it does not use: not whether the organization has one that
+    is ignored, nor who manages it."""
+    return OrgRowOut(
+        organization=str(r.address),
+        smtp_enabled=r.smtp_enabled,
+        tier=r.tier,
+        own_record=r.own_record if reads else r.tier == "organization",
+        managed_by=r.managed_by if reads else None,
+    )
 
 
 @router.get("/v1/tiermap/partners", response_model=PartnerPageOut, responses=errors(401, 403, 422, 503))
 def partners(
-    caller: Caller, ctx: Context, partner: Id = None, q: Search = "", offset: Offset = 0, limit: Limit = 50
+    caller: Caller,
+    ctx: Context,
+    allow: Allow,
+    partner: Id = None,
+    q: Search = "",
+    offset: Offset = 0,
+    limit: Limit = 50,
 ) -> PartnerPageOut:
     """A page of partners (id order), each with its number of organizations and whether it
     has a record; ``partner``: that one only."""
-    if caller.role is Role.PARTNER_ADMIN and partner is None:
-        partner = caller.partner
-    if partner is not None:
-        denied = decide(caller, Act.READ, Address.trusted(partner))
-    elif caller.role in (Role.ORG_ADMIN, Role.MAILER):  # they read no partner's record
-        denied = Denied(f"a {caller.scope_text} token does not read the partners; GET /v1/tiermap/organizations")
-    else:
-        denied = None
-    if denied is not None:
-        raise forbidden(denied, None)
+    partner = allow.granted(lists_partners(caller, partner))
     page = ctx.store.partner_page(q, offset, limit, partner=partner)
     items = [
         PartnerRowOut(
@@ -93,12 +92,10 @@ def partners(
 
 
 @router.get("/v1/blast-radius/{address:path}", response_model=BlastOut, responses=errors(401, 403, 404, 503))
-def blast_radius(address: AddressPath, caller: Caller, ctx: Context) -> BlastOut:
+def blast_radius(address: AddressPath, ctx: Context, allow: Allow) -> BlastOut:
     """How many organizations' mail a record at ``address`` carries once saved (for those who may write it)."""
     addr = parse_address(address)
-    denied = ctx.refusal(caller, Act.WRITE, addr)  # as a write: an org admin's switch counts
-    if denied is not None:
-        raise forbidden(denied, addr)
+    allow(Act.WRITE, addr)  # as a write: an org admin's switch counts
     return BlastOut(address=str(addr), organizations=ctx.store.blast_radius(addr))
 
 
