@@ -14,7 +14,7 @@ from .addresses import Address
 from .diff import DesiredKind, DesiredScope
 from .errors import SecretUnavailable
 from .models import SmtpSettings, public_fields
-from .secrets import PulumiConfigGetter, resolve_password
+from .secrets import resolve_password
 from .stackfile import LoadedStack
 
 
@@ -23,7 +23,6 @@ def desired_scopes(
     fingerprints: Callable[[Sequence[tuple[Address, str]]], list[str]],
     *,
     environ: Mapping[str, str] | None = None,
-    pulumi_config: PulumiConfigGetter | None = None,
     store_files: Iterable[Path] = (),
 ) -> list[DesiredScope]:
     """Every managed scope, in address order. All unresolvable password references are
@@ -49,9 +48,7 @@ def desired_scopes(
         ref = want.password.describe()
         if ref not in secrets and ref not in failed:
             try:
-                secrets[ref] = resolve_password(
-                    want.password, files=files, environ=environ, pulumi_config=pulumi_config, address=addr
-                )
+                secrets[ref] = resolve_password(want.password, files=files, environ=environ, address=addr)
             except SecretUnavailable as e:
                 failed[ref] = e
         pending.append((len(out), addr, want, ref))

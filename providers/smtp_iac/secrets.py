@@ -1,11 +1,13 @@
-"""Resolving password references ({env}, {file}, {pulumi_config}) to ``SecretStr``.
+"""Resolving password references ({env}, {file}) to ``SecretStr``. A {pulumi_config} reference
+is Pulumi's to resolve (``pulumi.program`` hands it over as a Pulumi secret); here, for the CLI,
+it is always unavailable.
 
 Errors name the reference (``env:SENDGRID_API_KEY``), never a value."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from pydantic import SecretStr
 
@@ -14,21 +16,18 @@ from .errors import FileRefused, SecretUnavailable
 from .filerefs import MAX_SECRET_FILE, FileScope
 from .models import EnvRef, FileRef, PulumiConfigRef, ResolvedSettings, SecretRef, SmtpSettings, has_unsafe_chars
 
-PulumiConfigGetter = Callable[[str], "str | None"]
-
 
 def resolve_password(
     ref: SecretRef,
     *,
     files: FileScope,
-    pulumi_config: PulumiConfigGetter | None = None,
     environ: Mapping[str, str] | None = None,
     address: Address | None = None,
 ) -> SecretStr:
     """The secret a reference names. SecretUnavailable when it cannot be had (a ``{file:}`` the
     stack may not read: see ``filerefs``), or when it holds CR, LF or NUL (it would break the
-    SMTP conversation that sends it)."""
-    secret = _lookup(ref, files=files, pulumi_config=pulumi_config, environ=environ, address=address)
+    SMTP conversation that sends it), or when it is a ``{pulumi_config:}`` (module docstring)."""
+    secret = _lookup(ref, files=files, environ=environ, address=address)
     if has_unsafe_chars(secret.get_secret_value()):
         raise SecretUnavailable(f"password from {ref.describe()} contains CR, LF or NUL", address=address)
     return secret
@@ -38,7 +37,6 @@ def _lookup(
     ref: SecretRef,
     *,
     files: FileScope,
-    pulumi_config: PulumiConfigGetter | None,
     environ: Mapping[str, str] | None,
     address: Address | None,
 ) -> SecretStr:
@@ -67,17 +65,11 @@ def _lookup(
             raise SecretUnavailable(f"password reference file:{ref.file}: file is empty", address=address)
         return SecretStr(text)
     if isinstance(ref, PulumiConfigRef):
-        value = pulumi_config(ref.pulumi_config) if pulumi_config else None
-        if value is None:
-            hint = (
-                f"pulumi config set --secret {ref.pulumi_config} ..."
-                if pulumi_config
-                else "pulumi_config references resolve only under Pulumi; use {env: NAME} for smtp-iac plan/apply"
-            )
-            raise SecretUnavailable(
-                f"password reference pulumi_config:{ref.pulumi_config}: not available", address=address, hint=hint
-            )
-        return SecretStr(value)
+        raise SecretUnavailable(
+            f"password reference pulumi_config:{ref.pulumi_config}: not available",
+            address=address,
+            hint="pulumi_config references resolve only under Pulumi; use {env: NAME} for smtp-iac plan/apply",
+        )
     raise SecretUnavailable(f"unsupported password reference {type(ref).__name__}", address=address)
 
 
@@ -85,13 +77,10 @@ def resolve_settings(
     settings: SmtpSettings,
     *,
     files: FileScope,
-    pulumi_config: PulumiConfigGetter | None = None,
     environ: Mapping[str, str] | None = None,
     address: Address | None = None,
 ) -> ResolvedSettings:
-    password = resolve_password(
-        settings.password, files=files, pulumi_config=pulumi_config, environ=environ, address=address
-    )
+    password = resolve_password(settings.password, files=files, environ=environ, address=address)
     return ResolvedSettings(
         host=settings.host,
         port=settings.port,

@@ -9,12 +9,13 @@ config, then the CRUD methods. So:
   classes live in this importable module, so dill pickles them BY REFERENCE (the host imports
   ``smtp_iac.pulumi.provider`` by name: from the project root, its working directory, or
   from the installed package);
-- the store URL, the store key, the service token and the adopt switch are read in
-  ``configure`` from stack config (``smtp-iac:store``, secret ``smtp-iac:storeKey``, secret
-  ``smtp-iac:token`` for an ``https://`` store, the settings service, ``smtp-iac:adopt``), falling
-  back to ``SMTP_IAC_STORE`` / ``SMTP_IAC_STORE_KEY`` / ``SMTP_IAC_TOKEN`` / ``SMTP_IAC_ADOPT``,
-  then to the stack file's ``store:`` (the ``stack_file`` input names it), then to the default
-  sqlite store;
+- the store URL, the store key, the service token and the adopt switch are resolved once, in
+  ``configure`` (``runconfig``), from stack config (``smtp-iac:store``, secret
+  ``smtp-iac:storeKey``, secret ``smtp-iac:token`` for an ``https://`` store, the settings
+  service, ``smtp-iac:adopt``), falling back to ``SMTP_IAC_STORE`` / ``SMTP_IAC_STORE_KEY`` /
+  ``SMTP_IAC_TOKEN`` / ``SMTP_IAC_ADOPT``, then to the stack file's ``store:`` (the
+  ``stack_file`` input names it; read once per process per version of the file), then to the
+  default sqlite store;
 - the store is opened once per host process (per store URL and key) and shared by every call
   and both provider classes, and each distinct relay + credentials is checked once per run
   (``reuse``: what is cached, how it is keyed, thread safety, failures).
@@ -27,7 +28,6 @@ compare-and-swap write; each scope's write and audit entry are its own.
 
 from __future__ import annotations
 
-import os
 import threading
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -45,20 +45,14 @@ from pulumi.dynamic import (
 )
 
 from ..addresses import Address
-from ..errors import ConflictError, StoreError
+from ..errors import ConflictError
 from ..models import LiveRecord, ResolvedSettings
-from ..store import ENV_KEY, ENV_STORE, Store
+from ..store import Store
 from ..verify import VerifyResult
 from ..write import ScopeResult, ScopeWrite, ScopeWriter, Verifier
 from . import properties as P
 from .reuse import STORES, VerifyCache
-
-CONFIG_STORE = "smtp-iac:store"
-CONFIG_STORE_KEY = "smtp-iac:storeKey"
-CONFIG_TOKEN = "smtp-iac:token"
-ENV_TOKEN = "SMTP_IAC_TOKEN"
-CONFIG_ADOPT = "smtp-iac:adopt"
-ENV_ADOPT = "SMTP_IAC_ADOPT"
+from .runconfig import RunConfig
 
 REFRESH_HINT = (
     "the live record changed since Pulumi last saw it: run `pulumi refresh` to read it, "
@@ -85,12 +79,6 @@ def _written(result: ScopeResult) -> LiveRecord | None:
     raise err
 
 
-def _truthy(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 _CACHE_LOCK = threading.Lock()
 
 
@@ -108,37 +96,27 @@ class _StoreProvider(ResourceProvider):
         pass
 
     def configure(self, req: ConfigureRequest) -> None:
-        cfg = req.config
-        self._store_url = _text(cfg.get(CONFIG_STORE))
-        self._store_key = _text(cfg.get(CONFIG_STORE_KEY))
-        self._token = _text(cfg.get(CONFIG_TOKEN))
-        self._adopt = _truthy(cfg.get(CONFIG_ADOPT)) if cfg.get(CONFIG_ADOPT) is not None else None
+        self.__dict__["_run"] = RunConfig.resolve(req.config.get)
 
-    # -- run-time settings (configure, else environment) ---------------------------------
-    def _url(self, props: dict[str, Any]) -> str:
-        from ..store import resolve_store_url
-
-        explicit = getattr(self, "_store_url", None) or os.environ.get(ENV_STORE) or None
-        if explicit:
-            return resolve_store_url(explicit, None)
-        return resolve_store_url(None, _stack_file_store(props.get("stack_file")))
-
-    def _key(self) -> str | None:
-        key: str | None = getattr(self, "_store_key", None) or os.environ.get(ENV_KEY) or None
-        return key
-
-    def _service_token(self) -> str | None:
-        token: str | None = getattr(self, "_token", None) or os.environ.get(ENV_TOKEN) or None
-        return token
+    # -- run-time settings (``runconfig``: resolved once, in configure) --------------------
+    def _run_config(self) -> RunConfig:
+        """What ``configure`` resolved; a provider made directly and never configured (tests)
+        resolves the environment alone, once."""
+        run: RunConfig | None = self.__dict__.get("_run")
+        if run is None:
+            with _CACHE_LOCK:
+                run = self.__dict__.setdefault("_run", RunConfig.resolve(lambda _key: None))
+        assert run is not None
+        return run
 
     def _adopting(self) -> bool:
-        adopt: bool | None = getattr(self, "_adopt", None)
-        return adopt if adopt is not None else _truthy(os.environ.get(ENV_ADOPT))
+        return self._run_config().adopt
 
     def _store(self, props: dict[str, Any], *, create: bool = False) -> AbstractContextManager[Store]:
         """The process's open store for the block, made only by create and update (preview,
         refresh and delete never make one)."""
-        return STORES.use(self._url(props), self._key(), create=create, token=self._service_token())
+        run = self._run_config()
+        return STORES.use(run.store_for(props.get("stack_file")), run.store_key, create=create, token=run.token)
 
     def _verify_cache(self) -> VerifyCache:
         """This provider's checks, shared by every resource of the run (made on first use:
@@ -272,32 +250,6 @@ class SmtpInheritanceProvider(_StoreProvider):
 
 
 # ----- helpers ------------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _stack_file_store(stack_file: Any) -> str | None:
-    """The ``store:`` of the stack file a resource came from (relative to the working
-    directory, which is the project root for the provider host). A named file that cannot be
-    read is an error rather than a silent fall back to the default store."""
-    if not stack_file:
-        return None
-    from ..stackfile import read
-
-    path = Path(stack_file)
-    loaded, diags = read(path)
-    if loaded is None:
-        first = diags[0].format() if diags else str(path)
-        raise StoreError(
-            f"cannot tell which store to use: the stack file {stack_file} does not load ({first})",
-            hint=f"set `pulumi config set {CONFIG_STORE} URL` (or {ENV_STORE}) for this stack",
-        )
-    return loaded.stack.store
 
 
 def _base_dir(props: dict[str, Any]) -> Path:

@@ -4,7 +4,8 @@ The SDK's dynamic provider host (``python -m pulumi.dynamic``) is one process pe
 operation; it keeps one configured provider per ``__provider`` string and serves the engine's
 gRPC calls on a thread pool. Before this module every call opened the store and every
 create/update opened its own SMTP session; ``smtp-iac apply`` opens one store and one session
-per distinct relay and credentials. Here the provider gets the same economy:
+per distinct relay and credentials. Here the provider gets the same economy (and the stack
+file's ``store:``, when no store is configured, is read once too: ``runconfig.STACK_STORES``):
 
 ``STORES`` (process-wide, shared by both provider classes)
     One open store per (store URL, store key), keyed by a keyed digest of both (the key never
