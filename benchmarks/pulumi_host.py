@@ -39,13 +39,13 @@ from pulumi_engine import ProviderHost, urn  # noqa: E402
 from smtp_servers import make_ca, smtp_server, write_ca_file  # noqa: E402
 
 from smtp_iac.addresses import Address  # noqa: E402
-from smtp_iac.apply import apply_plan  # noqa: E402
 from smtp_iac.models import ResolvedSettings  # noqa: E402
-from smtp_iac.planner import make_plan  # noqa: E402
+from smtp_iac.planning.apply import apply_plan  # noqa: E402
+from smtp_iac.planning.planner import make_plan  # noqa: E402
 from smtp_iac.pulumi import properties as P  # noqa: E402
 from smtp_iac.pulumi.provider import SmtpSettingsProvider  # noqa: E402
 from smtp_iac.pulumi.resources import SETTINGS_TYPE  # noqa: E402
-from smtp_iac.stackfile import read  # noqa: E402
+from smtp_iac.reading.stackfile import read  # noqa: E402
 from smtp_iac.store import open_store  # noqa: E402
 
 USER, PASSWORD, STACK = "mailer", "bench-relay-secret-1f3a", "bench"

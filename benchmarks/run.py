@@ -45,15 +45,15 @@ from cryptography.fernet import Fernet  # noqa: E402
 from platform_gen import RELAYS, STACK_NAME, Platform, generate, stack_yaml  # noqa: E402
 
 from smtp_iac.addresses import Address  # noqa: E402
-from smtp_iac.apply import apply_plan  # noqa: E402
 from smtp_iac.cli.app import tune_gc  # noqa: E402
-from smtp_iac.drift import drift_items  # noqa: E402
 from smtp_iac.models import ResolvedSettings  # noqa: E402
-from smtp_iac.planner import make_plan  # noqa: E402
+from smtp_iac.planning.apply import apply_plan  # noqa: E402
+from smtp_iac.planning.drift import drift_items  # noqa: E402
+from smtp_iac.planning.planner import make_plan  # noqa: E402
+from smtp_iac.reading.stackfile import read  # noqa: E402
+from smtp_iac.reading.yamlsource import NODES_CEILING, NODES_ENV, parse_bytes  # noqa: E402
 from smtp_iac.report import markdown, text  # noqa: E402
-from smtp_iac.stackfile import read  # noqa: E402
 from smtp_iac.store import open_store  # noqa: E402
-from smtp_iac.yamlsource import NODES_CEILING, NODES_ENV, parse_bytes  # noqa: E402
 
 PG_ENV = "SMTP_IAC_TEST_PG_DSN"
 LARGE_PLATFORM = 100_000  # organizations; above, the stack needs a raised node budget
@@ -318,10 +318,10 @@ def bench_backend(
         res.parts["make_plan (all of the below but rendering)"], plan = best_of(
             repeat, lambda: make_plan(loaded, store, stack_file=str(stack_path), environ=env)
         )
-        from smtp_iac.blast import blast_radius
-        from smtp_iac.desired import desired_scopes
-        from smtp_iac.diff import diff, record_content
-        from smtp_iac.planner import planned_contents
+        from smtp_iac.planning.blast import blast_radius
+        from smtp_iac.planning.desired import desired_scopes
+        from smtp_iac.planning.diff import diff, record_content
+        from smtp_iac.planning.planner import planned_contents
 
         snap = store.snapshot()
         res.parts["· snapshot"], _ = best_of(repeat, store.snapshot)

@@ -41,8 +41,8 @@ import httpx  # noqa: E402
 from platform_gen import generate  # noqa: E402
 from run import PG_ENV, Backend, best_of, log, machine, pg_backend, seed, sqlite_backend  # noqa: E402
 
-from smtp_iac.planner import make_plan  # noqa: E402
-from smtp_iac.stackfile import read  # noqa: E402
+from smtp_iac.planning.planner import make_plan  # noqa: E402
+from smtp_iac.reading.stackfile import read  # noqa: E402
 from smtp_iac.store import open_store  # noqa: E402
 from smtp_iac.tokens import Role, new_token  # noqa: E402
 

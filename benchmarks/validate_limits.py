@@ -35,8 +35,8 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 
 from platform_gen import generate, stack_yaml  # noqa: E402
 
-from smtp_iac import yamlsource  # noqa: E402
 from smtp_iac.addresses import CONTROLLER, Address  # noqa: E402
+from smtp_iac.reading import yamlsource  # noqa: E402
 
 MAX_BYTES = yamlsource.MAX_BYTES
 MAX_NODES = getattr(yamlsource, "MAX_NODES", 1_000_000)  # (the node budget; a release before it has none)

@@ -1,4 +1,4 @@
-"""Property tests of the blast radius (``smtp_iac.blast``) against the plain definition: resolve
+"""Property tests of the blast radius (``smtp_iac.planning.blast``) against the plain definition: resolve
 every organization before and after with ``resolve`` (held to the platform's table in
 ``test_resolve_properties``) and keep those whose source or record moved.
 
@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtp_iac.addresses import CONTROLLER, Address
-from smtp_iac.blast import ImpactKind, blast_radius
 from smtp_iac.models import Organization
+from smtp_iac.planning.blast import ImpactKind, blast_radius
 from smtp_iac.resolve import resolve
 from smtp_iac.store.snapshot import Tenants
 

@@ -1,4 +1,4 @@
-"""One source of truth: ``schemas/stack.schema.json`` (via ``smtp_iac.schema.validate``)
+"""One source of truth: ``schemas/stack.schema.json`` (via ``smtp_iac.reading.schema.validate``)
 and the pydantic models accept and refuse the same documents.
 
 Only the schema's verdict is compared here, not the cross-field rules of ``rules`` (those
@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from smtp_iac import schema
 from smtp_iac.models import SmtpSettings, Stack
+from smtp_iac.reading import schema
 
 BASE = {
     "host": "smtp.example.com",

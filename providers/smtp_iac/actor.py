@@ -62,7 +62,7 @@ def actor_shown(text: str) -> str:
     """An actor read from a store, fit to print: the store is read as found (another tool, or a
     hand, may have written terminal escapes, line breaks, bidi controls or a huge name), so
     unprintable and invisible characters are escaped (``\\x1b``) and it is cut at 200."""
-    from .rules import INVISIBLE  # rules is heavy (idna); only readers of a store need it
+    from .reading.rules import INVISIBLE  # rules is heavy (idna); only readers of a store need it
 
     shown = "".join(
         c if c.isprintable() and not INVISIBLE.match(c) else c.encode("unicode_escape").decode("ascii")

@@ -21,7 +21,7 @@ from smtp_iac.addresses import Address
 from smtp_iac.models import INHERIT
 from smtp_iac.pulumi import program
 from smtp_iac.pulumi.resources import INHERITANCE_TYPE, SETTINGS_TYPE
-from smtp_iac.stackfile import load
+from smtp_iac.reading.stackfile import load
 from smtp_iac.store import generate_key, open_store
 
 pytestmark = pytest.mark.timeout(180)

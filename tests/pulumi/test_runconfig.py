@@ -13,7 +13,7 @@ import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 from pulumi_support import PASSWORD, TENANTS, USER
 
-import smtp_iac.stackfile
+import smtp_iac.reading.stackfile
 from smtp_iac.errors import StoreError
 from smtp_iac.pulumi.provider import SmtpInheritanceProvider, SmtpSettingsProvider
 from smtp_iac.pulumi.runconfig import STACK_STORES, RunConfig, StackStores
@@ -60,13 +60,13 @@ def project(tmp_path: Path, monkeypatch, store):
     (tmp_path / "stacks").mkdir()
     STACK_STORES.clear()
     reads: list[str] = []
-    real_read = smtp_iac.stackfile.read
+    real_read = smtp_iac.reading.stackfile.read
 
     def counting_read(path):
         reads.append(str(path))
         return real_read(path)
 
-    monkeypatch.setattr(smtp_iac.stackfile, "read", counting_read)
+    monkeypatch.setattr(smtp_iac.reading.stackfile, "read", counting_read)
     yield tmp_path, reads
     STACK_STORES.clear()
 

@@ -14,7 +14,7 @@ from service_support import Svc
 
 from smtp_iac.addresses import Address
 from smtp_iac.models import Email, Host, Username
-from smtp_iac.rules import INVISIBLE, check_host
+from smtp_iac.reading.rules import INVISIBLE, check_host
 from smtp_iac.service import patterns
 from smtp_iac.service.app import openapi_document
 from smtp_iac.service.problems import PROBLEM

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from smtp_iac.stackfile import read
+from smtp_iac.reading.stackfile import read
 
 SETTINGS_ORDER = ("host", "port", "tls", "username", "password")
 DEFAULTS = {

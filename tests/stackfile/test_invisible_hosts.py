@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from stackfile_helpers import settings_yaml
 
-from smtp_iac import rules
-from smtp_iac.validation import validate_settings
+from smtp_iac.reading import rules
+from smtp_iac.reading.validation import validate_settings
 
 SMTP_IAC = Path(sys.executable).parent / "smtp-iac"
 SMTP = "$.controller.smtp"

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from smtp_iac import nodebudget, rules, yamlsource
 from smtp_iac.diagnostics import ERROR_BUDGET
 from smtp_iac.errors import UsageError
-from smtp_iac.stackfile import read_bytes
+from smtp_iac.reading import nodebudget, rules, yamlsource
+from smtp_iac.reading.stackfile import read_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 SMTP_IAC = Path(sys.executable).parent / "smtp-iac"

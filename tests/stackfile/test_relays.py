@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from smtp_iac import schema
 from smtp_iac.addresses import CONTROLLER, Address
 from smtp_iac.cli.app import run
 from smtp_iac.models import EnvRef, FileRef, SmtpSettings, Stack
-from smtp_iac.validation import check_document
+from smtp_iac.reading import schema
+from smtp_iac.reading.validation import check_document
 
 BASE = {
     "host": "smtp.example.com",

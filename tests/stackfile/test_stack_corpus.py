@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from smtp_iac.cli.app import run
-from smtp_iac.stackfile import read_bytes
+from smtp_iac.reading.stackfile import read_bytes
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 VALID = CORPUS / "valid"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from stackfile_helpers import settings_yaml
 
-from smtp_iac.yamlsource import MAX_INT_DIGITS, parse_text
+from smtp_iac.reading.yamlsource import MAX_INT_DIGITS, parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = Path(__file__).resolve().parent / "readme_sample"

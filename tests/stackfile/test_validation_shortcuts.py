@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtp_iac import rules
 from smtp_iac.models import Stack
-from smtp_iac.validation import check_document
-from smtp_iac.yamlsource import parse_bytes, parse_text
+from smtp_iac.reading import rules
+from smtp_iac.reading.validation import check_document
+from smtp_iac.reading.yamlsource import parse_bytes, parse_text
 
 CORPUS = sorted((Path(__file__).resolve().parents[1] / "corpus").rglob("*.yaml"))
 DOCUMENTS = [p for p in CORPUS if parse_bytes(p.read_bytes()).data is not None]  # the rest the reader refuses

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from smtp_iac import yamlsource
+from smtp_iac.reading import yamlsource
 
 
 def flow(levels: int) -> str:

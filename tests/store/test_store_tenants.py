@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from store_helpers import BLUE, GREEN, HQ, TENANTS
 
-from smtp_iac import schema
 from smtp_iac.addresses import ID_PATTERN, Address
 from smtp_iac.cli.app import run
 from smtp_iac.cli.tenants import read_tenants_file
 from smtp_iac.errors import TenantsInvalid, UnknownTenant
+from smtp_iac.reading import schema
 from smtp_iac.store import open_store
 
 

@@ -10,12 +10,12 @@ import pytest
 from store_helpers import ACME, BLUE, GREEN, settings
 
 from smtp_iac.addresses import Address
-from smtp_iac.diff import Action
 from smtp_iac.errors import ConflictError, FeatureDisabled, OwnershipError, VerifyFailed
 from smtp_iac.models import ResolvedSettings
+from smtp_iac.planning.diff import Action
+from smtp_iac.planning.write import Outcome, ScopeWrite, ScopeWriter
 from smtp_iac.verify import Failure, Stage, VerifyResult
 from smtp_iac.verify.result import CheckFailed, failed, succeeded
-from smtp_iac.write import Outcome, ScopeWrite, ScopeWriter
 
 PASSWORD = "write-path-pw-123"
 

@@ -23,8 +23,8 @@ from workflow_helpers import (
 )
 
 from smtp_iac.addresses import Address
-from smtp_iac.drift import when
 from smtp_iac.models import ResolvedSettings
+from smtp_iac.planning.drift import when
 from smtp_iac.store import generate_key
 
 pytestmark = pytest.mark.timeout(120)

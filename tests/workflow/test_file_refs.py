@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from workflow_helpers import CONSOLE_SCRIPT, PASSWORD, USER, Workspace, settings, stack_doc
 
-from smtp_iac.filerefs import ENV_SECRET_DIRS, MAX_SECRET_FILE
+from smtp_iac.reading.filerefs import ENV_SECRET_DIRS, MAX_SECRET_FILE
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_a_file_that_swaps_to_a_fifo_after_validate_is_refused_when_read(repo, r
     f = _stack_with_file(repo, relay, ca_file, "pw")
     assert repo.run("validate", f).rc == 0
     from smtp_iac.errors import FileRefused
-    from smtp_iac.stackfile import load
+    from smtp_iac.reading.stackfile import load
 
     loaded = load(repo.dir / f)
     pw.unlink()

@@ -11,16 +11,16 @@ from typing import Any
 
 import click
 
-from ..apply import ApplyEvent, ApplyReport, apply_plan
 from ..errors import UsageError
-from ..filerefs import FileScope
-from ..plan import Plan
-from ..planfile import read_plan
-from ..planner import make_plan
+from ..planning.apply import ApplyEvent, ApplyReport, apply_plan
+from ..planning.plan import Plan
+from ..planning.planfile import read_plan
+from ..planning.planner import make_plan
+from ..planning.targets import Targets
+from ..reading.filerefs import FileScope
+from ..reading.stackfile import file_scope
 from ..report import markdown, text
-from ..stackfile import file_scope
 from ..store import Store
-from ..targets import Targets
 from .options import EXIT_ERROR, EXIT_OK, State, format_option, pass_state, store_option, target_option
 from .output import emit, load_stack
 from .plan import store_of_plan

@@ -10,12 +10,12 @@ from __future__ import annotations
 import click
 
 from ..addresses import Address
-from ..drift import DriftKind, drift_items
 from ..errors import ErrorKind
 from ..models import LiveRecord
-from ..planner import make_plan
+from ..planning.drift import DriftKind, drift_items
+from ..planning.planner import make_plan
+from ..planning.targets import Targets
 from ..report import markdown, text
-from ..targets import Targets
 from .options import (
     EXIT_CHANGES,
     EXIT_ERROR,

@@ -33,7 +33,7 @@ import yaml
 from ..addresses import CONTROLLER, ID_PATTERN, Address, valid_id
 from ..errors import UsageError
 from ..models import SETTINGS_FIELDS, LiveRecord
-from ..rules import HostError, host_ascii
+from ..reading.rules import HostError, host_ascii
 from ..store import resolve_store_url
 from ..store.url import mask_url, parse_store_url
 from .options import EXIT_OK, State, pass_state, store_option

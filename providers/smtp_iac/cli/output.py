@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..errors import StackInvalid
-from ..stackfile import LoadedStack, read
+from ..reading.stackfile import LoadedStack, read
 
 
 def load_stack(path: str) -> LoadedStack:

@@ -7,13 +7,13 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
-from ..plan import Plan
-from ..planfile import write_plan
-from ..planner import make_plan
+from ..planning.plan import Plan
+from ..planning.planfile import write_plan
+from ..planning.planner import make_plan
+from ..planning.targets import Targets
 from ..report import markdown, text
 from ..store import Store
 from ..store.url import masked
-from ..targets import Targets
 from .options import (
     EXIT_CHANGES,
     EXIT_ERROR,

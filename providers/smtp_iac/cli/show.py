@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from ..errors import UsageError
-from ..planfile import read_plan
+from ..planning.planfile import read_plan
 from ..report import markdown, text
 from .options import EXIT_OK, State, format_option, pass_state, store_option
 from .output import emit

@@ -19,9 +19,9 @@ import click
 from ..addresses import Address
 from ..diagnostics import Diagnostic, Omitted, json_path, within_budget
 from ..errors import FileRefused, TenantsInvalid, UsageError
-from ..filerefs import read_regular
+from ..reading.filerefs import read_regular
+from ..reading.yamlsource import MAX_BYTES, parse_bytes
 from ..store.tenants_doc import check_tenants_doc
-from ..yamlsource import MAX_BYTES, parse_bytes
 from .options import EXIT_OK, State, format_option, pass_state, store_option
 
 

@@ -13,7 +13,7 @@ import json
 import click
 
 from ..diagnostics import Diagnostic, has_errors, summary
-from ..stackfile import read
+from ..reading.stackfile import read
 from .options import EXIT_ERROR, EXIT_OK, format_option
 
 

@@ -17,8 +17,8 @@ import click
 from ..addresses import Address
 from ..errors import UsageError
 from ..models import INHERIT
-from ..secrets import resolve_settings
-from ..stackfile import load
+from ..reading.secrets import resolve_settings
+from ..reading.stackfile import load
 from ..verify import VerifyResult, run_check
 from ..verify.sink import TLS_MODES, SinkMessage, start_sink
 from .options import EXIT_ERROR, EXIT_OK, format_option

@@ -20,11 +20,11 @@ import pulumi
 
 from ..addresses import Address
 from ..errors import SmtpIacError, StackInvalid
-from ..filerefs import FileScope
 from ..models import EnvRef, FileRef, PulumiConfigRef
 from ..models import SmtpSettings as DesiredSettings
-from ..secrets import resolve_password
-from ..stackfile import load
+from ..reading.filerefs import FileScope
+from ..reading.secrets import resolve_password
+from ..reading.stackfile import load
 from ..store import store_files
 from .resources import SmtpInheritance, SmtpSettings
 

@@ -29,7 +29,7 @@ from pydantic import SecretStr, ValidationError
 
 from ..addresses import Address, valid_id
 from ..models import SETTINGS_FIELDS, LiveRecord, ResolvedSettings, VerifyOptions, effective_tls_mode, has_unsafe_chars
-from ..validation import validate_settings
+from ..reading.validation import validate_settings
 
 # During preview the host deserializes Check's and Diff's properties keeping unknowns: a value
 # not known yet arrives as a ``pulumi.output.Unknown`` instance (on the wire: the UNKNOWN string).

@@ -47,9 +47,9 @@ from pulumi.dynamic import (
 from ..addresses import Address
 from ..errors import ConflictError
 from ..models import LiveRecord, ResolvedSettings
+from ..planning.write import ScopeResult, ScopeWrite, ScopeWriter, Verifier
 from ..store import Store
 from ..verify import VerifyResult
-from ..write import ScopeResult, ScopeWrite, ScopeWriter, Verifier
 from . import properties as P
 from .reuse import STORES, VerifyCache
 from .runconfig import RunConfig

@@ -93,7 +93,7 @@ Reader = Callable[[str], "str | None"]
 def read_store_line(stack_file: str) -> str | None:
     """The ``store:`` of the stack file at ``stack_file``. A named file that does not load is a
     ``StoreError`` rather than a silent fall back to the default store."""
-    from ..stackfile import read
+    from ..reading.stackfile import read
 
     loaded, diags = read(stack_file)
     if loaded is None:

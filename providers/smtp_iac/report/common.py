@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..blast import ImpactKind, PartnerImpact
-from ..diff import Action, DesiredKind, FieldChange, ScopePlan
+from ..planning.blast import ImpactKind, PartnerImpact
+from ..planning.diff import Action, DesiredKind, FieldChange, ScopePlan
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.NOOP: " "}
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..apply import ApplyReport
-from ..blast import ImpactKind
-from ..diff import Action
-from ..drift import DriftItem
-from ..plan import Plan
+from ..planning.apply import ApplyReport
+from ..planning.blast import ImpactKind
+from ..planning.diff import Action
+from ..planning.drift import DriftItem
+from ..planning.plan import Plan
 from .common import SYMBOL, plural, scope_summary, transitions_text
 
 MAX_CHARS = 60_000  # GitHub's limit is 65,536; leave room for a pipeline's own header or footer

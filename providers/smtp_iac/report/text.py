@@ -4,11 +4,11 @@ plan; these few lines take a hundredth of that.)"""
 
 from __future__ import annotations
 
-from ..apply import ApplyReport
-from ..diff import Action, DesiredKind
-from ..drift import DriftItem
 from ..models import SETTINGS_FIELDS, LiveRecord, effective_tls_mode
-from ..plan import Plan
+from ..planning.apply import ApplyReport
+from ..planning.diff import Action, DesiredKind
+from ..planning.drift import DriftItem
+from ..planning.plan import Plan
 from ..resolve import Resolution
 from .common import SYMBOL, plural, scope_summary, transitions_text, value
 

@@ -31,8 +31,8 @@ from ..access import Act, shows_fingerprint
 from ..addresses import Address
 from ..errors import TenantsInvalid
 from ..models import LiveRecord
+from ..reading.schema import load_schema
 from ..resolve import resolve
-from ..schema import load_schema
 from ..store import AuditAction, AuditEntry, AuditOutcome, Snapshot
 from .auth import Caller
 from .bodies import AddressText, AuditOut

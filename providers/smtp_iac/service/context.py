@@ -13,10 +13,10 @@ from pydantic import WithJsonSchema
 
 from ..addresses import Address
 from ..models import ResolvedSettings, VerifyOptions
+from ..planning.write import ScopeWriter
 from ..store import DatabaseStore, RecordStore
 from ..tokens import TokenInfo
 from ..verify import VerifyResult, run_check
-from ..write import ScopeWriter
 from .budgets import ChargedAudit, charge_attempt
 from .checkcache import CheckCache
 from .config import ServiceConfig

@@ -22,7 +22,7 @@ together accept (``tests/service/test_document_patterns.py`` holds them to it):
 from __future__ import annotations
 
 from ..models import EMAIL_PATTERN
-from ..rules import INVISIBLE
+from ..reading.rules import INVISIBLE
 
 ID = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from ..access import Act, decide, shows_fingerprint
 from ..addresses import Address
 from ..models import LiveRecord, ResolvedSettings, has_unsafe_chars
-from ..rules import INVISIBLE, check_settings, describe_char
+from ..reading.rules import INVISIBLE, check_settings, describe_char
 from ..tokens import TokenInfo
 from .bodies import RecordOut, SettingsIn
 from .fingerprints import ScopeFingerprints

@@ -19,10 +19,10 @@ from ..access import Act
 from ..addresses import Address
 from ..errors import ConflictError
 from ..models import ResolvedSettings
+from ..planning.write import Outcome, ScopeResult, ScopeWrite
 from ..store import AuditAction, AuditOutcome
 from ..verify import VerifyResult
 from ..verify.message import UnsafeField, check_address, from_address
-from ..write import Outcome, ScopeResult, ScopeWrite
 from .auth import Caller
 from .bodies import CheckOut, PutIn, PutOut, RecordOut, TestEmailIn
 from .context import AddressPath, Context, parse_address

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import schema
 from ..diagnostics import ERROR_BUDGET
-from ..schema import Problem
+from ..reading import schema
+from ..reading.schema import Problem
 
 # partner -> org -> smtp_enabled (None: leave as it is / default off for a new org)
 Normalized = dict[str, dict[str, "bool | None"]]

@@ -23,7 +23,7 @@ from pathlib import Path
 from ..addresses import Address
 from ..errors import SmtpIacError
 from ..models import ResolvedSettings, VerifyOptions
-from ..rules import HostError, host_ascii
+from ..reading.rules import HostError, host_ascii
 from .client import SmtpClient
 from .connect import allowed, connect, resolve
 from .deadline import Deadline

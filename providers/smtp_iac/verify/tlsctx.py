@@ -12,7 +12,7 @@ import ssl
 from pathlib import Path
 
 from ..errors import FileRefused, UsageError
-from ..filerefs import MAX_CA_FILE, read_regular
+from ..reading.filerefs import MAX_CA_FILE, read_regular
 
 _HINT = "point verify.ca_file at a PEM CA bundle (relative paths are relative to the stack file)"
 

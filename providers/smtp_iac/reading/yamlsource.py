@@ -29,7 +29,7 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-from .diagnostics import ERROR_BUDGET
+from ..diagnostics import ERROR_BUDGET
 from .nodebudget import MAX_NODES, NODES_CEILING, NODES_ENV, node_budget, too_many_nodes
 from .yamltext import MAX_BYTES, Problem, decode, line_col, refuse_text
 

@@ -9,16 +9,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .addresses import Address
+from ..addresses import Address
+from ..errors import ErrorKind, SmtpIacError, StalePlan
+from ..models import ResolvedSettings, SmtpSettings
+from ..reading.filerefs import FileScope
+from ..reading.secrets import resolve_settings
+from ..reading.validation import validate_settings
+from ..store import AuditOutcome, Store
+from ..verify import verify_many
 from .diff import DesiredKind, ScopePlan
-from .errors import ErrorKind, SmtpIacError, StalePlan
-from .filerefs import FileScope
-from .models import ResolvedSettings, SmtpSettings
 from .plan import Plan
-from .secrets import resolve_settings
-from .store import AuditOutcome, Store
-from .validation import validate_settings
-from .verify import verify_many
 from .write import Outcome, ScopeResult, ScopeWrite, ScopeWriter
 
 

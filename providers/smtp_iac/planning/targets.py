@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .addresses import Address
-from .errors import UsageError
+from ..addresses import Address
+from ..errors import UsageError
 
 _ALL_UNDER = "/*"
 _SHOWN_MAX = 200

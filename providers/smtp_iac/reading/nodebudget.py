@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from .errors import UsageError
+from ..errors import UsageError
 
 # Keys and values. The 20,000-organization platform of benchmarks/platform_gen.py has 111,385
 # (5.5 per organization); 20,000 organizations that all have their own settings, 364,000.

@@ -19,9 +19,9 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any, NamedTuple, Protocol
 
-from .addresses import Address
-from .errors import ErrorKind, FeatureDisabled, SmtpIacError
-from .models import INHERIT, SETTINGS_FIELDS, LiveRecord
+from ..addresses import Address
+from ..errors import ErrorKind, FeatureDisabled, SmtpIacError
+from ..models import INHERIT, SETTINGS_FIELDS, LiveRecord
 
 
 class Action(StrEnum):

@@ -28,14 +28,14 @@ from dataclasses import KW_ONLY, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .actor import actor_of
-from .addresses import Address
+from ..actor import actor_of
+from ..addresses import Address
+from ..errors import REFUSAL_KINDS, ConflictError, SmtpIacError, VerifyFailed
+from ..guard import write_refusal
+from ..models import LiveRecord, ResolvedSettings, VerifyOptions
+from ..store import AuditAction, AuditOutcome, RecordStore
+from ..verify import VerifyResult
 from .diff import Action
-from .errors import REFUSAL_KINDS, ConflictError, SmtpIacError, VerifyFailed
-from .guard import write_refusal
-from .models import LiveRecord, ResolvedSettings, VerifyOptions
-from .store import AuditAction, AuditOutcome, RecordStore
-from .verify import VerifyResult
 
 Verifier = Callable[[Address, ResolvedSettings], VerifyResult]
 """Runs the check of settings about to be written at an address (``verify.run_check``)."""

@@ -22,8 +22,8 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .diagnostics import Severity
-from .errors import SmtpIacError
+from ..diagnostics import Severity
+from ..errors import SmtpIacError
 
 if TYPE_CHECKING:
     # jsonschema (~70 ms to import) is loaded only when a validator is built (``_validator_class``):
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 # The published schemas live in the repository's schemas/; the package reaches them through
 # its ``schemas`` link (in a checkout) or the copies the wheel carries (installed).
-SCHEMA_DIR = Path(__file__).parent / "schemas"
+SCHEMA_DIR = Path(__file__).parents[1] / "schemas"
 SCHEMAS = ("stack", "tenants")  # schemas/<name>.schema.json
 
 _CTRL = re.compile(r"[\r\n\x00]")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .actor import current_actor
-from .addresses import Address
+from ..actor import current_actor
+from ..addresses import Address
+from ..reading.stackfile import LoadedStack
+from ..store import Store
 from .blast import blast_radius
 from .desired import desired_scopes
 from .diff import DESTROY_NOTE, REMOVED_NOTE, Action, Content, Diff, diff, record_content
 from .plan import Plan
-from .stackfile import LoadedStack
-from .store import Store
 from .targets import Targets
 
 

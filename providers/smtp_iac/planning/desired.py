@@ -10,12 +10,12 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from .addresses import Address
+from ..addresses import Address
+from ..errors import SecretUnavailable
+from ..models import SmtpSettings, public_fields
+from ..reading.secrets import resolve_password
+from ..reading.stackfile import LoadedStack
 from .diff import DesiredKind, DesiredScope
-from .errors import SecretUnavailable
-from .models import SmtpSettings, public_fields
-from .secrets import resolve_password
-from .stackfile import LoadedStack
 
 
 def desired_scopes(

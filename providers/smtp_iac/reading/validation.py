@@ -44,10 +44,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from . import relays, rules, schema
-from .addresses import ID_PATTERN
-from .diagnostics import ERROR_BUDGET, Omitted
-from .models import (
+from ..addresses import ID_PATTERN
+from ..diagnostics import ERROR_BUDGET, Omitted
+from ..models import (
     ControllerEntry,
     EnvRef,
     FileRef,
@@ -59,6 +58,7 @@ from .models import (
     Stack,
     VerifyOptions,
 )
+from . import relays, rules, schema
 from .schema import JsonPath, Problem
 
 __all__ = ["Checked", "Problem", "check_document", "check_settings", "validate_document", "validate_settings"]

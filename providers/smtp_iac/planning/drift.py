@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from .actor import actor_shown
-from .addresses import Address
+from ..actor import actor_shown
+from ..addresses import Address
+from ..models import LiveRecord
 from .diff import CHANGED, Action, DesiredKind, Diff, FieldChange, ScopePlan
-from .models import LiveRecord
 
 if TYPE_CHECKING:
-    from .store.audit import AuditEntry
+    from ..store.audit import AuditEntry
 
 AuditFor = Callable[[Address], Sequence["AuditEntry"]]
 """The audit entries of one address, oldest first (``Store.audit_log(address=...)``)."""

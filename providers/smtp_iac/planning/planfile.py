@@ -16,10 +16,10 @@ from typing import Any
 import jsonschema
 from pydantic import ValidationError
 
-from .errors import FileRefused, UsageError
-from .filerefs import read_regular
+from ..errors import FileRefused, UsageError
+from ..reading.filerefs import read_regular
+from ..reading.schema import SCHEMA_DIR
 from .plan import Plan, plan_from_dict
-from .schema import SCHEMA_DIR
 
 PLAN_SCHEMA = SCHEMA_DIR / "plan.schema.json"
 MAX_PLAN_BYTES = 256 * 1024 * 1024

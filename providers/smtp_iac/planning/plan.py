@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .addresses import Address
+from ..addresses import Address
+from ..errors import ErrorKind
+from ..models import VerifyOptions
 from .blast import BlastRadius, ImpactKind, OrgImpact, PartnerImpact
 from .diff import Action, DesiredKind, DesiredScope, Diff, FieldChange, Refusal, ScopePlan
-from .errors import ErrorKind
-from .models import VerifyOptions
 
 FORMAT = "smtp-iac/plan"
 FORMAT_VERSION = 1

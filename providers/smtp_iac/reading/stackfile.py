@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .addresses import valid_id
-from .diagnostics import Diagnostic, Omitted, has_errors, json_path, within_budget
-from .errors import FileRefused, StackInvalid
+from ..addresses import valid_id
+from ..diagnostics import Diagnostic, Omitted, has_errors, json_path, within_budget
+from ..errors import FileRefused, StackInvalid
+from ..models import FileRef, RelayRef, SmtpSettings, Stack
 from .filerefs import FileScope, read_regular
-from .models import FileRef, RelayRef, SmtpSettings, Stack
 from .schema import JsonPath, Problem
 from .validation import check_document
 from .yamlsource import MAX_BYTES, Document, parse_bytes
@@ -39,7 +39,7 @@ def file_scope(path: Path, stack_store: str | None) -> FileScope:
     """The file rule of a stack file at ``path``: its repository and SMTP_IAC_SECRET_DIRS; never
     the files of the store it would use (``--store`` aside, which the command adds when it opens
     the store) nor of the default store."""
-    from .store import DEFAULT_URL, resolve_store_url, store_files
+    from ..store import DEFAULT_URL, resolve_store_url, store_files
 
     urls = dict.fromkeys((resolve_store_url(None, stack_store), DEFAULT_URL))
     return FileScope.of_stack(path, store_files=[f for u in urls for f in store_files(u)])

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
-from .addresses import CONTROLLER, Address
-from .resolve import effective_source
+from ..addresses import CONTROLLER, Address
+from ..resolve import effective_source
 
 
 class ImpactKind(StrEnum):

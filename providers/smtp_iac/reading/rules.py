@@ -309,7 +309,7 @@ def _header_problems(
     for key in keys:
         value = data.get(key)
         if isinstance(value, str) and "=?" in value and path + (key,) not in skip:
-            from .verify.message import header_problem
+            from ..verify.message import header_problem
 
             why = header_problem(value, "to")
             if why is not None:

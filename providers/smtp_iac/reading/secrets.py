@@ -11,10 +11,10 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
-from .addresses import Address
-from .errors import FileRefused, SecretUnavailable
+from ..addresses import Address
+from ..errors import FileRefused, SecretUnavailable
+from ..models import EnvRef, FileRef, PulumiConfigRef, ResolvedSettings, SecretRef, SmtpSettings, has_unsafe_chars
 from .filerefs import MAX_SECRET_FILE, FileScope
-from .models import EnvRef, FileRef, PulumiConfigRef, ResolvedSettings, SecretRef, SmtpSettings, has_unsafe_chars
 
 
 def resolve_password(

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import FileRefused
+from ..errors import FileRefused
 
 ENV_SECRET_DIRS = "SMTP_IAC_SECRET_DIRS"
 MAX_SECRET_FILE = 64 * 1024
