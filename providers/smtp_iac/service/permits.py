@@ -113,7 +113,8 @@ class Permit:
         )
 
 
-def permit(caller: Caller, ctx: Context) -> Permit:
+async def permit(caller: Caller, ctx: Context) -> Permit:
+    """``async``: making a ``Permit`` does no I/O (its checks run in the route's own thread)."""
     return Permit(caller, ctx)
 
 
