@@ -27,35 +27,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
+sys.path[:0] = [str(HERE.parent), str(HERE), str(HERE.parent / "tests")]
 
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
-from pg_cluster import Cluster, bindir, free_port  # noqa: E402
+from pg_cluster import Cluster, bindir  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
+from run import Backend  # noqa: E402
+from service import instance  # noqa: E402
 
 from smtp_iac.addresses import Address  # noqa: E402
 from smtp_iac.models import ResolvedSettings  # noqa: E402
 from smtp_iac.store import open_store  # noqa: E402
 from smtp_iac.tokens import Role, new_token  # noqa: E402
 
-SMTP_IAC = str(Path(sys.executable).parent / "smtp-iac")
 APP = "smtp-iac-recovery"
 ORG = "partners/acme/organizations/blue"
 
@@ -79,35 +78,6 @@ def seed(url: str, key: str) -> str:
         token = new_token(name="bench", role=Role.VIEWER, now=datetime.now(UTC))
         store.create_token(token, actor="bench")
         return token.text
-
-
-@contextmanager
-def instance(url: str, key: str, cwd: Path) -> Iterator[str]:
-    port = free_port()
-    env = dict(os.environ, SMTP_IAC_STORE_KEY=key)
-    proc = subprocess.Popen(
-        [SMTP_IAC, "serve", "--store", url, "--port", str(port)],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("smtp-iac serve did not start")
-        time.sleep(0.1)
-    try:
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 class Load:
@@ -203,7 +173,8 @@ def main() -> None:
         key = Fernet.generate_key().decode()
         url = f"{cluster.dsn}?application_name={APP}"
         token = seed(url, key)
-        bases = [stack.enter_context(instance(url, key, work)) for _ in range(args.instances)]
+        backend = Backend("postgres", url, key)
+        bases = [stack.enter_context(instance(backend, work)) for _ in range(args.instances)]
         load = Load(bases, token, args.clients).start()
         time.sleep(2)
 

@@ -92,7 +92,9 @@ def check_writes(store_url: str, load: Load) -> None:
 
 
 class Probe:
-    """``/healthz`` asked every 100 ms in a thread: the slowest answer, and any that failed."""
+    """``/healthz`` asked every 100 ms in a thread: the slowest answer, and any that failed. It
+    answers from the event loop: a database fault (a lock held 6 s, an outage) must not hold it,
+    so the bound (3 s) is far below the fault and far above a loaded machine's jitter."""
 
     def __init__(self, url: str):
         self.url = url
@@ -150,7 +152,7 @@ def test_a_restart_and_an_outage_cost_seconds_of_503s_on_two_instances(relay, ca
         assert statuses[503] > 0, "the outage was never seen: the test tested nothing"
         served = {a.url.rstrip("/") for a in answers if a.status == 200 and a.started > second_up}
         assert served == set(urls), served  # both instances came back
-        assert not health.failed and health.slowest < 1.0, (health.failed, health.slowest)
+        assert not health.failed and health.slowest < 3.0, (health.failed, health.slowest)
         check_writes(store_url, load)
         assert DB_PASSWORD not in caplog.text  # the pool's warnings, the access log
         assert not [a for a in answers if DB_PASSWORD in str(a.body)]
@@ -228,7 +230,7 @@ def test_a_held_table_lock_ends_requests_in_seconds_and_holds_no_worker(shared, 
     locked = [a for a in answers if a.status == 503]
     assert locked and {a.body["fault"] for a in locked} == {"lock"}
     assert all(a.status == 200 for a in answers if a.started > released + 0.5)
-    assert not health.failed and health.slowest < 1.0, (health.failed, health.slowest)
+    assert not health.failed and health.slowest < 3.0, (health.failed, health.slowest)
     assert statuses[200] > 0
     check_writes(store_url, load)
     with httpx.Client(base_url=urls[0], headers={"Authorization": f"Bearer {tokens['viewer']}"}) as client:

@@ -70,3 +70,25 @@ class StoreInfo:
             records = [r.model_dump() for r in s.list_records()]
             audit = [e.to_dict() for e in s.audit_log()]
         return records, audit
+
+
+def inputs(address: str, relay, ca_file: Path, **over) -> dict:
+    """A settings resource's inputs at ``address``, pointing at ``relay`` (login check, the
+    session's CA), as the engine sends them to the dynamic provider host; ``over`` replaces any."""
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    from smtp_iac.pulumi.provider import SmtpSettingsProvider
+
+    d = {
+        "address": address,
+        "stack": "prod",
+        "host": "127.0.0.1",
+        "port": relay.port,
+        "tls": True,
+        "username": USER,
+        "password": PASSWORD,
+        "verify": {"mode": "login", "timeout_seconds": 10, "ca_file": str(ca_file)},
+        "__provider": serialize_provider(SmtpSettingsProvider()),
+    }
+    d.update(over)
+    return d

@@ -10,12 +10,10 @@ import uuid
 import psycopg
 import pytest
 from pg_support import fresh_schema
-from pulumi.dynamic.dynamic import serialize_provider
 from pulumi_engine import ProviderHost, urn
-from pulumi_support import PASSWORD, ROOT, TENANTS, USER, StoreInfo
+from pulumi_support import ROOT, TENANTS, StoreInfo, inputs
 
 from smtp_iac.addresses import Address
-from smtp_iac.pulumi.provider import SmtpSettingsProvider
 from smtp_iac.pulumi.resources import SETTINGS_TYPE
 from smtp_iac.store import generate_key
 
@@ -43,17 +41,7 @@ def test_terminated_connections_cost_the_host_nothing(tmp_path, relay, ca_file):
         host.configure(info.config(), secret_keys=info.secret_keys)
         try:
             u = urn("prod", SETTINGS_TYPE, ACME_EU)
-            props = {
-                "address": ACME_EU,
-                "stack": "prod",
-                "host": "127.0.0.1",
-                "port": relay.port,
-                "tls": True,
-                "username": USER,
-                "password": PASSWORD,
-                "verify": {"mode": "login", "timeout_seconds": 10, "ca_file": str(ca_file)},
-                "__provider": serialize_provider(SmtpSettingsProvider()),
-            }
+            props = inputs(ACME_EU, relay, ca_file)
             news, failures = host.check(u, {}, props, SECRET)
             assert failures == []
             _id, outs = host.create(u, news, SECRET)

@@ -18,10 +18,10 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.proto import provider_pb2
 from pulumi_engine import HostError, ProviderHost, urn
-from pulumi_support import PASSWORD, ROOT, USER, StoreInfo
+from pulumi_support import PASSWORD, ROOT, USER, StoreInfo, inputs
 from smtp_servers import smtp_server
 
-from smtp_iac.pulumi.provider import SmtpInheritanceProvider, SmtpSettingsProvider
+from smtp_iac.pulumi.provider import SmtpInheritanceProvider
 from smtp_iac.pulumi.resources import INHERITANCE_TYPE, SETTINGS_TYPE
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
@@ -29,27 +29,10 @@ pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 ORGS = [f"org-{i:02d}" for i in range(12)]
 MANY = {"partners": {"acme": {"organizations": {o: {"smtp_enabled": True} for o in ORGS}}}}
 SECRET = {"password", "__provider"}
-PROVIDER = serialize_provider(SmtpSettingsProvider())
 
 
 def org_address(org: str) -> str:
     return f"partners/acme/organizations/{org}"
-
-
-def inputs(address: str, relay, ca_file: Path, **over) -> dict:
-    d = {
-        "address": address,
-        "stack": "prod",
-        "host": "127.0.0.1",
-        "port": relay.port,
-        "tls": True,
-        "username": USER,
-        "password": PASSWORD,
-        "verify": {"mode": "login", "timeout_seconds": 10, "ca_file": str(ca_file)},
-        "__provider": PROVIDER,
-    }
-    d.update(over)
-    return d
 
 
 @pytest.fixture
