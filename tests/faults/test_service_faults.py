@@ -35,10 +35,11 @@ from service_support import BLUE, INITECH, config_for, relay_body, seed
 from smtp_iac.addresses import Address
 from smtp_iac.service.app import create_app
 from smtp_iac.store import open_store
+from smtp_iac.store.limits import REQUEST_BUDGET_S
 
 pytestmark = pytest.mark.timeout(240)
 
-SPEC_LIMIT_S = 10.0
+SPEC_LIMIT_S = REQUEST_BUDGET_S
 RECOVERY_S = 5.0
 
 

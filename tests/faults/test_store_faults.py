@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from tcp_proxy import Proxy
 
 from smtp_iac.addresses import Address
-from smtp_iac.errors import StoreUnavailable
+from smtp_iac.errors import StoreError, StoreUnavailable
 from smtp_iac.models import ResolvedSettings
 from smtp_iac.store import open_store
 from smtp_iac.store.limits import POOLED
@@ -217,7 +217,7 @@ def test_sqlite_callers_queued_behind_a_slow_one_are_answered_not_held(tmp_path:
 
 
 def test_a_pool_that_cannot_connect_says_why(key):
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(StoreError) as caught:
         open_store("postgresql://postgres@127.0.0.1:1/test", key=key, limits=POOLED)
     assert "cannot connect to the store" in str(caught.value)
     assert "refused" in str(caught.value).lower() or "failed" in str(caught.value).lower()

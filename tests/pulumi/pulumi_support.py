@@ -92,3 +92,12 @@ def inputs(address: str, relay, ca_file: Path, **over) -> dict:
     }
     d.update(over)
     return d
+
+
+def configured(cls, cfg: dict[str, str]):
+    """A provider of class ``cls`` configured with ``cfg`` as the host would (its Configure)."""
+    from pulumi.dynamic import Config, ConfigureRequest
+
+    p = cls()
+    p.configure(ConfigureRequest(Config(cfg, "smtp-iac")))
+    return p

@@ -9,7 +9,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.proto import provider_pb2
 from pulumi_engine import UNKNOWN, HostError, ResourceState, SimulatedState, annotate_secrets, urn
-from pulumi_support import NEW_PASSWORD, PASSWORD, USER
+from pulumi_support import NEW_PASSWORD, PASSWORD, USER, inputs
 
 from smtp_iac.addresses import Address
 from smtp_iac.models import ResolvedSettings
@@ -25,20 +25,8 @@ ADDITIONAL_SECRET_OUTPUTS = {"password"}
 
 
 def program_inputs(relay, ca_file, provider_str, **over):
-    d = {
-        "address": ADDRESS,
-        "stack": "prod",
-        "host": "127.0.0.1",
-        "port": relay.port,
-        "tls": True,
-        "username": USER,
-        "password": PASSWORD,
-        "sender": "no-reply@acme.example",
-        "verify": {"mode": "login", "timeout_seconds": 10, "ca_file": str(ca_file)},
-        "__provider": provider_str,
-    }
-    d.update(over)
-    return d
+    """What the program sends for ``ADDRESS`` (``pulumi_support.inputs``, with a sender)."""
+    return inputs(ADDRESS, relay, ca_file, **{"sender": "no-reply@acme.example", "__provider": provider_str, **over})
 
 
 def test_pickled_provider_holds_no_store_url_or_key(store):

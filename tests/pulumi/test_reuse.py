@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pulumi.dynamic import Config, ConfigureRequest
-from pulumi_support import PASSWORD, USER
+from pulumi_support import PASSWORD, USER, configured
 from pydantic import SecretStr
 
 from smtp_iac.addresses import Address
@@ -39,12 +38,6 @@ def inputs(relay, ca_file, address="partners/acme", **over):
     }
     d.update(over)
     return d
-
-
-def configured(cls, cfg):
-    p = cls()
-    p.configure(ConfigureRequest(Config(cfg, "smtp-iac")))
-    return p
 
 
 def test_both_providers_share_one_store_for_every_call(any_store, relay, ca_file):

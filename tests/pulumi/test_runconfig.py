@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pulumi.dynamic import Config, ConfigureRequest
-from pulumi_support import PASSWORD, TENANTS, USER
+from pulumi_support import PASSWORD, TENANTS, USER, configured
 
 import smtp_iac.reading.stackfile
 from smtp_iac.errors import StoreError
@@ -42,12 +41,6 @@ def inputs(**over):
     }
     d.update(over)
     return d
-
-
-def configured(cls, cfg):
-    p = cls()
-    p.configure(ConfigureRequest(Config(cfg, "smtp-iac")))
-    return p
 
 
 @pytest.fixture

@@ -58,9 +58,11 @@ ONE_CONNECTION = Limits(connect_s=10, wait_s=60, statement_s=120, lock_s=60, idl
 POOLED = Limits(connect_s=3, wait_s=2, statement_s=4, lock_s=2, idle_tx_s=10, pool_size=10)
 
 REQUEST_BUDGET_S = 10
-"""What SPEC promises a request of the service at most. The worst a pooled store call can
-take: a wait for a connection, a statement, and (a read whose connection was lost, retried
-once) another wait: 2 + 4 + 2 s, under the budget; a lock wait ends inside its statement."""
+"""What SPEC promises a request of the service at most (``tests/faults`` hold the service to
+it). A pooled store call waits for a connection and runs a statement (2 + 4 s; a lock wait ends
+inside its statement); a read retried after its connection was lost met that loss at once, and
+its second try has the same bound; a write that lost its connection at COMMIT adds a connect
+(3 s) to ask the database what became of it."""
 
 RECONNECT_S = 2.0
 """How long the pool keeps retrying one lost connection (with backoff, at most this apart)

@@ -34,7 +34,6 @@ from .pgconnect import Pooled, configure, connect_kwargs, fault_of, unavailable
 from .schema import POSTGRES
 
 MIGRATION_LOCK_ID = 0x736D74702D696163 & 0x7FFFFFFFFFFFFFFF  # "smtp-iac"
-CONNECT_TIMEOUT_S = ONE_CONNECTION.connect_s
 
 
 class PostgresDb(Db):
