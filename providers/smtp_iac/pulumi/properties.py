@@ -79,18 +79,23 @@ def normalize(props: dict[str, Any]) -> dict[str, Any]:
 Failure = tuple[str, str]  # (property, reason)
 
 
-def check_identity(news: dict[str, Any]) -> list[Failure]:
-    failures: list[Failure] = []
+def check_address(news: dict[str, Any]) -> list[Failure]:
     address = news.get("address")
     if address is None:
-        failures.append(("address", "missing required property"))
-    elif not is_unknown(address):
-        try:
-            if not isinstance(address, str):
-                raise ValueError("address must be a string")
-            Address.parse(address)
-        except ValueError as e:
-            failures.append(("address", str(e)))
+        return [("address", "missing required property")]
+    if is_unknown(address):
+        return []
+    try:
+        if not isinstance(address, str):
+            raise ValueError("address must be a string")
+        Address.parse(address)
+    except ValueError as e:
+        return [("address", str(e))]
+    return []
+
+
+def check_identity(news: dict[str, Any]) -> list[Failure]:
+    failures = check_address(news)
     stack = news.get("stack")
     if stack is None:
         failures.append(("stack", "missing required property"))
@@ -144,11 +149,11 @@ def check_settings(news: dict[str, Any]) -> list[Failure]:
         try:
             verify_options(news)
         except (ValidationError, TypeError) as e:
-            failures.append(("verify", _pydantic_reason(e)))
+            failures.append(("verify", pydantic_reason(e)))
     return failures
 
 
-def _pydantic_reason(e: Exception) -> str:
+def pydantic_reason(e: Exception) -> str:
     if isinstance(e, ValidationError):
         return "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
     return str(e)

@@ -18,7 +18,8 @@ config, then the CRUD methods. So:
   default sqlite store;
 - the store is opened once per host process (per store URL and key) and shared by every call
   and both provider classes, and each distinct relay + credentials is checked once per run
-  (``reuse``: what is cached, how it is keyed, thread safety, failures).
+  (``reuse``: what is cached, how it is keyed, thread safety, failures);
+- the work itself is ``operations.Operations``, which the native plugin shares.
 
 ``check`` and ``diff`` (what ``pulumi preview`` calls) never open an SMTP connection and never
 write; ``diff`` uses the store only to fingerprint the new password with the store's key.
@@ -29,7 +30,6 @@ compare-and-swap write; each scope's write and audit entry are its own.
 from __future__ import annotations
 
 import threading
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +45,11 @@ from pulumi.dynamic import (
 )
 
 from ..addresses import Address
-from ..errors import ConflictError
-from ..models import LiveRecord, ResolvedSettings
-from ..planning.write import ScopeResult, ScopeWrite, ScopeWriter, Verifier
-from ..store import Store
-from ..verify import VerifyResult
 from . import properties as P
-from .reuse import STORES, VerifyCache
+from .operations import REFRESH_HINT, Operations
 from .runconfig import RunConfig
 
-REFRESH_HINT = (
-    "the live record changed since Pulumi last saw it: run `pulumi refresh` to read it, "
-    "review the change, then `pulumi up` again"
-)
+__all__ = ["REFRESH_HINT", "SmtpInheritanceProvider", "SmtpSettingsProvider"]
 
 
 def _diff_result(changed: list[str]) -> DiffResult:
@@ -65,18 +57,6 @@ def _diff_result(changed: list[str]) -> DiffResult:
     removing the old scope's override before the new one is written."""
     replaces = P.replaces(changed)
     return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True if replaces else None)
-
-
-def _written(result: ScopeResult) -> LiveRecord | None:
-    """The record a write left, or the error that stopped it, raised the Pulumi way: a lost
-    compare-and-swap says how to catch up (refresh, review, up again)."""
-    if result.ok:
-        return result.record
-    err = result.error
-    assert err is not None  # every outcome but APPLIED carries its error
-    if isinstance(err, ConflictError):
-        err.hint = REFRESH_HINT
-    raise err
 
 
 _CACHE_LOCK = threading.Lock()
@@ -96,50 +76,18 @@ class _StoreProvider(ResourceProvider):
         pass
 
     def configure(self, req: ConfigureRequest) -> None:
-        self.__dict__["_run"] = RunConfig.resolve(req.config.get)
+        self.__dict__["_operations"] = Operations(RunConfig.resolve(req.config.get))
 
-    # -- run-time settings (``runconfig``: resolved once, in configure) --------------------
-    def _run_config(self) -> RunConfig:
-        """What ``configure`` resolved; a provider made directly and never configured (tests)
-        resolves the environment alone, once."""
-        run: RunConfig | None = self.__dict__.get("_run")
-        if run is None:
+    def _ops(self) -> Operations:
+        """What ``configure`` made (the run's config and checks); a provider made directly and
+        never configured (tests) resolves the environment alone, once. Made on first use: the
+        host unpickles providers without calling ``__init__``."""
+        ops: Operations | None = self.__dict__.get("_operations")
+        if ops is None:
             with _CACHE_LOCK:
-                run = self.__dict__.setdefault("_run", RunConfig.resolve(lambda _key: None))
-        assert run is not None
-        return run
-
-    def _adopting(self) -> bool:
-        return self._run_config().adopt
-
-    def _store(self, props: dict[str, Any], *, create: bool = False) -> AbstractContextManager[Store]:
-        """The process's open store for the block, made only by create and update (preview,
-        refresh and delete never make one)."""
-        run = self._run_config()
-        return STORES.use(run.store_for(props.get("stack_file")), run.store_key, create=create, token=run.token)
-
-    def _verify_cache(self) -> VerifyCache:
-        """This provider's checks, shared by every resource of the run (made on first use:
-        the host unpickles providers without calling ``__init__``)."""
-        cache: VerifyCache | None = self.__dict__.get("_verify_results")
-        if cache is None:
-            with _CACHE_LOCK:
-                cache = self.__dict__.setdefault("_verify_results", VerifyCache())
-        assert cache is not None
-        return cache
-
-    def _verifier(self, props: dict[str, Any]) -> Verifier | None:
-        """The check to run before a write, with the resource's verify options (none when
-        off), shared with every other resource of the run that has the same settings."""
-        options = P.verify_options(props)
-        if options.mode == "off":
-            return None
-        base_dir, cache = _base_dir(props), self._verify_cache()
-
-        def verify(address: Address, settings: ResolvedSettings) -> VerifyResult:
-            return cache.verify(address, settings, options, base_dir)
-
-        return verify
+                ops = self.__dict__.setdefault("_operations", Operations(RunConfig.resolve(lambda _key: None)))
+        assert ops is not None
+        return ops
 
 
 class SmtpSettingsProvider(_StoreProvider):
@@ -152,55 +100,47 @@ class SmtpSettingsProvider(_StoreProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         olds, news = P.normalize(olds), P.normalize(news)
+        address = Address.parse(olds["address"])
 
         def fingerprint(password: str) -> str:
-            with self._store(olds) as store:
-                return store.fingerprint(Address.parse(olds["address"]), password)
+            return self._ops().fingerprint(address, password, olds.get("stack_file"))
 
         return _diff_result(P.settings_changes(olds, news, fingerprint))
 
+    def _put(self, props: dict[str, Any], **expected: Any) -> dict[str, Any]:
+        record = self._ops().put(
+            Address.parse(props["address"]),
+            P.resolved_settings(props),
+            stack=props["stack"],
+            options=P.verify_options(props),
+            base_dir=_base_dir(props),
+            stack_file=props.get("stack_file"),
+            **expected,
+        )
+        return P.settings_outputs(props, record)
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = P.normalize(props)
-        address = Address.parse(props["address"])
-        with self._store(props, create=True) as store:
-            live = store.get(address)
-            expected = live.version if live is not None else None
-            settings, adopt = P.resolved_settings(props), self._adopting()
-            w = ScopeWrite.put(address, settings, expected, props["stack"], adopt, P.verify_options(props))
-            record = _written(ScopeWriter(store).write(w, live, self._verifier(props)))
-        assert record is not None
-        return CreateResult(str(address), P.settings_outputs(props, record))
+        return CreateResult(str(Address.parse(props["address"])), self._put(props))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         olds, news = P.normalize(olds), P.normalize(news)
-        address = Address.parse(news["address"])
-        with self._store(news, create=True) as store:
-            live = store.get(address)
-            settings, adopt, options = P.resolved_settings(news), self._adopting(), P.verify_options(news)
-            w = ScopeWrite.put(address, settings, olds.get("version"), news["stack"], adopt, options)
-            record = _written(ScopeWriter(store).write(w, live, self._verifier(news)))
-        assert record is not None
-        return UpdateResult(P.settings_outputs(news, record))
+        return UpdateResult(self._put(news, expected=olds.get("version")))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = P.normalize(props)
-        address = Address.parse(props.get("address") or id_)
-        with self._store(props) as store:
-            record = store.get(address)
+        record = self._ops().get(Address.parse(props.get("address") or id_), props.get("stack_file"))
         if record is None:
             return ReadResult("", {})
-        return ReadResult(id_ or str(address), P.settings_outputs(props, record), P.read_inputs(props, record))
+        return ReadResult(id_ or str(record.address), P.settings_outputs(props, record), P.read_inputs(props, record))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Removes this stack's override only: a record that is gone, or that another stack
-        (or someone outside any stack) has taken over since, is left alone."""
+        """Removes this stack's override only (``Operations.release``)."""
         props = P.normalize(props)
-        address, stack_name = Address.parse(props["address"]), props["stack"]
-        with self._store(props) as store:
-            live = store.get(address)
-            if live is None or live.managed_by != stack_name:
-                return
-            _written(ScopeWriter(store).commit(ScopeWrite.remove(address, props.get("version"), stack_name)))
+        address = Address.parse(props["address"])
+        self._ops().release(
+            address, stack=props["stack"], version=props.get("version"), stack_file=props.get("stack_file")
+        )
 
 
 class SmtpInheritanceProvider(_StoreProvider):
@@ -218,30 +158,21 @@ class SmtpInheritanceProvider(_StoreProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = P.normalize(props)
-        address, stack_name = Address.parse(props["address"]), props["stack"]
-        with self._store(props, create=True) as store:
-            live = store.get(address)
-            if live is not None:
-                w = ScopeWrite.remove(address, live.version, stack_name, self._adopting())
-                _written(ScopeWriter(store).commit(w))
+        address = Address.parse(props["address"])
+        self._ops().remove(address, stack=props["stack"], stack_file=props.get("stack_file"))
         return CreateResult(str(address), P.inheritance_outputs(props, None))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         olds, news = P.normalize(olds), P.normalize(news)
-        address, stack_name = Address.parse(news["address"]), news["stack"]
         expected = olds.get("version") if olds.get("override_present") else None
-        with self._store(news, create=True) as store:
-            live = store.get(address)
-            if live is not None:
-                w = ScopeWrite.remove(address, expected, stack_name, self._adopting())
-                _written(ScopeWriter(store).write(w, live, None))
+        address = Address.parse(news["address"])
+        self._ops().remove(address, stack=news["stack"], expected=expected, stack_file=news.get("stack_file"))
         return UpdateResult(P.inheritance_outputs(news, None))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         props = P.normalize(props)
         address = Address.parse(props.get("address") or id_)
-        with self._store(props) as store:
-            record = store.get(address)
+        record = self._ops().get(address, props.get("stack_file"))
         inputs = {k: props[k] for k in P.IDENTITY_KEYS if k in props}
         return ReadResult(id_ or str(address), P.inheritance_outputs(props, record), inputs)
 

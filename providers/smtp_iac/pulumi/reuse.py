@@ -122,6 +122,12 @@ class StoreRegistry:
         finally:
             self._release(entry)
 
+    def is_open(self, url: str, key: str | None, *, token: str | None = None) -> bool:
+        """Whether the store at ``url`` is open in this process now (using it takes no I/O to
+        open it)."""
+        with self._lock:
+            return _digest("store", url, key, token) in self._entries
+
     def _take(self, digest: str) -> _Entry | None:
         """The live entry for ``digest``, counted as used; call with ``_lock`` held."""
         entry = self._entries.get(digest)
