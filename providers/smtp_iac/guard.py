@@ -11,8 +11,21 @@ ownership check applies to it.
 
 from __future__ import annotations
 
+import re
+from typing import Final
+
 from .addresses import Address
 from .errors import ConflictError, OwnershipError
+
+OWNER_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$"
+"""Who may own (manage) a scope: a stack file's name (an id) or the native Pulumi provider's
+owner name (``pulumi/<project>/<stack>``; Pulumi project and stack names take letters, digits,
+``-``, ``_`` and ``.``)."""
+_OWNER = re.compile(OWNER_PATTERN)
+
+
+def valid_owner(name: object) -> bool:
+    return isinstance(name, str) and _OWNER.fullmatch(name) is not None
 
 
 def write_refusal(

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from ..access import Act, shows_fingerprint
 from ..addresses import Address
 from ..errors import TenantsInvalid
+from ..guard import OWNER_PATTERN
 from ..models import LiveRecord
 from ..reading.schema import load_schema
 from ..resolve import resolve
@@ -95,7 +96,7 @@ class FingerprintsOut(BaseModel):
 class AttemptIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     address: AddressText
-    stack: Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")] | None = None
+    stack: Annotated[str, Field(max_length=200, pattern=OWNER_PATTERN)] | None = None
     action: Literal["create", "update", "delete"]
     outcome: Literal["conflict", "refused", "verify_failed"]
     detail: Line

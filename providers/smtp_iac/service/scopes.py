@@ -18,6 +18,7 @@ from pydantic import WithJsonSchema
 from ..access import Act
 from ..addresses import Address
 from ..errors import ConflictError
+from ..guard import OWNER_PATTERN
 from ..models import ResolvedSettings
 from ..planning.write import Outcome, ScopeResult, ScopeWrite
 from ..store import AuditAction, AuditOutcome
@@ -35,9 +36,10 @@ router = APIRouter(prefix="/v1/scopes", tags=["scopes"])
 
 StackQuery = Query(
     min_length=1,
-    max_length=63,
-    pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
-    description="the stack making the write (it then manages the scope); none: a write out of band",
+    max_length=200,
+    pattern=OWNER_PATTERN,
+    description="the stack making the write (it then manages the scope): a stack name, or a Pulumi owner "
+    "such as pulumi/<project>/<stack>; none: a write out of band",
 )
 StackName = Annotated[str | None, StackQuery]
 _IF_MATCH = {
