@@ -1,5 +1,6 @@
-"""The import name is ``smtp_iac``, the only top-level package smtp-iac installs; the source
-folder ``providers/`` is no package, so no module loads under two names: not from an
+"""The import names are ``smtp_iac`` and ``pulumi_smtp_iac`` (the Python SDK of the Pulumi
+plugin), the only top-level packages smtp-iac installs, with the plugin's console script; the
+source folder ``providers/`` is no package, so no module loads under two names: not from an
 installed wheel, not from the project root (where the Pulumi provider host runs).
 """
 
@@ -51,14 +52,21 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return whl
 
 
-def test_the_wheel_installs_one_top_level_package_with_its_types_and_schemas(wheel: Path) -> None:
+def test_the_wheel_installs_two_top_level_packages_with_their_types_schemas_and_plugin(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    assert {n.split("/")[0] for n in names} == {"smtp_iac", f"{wheel.name.split('-py3')[0]}.dist-info"}
-    assert {"smtp_iac/py.typed", "smtp_iac/schemas/stack.schema.json", "smtp_iac/schemas/plan.schema.json"} <= set(
-        names
-    )
+    dist_info = f"{wheel.name.split('-py3')[0]}.dist-info"
+    assert {n.split("/")[0] for n in names} == {"smtp_iac", "pulumi_smtp_iac", dist_info}
+    assert {
+        "smtp_iac/py.typed",
+        "pulumi_smtp_iac/py.typed",
+        "smtp_iac/schemas/stack.schema.json",
+        "smtp_iac/schemas/plan.schema.json",
+        "smtp_iac/schemas/pulumi-schema.json",
+    } <= set(names)
     (top_level,) = [n for n in names if n.endswith(".dist-info/top_level.txt")]
-    assert zipfile.ZipFile(wheel).read(top_level).decode().split() == ["smtp_iac"]
+    assert sorted(zipfile.ZipFile(wheel).read(top_level).decode().split()) == ["pulumi_smtp_iac", "smtp_iac"]
+    entry_points = zipfile.ZipFile(wheel).read(f"{dist_info}/entry_points.txt").decode()
+    assert "pulumi-resource-smtp-iac = smtp_iac.pulumi.native.server:main" in entry_points
 
 
 def test_from_the_unpacked_wheel_smtp_iac_imports_and_providers_does_not(wheel: Path, tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 import grpc
 from cryptography.fernet import Fernet
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -44,7 +44,9 @@ def urn(stack: str, type_: str, name: str, project: str = "smtp-iac") -> str:
     return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
 
 
-def to_struct(props: dict[str, Any], secret_keys: Iterable[str] = (), *, wrap_secrets: bool) -> struct_pb2.Struct:
+def to_struct(
+    props: dict[str, Any], secret_keys: Iterable[str] = (), *, wrap_secrets: bool = True
+) -> struct_pb2.Struct:
     secret_keys = set(secret_keys)
     out: dict[str, Any] = {}
     for key, value in props.items():
@@ -69,17 +71,24 @@ class HostError(Exception):
         self.details = details
 
 
-class ProviderHost:
-    """The real dynamic provider host in a child process, driven over gRPC."""
+DYNAMIC_HOST = (sys.executable, "-m", "pulumi.dynamic")
 
-    def __init__(self, cwd: Path, stderr_path: Path, env: dict[str, str] | None = None):
+
+class ProviderHost:
+    """A real provider plugin in a child process, driven over gRPC: by default the SDK's dynamic
+    provider host; ``command`` starts another (the native plugin: ``pulumi-resource-smtp-iac``,
+    given the engine's address as its argument, as the engine starts plugins)."""
+
+    def __init__(
+        self, cwd: Path, stderr_path: Path, env: dict[str, str] | None = None, command: Iterable[str] = DYNAMIC_HOST
+    ):
         # nothing of smtp-iac's own environment leaks in: store and key must come through Configure
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("SMTP_IAC_")}
         full_env.update(env or {})
         self.stderr_path = stderr_path
         self._stderr = open(stderr_path, "wb")  # noqa: SIM115 - held by the host process, closed in close()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pulumi.dynamic"],
+            list(command),
             cwd=str(cwd),
             env=full_env,
             stdout=subprocess.PIPE,
@@ -124,15 +133,37 @@ class ProviderHost:
         return to_struct(props, secret_keys, wrap_secrets=self.accept_secrets)
 
     # ----- the protocol --------------------------------------------------------------
-    def configure(self, config: dict[str, str], secret_keys: Iterable[str] = ()) -> provider_pb2.ConfigureResponse:
+    def configure(
+        self, config: dict[str, Any], secret_keys: Iterable[str] = (), variables: dict[str, str] | None = None
+    ) -> provider_pb2.ConfigureResponse:
         req = provider_pb2.ConfigureRequest(
             args=to_struct(config, secret_keys, wrap_secrets=True),  # Configure always gets secrets wrapped
+            variables=variables or {},
             acceptSecrets=True,
             acceptResources=True,
         )
         resp = self._call("Configure", req)
         self.accept_secrets = resp.acceptSecrets
         return resp
+
+    def plugin_info(self) -> str:
+        return self._call("GetPluginInfo", empty_pb2.Empty()).version
+
+    def schema(self) -> str:
+        return self._call("GetSchema", provider_pb2.GetSchemaRequest(version=0)).schema
+
+    def check_config(self, urn_: str, news: dict, secret_keys: Iterable[str] = ()):
+        resp = self._call(
+            "CheckConfig",
+            provider_pb2.CheckRequest(
+                urn=urn_, olds=to_struct({}, ()), news=to_struct(news, secret_keys, wrap_secrets=True)
+            ),
+        )
+        return [(f.property, f.reason) for f in resp.failures]
+
+    def invoke(self, tok: str, args: dict):
+        resp = self._call("Invoke", provider_pb2.InvokeRequest(tok=tok, args=to_struct(args, ())))
+        return from_struct(getattr(resp, "return")), [(f.property, f.reason) for f in resp.failures]
 
     def check(self, urn_: str, olds: dict, news: dict, secret_keys: Iterable[str] = ()):
         resp = self._call(
@@ -166,11 +197,17 @@ class ProviderHost:
         )
         return resp.id, from_struct(resp.properties), from_struct(resp.inputs)
 
-    def update(self, urn_: str, id_: str, olds: dict, news: dict, secret_keys: Iterable[str] = ()):
+    def update(
+        self, urn_: str, id_: str, olds: dict, news: dict, secret_keys: Iterable[str] = (), preview: bool = False
+    ):
         resp = self._call(
             "Update",
             provider_pb2.UpdateRequest(
-                id=id_, urn=urn_, olds=self._props(olds, secret_keys), news=self._props(news, secret_keys)
+                id=id_,
+                urn=urn_,
+                olds=self._props(olds, secret_keys),
+                news=self._props(news, secret_keys),
+                preview=preview,
             ),
         )
         return from_struct(resp.properties)
