@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -243,6 +243,24 @@ def run_backend(name: str, url: str, tmp: Path, n: int, m: int, ca: Any, ca_file
     }
 
 
+Run = Callable[[str, str, Path, Any, Path], dict[str, Any]]
+
+
+def each_backend(run: Run, pg: str | None, json_path: str | None, prefix: str) -> None:
+    """``run(name, url, tmp, ca, ca_file)`` on SQLite (and PostgreSQL with ``pg``), in one
+    temporary directory with one CA; the numbers also to ``json_path``."""
+    ca = make_ca()
+    out = {}
+    with tempfile.TemporaryDirectory(prefix=prefix) as d:
+        tmp = Path(d)
+        ca_file = write_ca_file(ca, tmp)
+        with backends(tmp, pg) as urls:
+            for name, url in urls:
+                out[name] = run(name, url, tmp, ca, ca_file)
+    if json_path:
+        Path(json_path).write_text(json.dumps(out, indent=2), encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--resources", type=int, default=1000)
@@ -250,16 +268,11 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("SMTP_IAC_TEST_PG_DSN") or None)
     ap.add_argument("--json", metavar="FILE", help="also write the numbers here, per store")
     args = ap.parse_args()
-    ca = make_ca()
-    out = {}
-    with tempfile.TemporaryDirectory(prefix="smtp-iac-pulumi-bench-") as d:
-        tmp = Path(d)
-        ca_file = write_ca_file(ca, tmp)
-        with backends(tmp, args.pg) as urls:
-            for name, url in urls:
-                out[name] = run_backend(name, url, tmp, args.resources, args.creates, ca, ca_file)
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2), encoding="utf-8")
+
+    def run(name: str, url: str, tmp: Path, ca: Any, ca_file: Path) -> dict[str, Any]:
+        return run_backend(name, url, tmp, args.resources, args.creates, ca, ca_file)
+
+    each_backend(run, args.pg, args.json, "smtp-iac-pulumi-bench-")
 
 
 if __name__ == "__main__":

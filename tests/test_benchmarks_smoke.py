@@ -69,3 +69,8 @@ def test_issue12_summary_runs_to_the_end():
 def test_recovery_benchmark_runs_to_the_end():
     out = _run(str(BENCH / "recovery.py"), "--quick", "--clients", "4", "--instances", "1")
     assert "| restart |" in out and "| lock |" in out
+
+
+def test_pulumi_plugin_benchmark_runs_to_the_end():
+    out = _run(str(BENCH / "pulumi_plugin.py"), "--resources", "20", "--calls", "3", "--pg", "")
+    assert "native plugin" in out and "| Read (import) |" in out
