@@ -52,10 +52,12 @@ def verify_many(
     concurrency: int = DEFAULT_CONCURRENCY,
     base_dir: Path | None = None,
     on_result: Callable[[VerifyResult], None] | None = None,
+    destination: Callable[[str], str | None] | None = None,
 ) -> dict[Address, VerifyResult]:
     """Verify every (address, settings); returns results keyed by address, in input order.
 
     ``on_result`` is called once per address, in the calling thread, as results come in.
+    ``destination``: the relay policy every address a relay resolves to is asked (``run_check``).
     An unreadable ``verify.ca_file`` raises UsageError before any connection is made.
     """
     if concurrency < 1:
@@ -92,6 +94,7 @@ def verify_many(
                 base_dir=base_dir,
                 shared_with=addresses,
                 tls_context=ctx,
+                destination=destination,
             )
             pending[future] = addresses
         try:

@@ -17,6 +17,7 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -77,9 +78,9 @@ def run_check(
     check.withhold_echo = not password_known
     try:
         detail = check.run(password)
-        result = succeeded(address, options.mode, detail, deadline.elapsed())
+        result = succeeded(address, options.mode, detail, deadline.elapsed(), check.cert_not_after)
     except CheckFailed as f:  # relay text in a detail is masked where it is read (``Session.text``)
-        result = failed(address, options.mode, f, f.detail, deadline.elapsed())
+        result = failed(address, options.mode, f, f.detail, deadline.elapsed(), check.cert_not_after)
     except SmtpIacError:
         raise
     except Exception as e:  # noqa: BLE001 - a relay must never crash an apply
@@ -116,6 +117,7 @@ class _Check(Session):
         self.tls_mode = settings.effective_tls_mode
         self.destination: Callable[[str], str | None] | None = None
         self.prepared: Mail | None = None
+        self.cert_not_after: datetime | None = None
 
     # ----- the conversation -----------------------------------------------------------
 
@@ -192,6 +194,7 @@ class _Check(Session):
         with self._stage(Stage.TLS):
             try:
                 self.sock = self._tls().wrap_socket(sock, server_hostname=self.host)
+                self.cert_not_after = cert_expiry(self.sock)
                 return self.sock
             except Exception as e:  # noqa: BLE001 - any handshake failure is classified, none escapes
                 if self._timed_out(e):
@@ -241,6 +244,7 @@ class _Check(Session):
             try:
                 assert self.smtp.sock is not None
                 self.smtp.sock = self._tls().wrap_socket(self.smtp.sock, server_hostname=self.host)
+                self.cert_not_after = cert_expiry(self.smtp.sock)
             except Exception as e:  # noqa: BLE001 - any handshake failure is classified, none escapes
                 if self._timed_out(e):
                     raise self._timeout_failure("the TLS handshake after STARTTLS") from None
@@ -327,6 +331,17 @@ class _Check(Session):
                 raise self._rejected(Failure.PROTOCOL, Stage.DATA, "the test message (DATA)", code, text)
         what = "message" if self.prepared else "test message"
         return f"{what} from {sender} to {to} accepted: {code} {text}"
+
+
+def cert_expiry(sock: socket.socket) -> datetime | None:
+    """When the relay's certificate expires (its ``notAfter``), as the handshake just verified it;
+    None when the context verified no certificate."""
+    getpeercert = getattr(sock, "getpeercert", None)
+    cert = getpeercert() if getpeercert is not None else None
+    not_after = cert.get("notAfter") if cert else None
+    if not isinstance(not_after, str):
+        return None
+    return datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), UTC)
 
 
 def _network_host(host: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -142,13 +143,16 @@ class VerifyResult:
     advice: str
     elapsed_seconds: float
     skipped: bool = False
+    cert_not_after: datetime | None = None  # the relay's TLS certificate's expiry, when TLS was used
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)} | {"address": str(self.address)}
+        out["cert_not_after"] = self.cert_not_after.isoformat() if self.cert_not_after is not None else None
+        return out
 
     def __post_init__(self) -> None:
         if self.ok != (self.failure is None):
             raise ValueError("ok must be True exactly when there is no failure")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)} | {"address": str(self.address)}
 
     def for_address(self, address: Address) -> VerifyResult:
         """The same outcome, reported for another scope that shares the settings."""
@@ -162,8 +166,11 @@ class VerifyResult:
         return f"{self.address}: FAILED [{self.failure}] at {self.stage}: {self.detail} ({self.elapsed_seconds:.2f} s)"
 
 
-def failed(address: Address, mode: str, f: CheckFailed, detail: str, elapsed: float) -> VerifyResult:
-    """The result of a failed check; ``detail`` is ``f.detail`` with the password masked."""
+def failed(
+    address: Address, mode: str, f: CheckFailed, detail: str, elapsed: float, cert_not_after: datetime | None = None
+) -> VerifyResult:
+    """The result of a failed check; ``detail`` is ``f.detail`` with the password masked;
+    ``cert_not_after``: the relay's certificate's expiry when the TLS handshake got that far."""
     return VerifyResult(
         ok=False,
         address=address,
@@ -173,10 +180,13 @@ def failed(address: Address, mode: str, f: CheckFailed, detail: str, elapsed: fl
         detail=detail,
         advice=ADVICE[f.failure],
         elapsed_seconds=round(elapsed, 3),
+        cert_not_after=cert_not_after,
     )
 
 
-def succeeded(address: Address, mode: str, detail: str, elapsed: float) -> VerifyResult:
+def succeeded(
+    address: Address, mode: str, detail: str, elapsed: float, cert_not_after: datetime | None = None
+) -> VerifyResult:
     return VerifyResult(
         ok=True,
         address=address,
@@ -186,6 +196,7 @@ def succeeded(address: Address, mode: str, detail: str, elapsed: float) -> Verif
         detail=detail,
         advice="",
         elapsed_seconds=round(elapsed, 3),
+        cert_not_after=cert_not_after,
     )
 
 
