@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from ..addresses import Address, Tier
 from ..models import LiveRecord, Organization, ResolvedSettings, VerifyOptions
+from ..relayhealth import RelayHealth, Scope, Tally
 from ..resolve import Resolution
 from ..tiermap import OrgQuery, OrgRow, Page, PartnerRow
 from ..tokens import NewToken, TokenInfo
@@ -218,6 +219,22 @@ class Administration(Protocol):
     def end_session(self, session_id: str, expires_at: datetime) -> None: ...
 
     def session_ended(self, session_id: str) -> bool: ...
+
+    # ----- relay health (``store.health``) -------------------------------------------------
+
+    def relay_health(self) -> dict[str, RelayHealth]:
+        """Each relay's last check and history, by relay key."""
+
+    def save_relay_health(self, healths: Sequence[RelayHealth], *, whole: bool) -> None:
+        """The rows of one run; ``whole``: the run covered every organization (rows of relays
+        no organization uses any more go)."""
+
+    def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Whether ``holder`` now holds the lease ``name`` for ``seconds``."""
+
+    def source_tally(self, scope: Scope) -> Tally:
+        """Organizations in ``scope`` per effective source and partner, counted by the database
+        (``relayhealth.tally``'s answer)."""
 
 
 class DatabaseStore(Store, Administration, Protocol):

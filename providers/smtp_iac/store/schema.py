@@ -1,6 +1,6 @@
 """The store's schema, as numbered migrations shared by both backends.
 
-Why plain DB-API and not an ORM or a migration tool: the store is five tables and about
+Why plain DB-API and not an ORM or a migration tool: the store is a few tables and about
 twenty statements. SQLAlchemy + Alembic would add two dependencies, a second schema
 description and a migration directory to keep the same SQL in one place; the whole dialect
 difference here is the placeholder style, the auto-increment column and two lock clauses
@@ -145,6 +145,30 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             # Console sessions signed out before their cookie expires: a copy of it is refused.
             """CREATE TABLE ended_sessions (
             id TEXT PRIMARY KEY,
+            expires_at TEXT NOT NULL
+        )""",
+        ],
+    ),
+    (
+        4,
+        "relay health, leases",
+        [
+            # The last check of each relay (one distinct effective settings, ``relayhealth``) and
+            # its history: the relay and the check as JSON (never a password), the times that
+            # say "failing since" and "recovered at".
+            """CREATE TABLE relay_health (
+            key TEXT PRIMARY KEY,
+            relay TEXT NOT NULL,
+            last_check TEXT,
+            failing_since TEXT,
+            recovered_at TEXT,
+            checked_at TEXT NOT NULL
+        )""",
+            # Who runs a periodic job for the whole store (the service's health checks): one
+            # holder at a time, until ``expires_at`` unless it renews.
+            """CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
             expires_at TEXT NOT NULL
         )""",
         ],

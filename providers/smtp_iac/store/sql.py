@@ -10,7 +10,8 @@ mean), each given the others it needs, and nothing shared but the ``Db``:
   (a stack lets go of a scope);
 - ``TierMapQueries`` (the tier map's pages, blast radius), ``KeyRotation``, ``TokenRegistry``
   (service tokens), ``ServiceGuards`` (the service's budgets and ended console sessions),
-  ``Digests`` (fingerprints, seals, derived keys), ``Opening`` (migrations, the key check).
+  ``Digests`` (fingerprints, seals, derived keys), ``Opening`` (migrations, the key check),
+  ``HealthLog`` (relay health and the lease of its periodic run).
 
 The table in ``SqlStore.__init__`` says which part answers each method of ``DatabaseStore``.
 Guarantees, proved on both backends by ``tests/store``: see ``records``; reads of the whole
@@ -31,6 +32,7 @@ from .audit import AuditTrail
 from .db import Db, Part, reading
 from .digests import Digests
 from .guards import ServiceGuards
+from .health import HealthLog
 from .opening import Opening
 from .records import RECORD_SELECT, Records
 from .release import Release
@@ -73,11 +75,18 @@ class SqlStore(Part):
         self.tenants, self.load_tenants, self.find_org = tenancy.tenants, tenancy.load_tenants, tenancy.find_org
         self.set_smtp_enabled = tenancy.set_smtp_enabled
         self.org_page, self.partner_page, self.blast_radius = tiers.org_page, tiers.partner_page, tiers.blast_radius
+        self.source_tally = tiers.source_tally
         # Administration
         self.derived_key, self.rotate_keys = digests.derived_key, KeyRotation(db, audit).rotate_keys
         self.create_token, self.list_tokens = tokens.create_token, tokens.list_tokens
         self.find_token, self.revoke_token = tokens.find_token, tokens.revoke_token
         self.admit, self.end_session, self.session_ended = guards.admit, guards.end_session, guards.session_ended
+        health = HealthLog(db)
+        self.relay_health, self.save_relay_health, self.take_lease = (
+            health.relay_health,
+            health.save_relay_health,
+            health.take_lease,
+        )
 
     @property
     def url_for_display(self) -> str:

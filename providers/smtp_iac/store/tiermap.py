@@ -17,18 +17,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..addresses import Address, Tier
+from ..addresses import CONTROLLER, Address, Tier
+from ..relayhealth import Scope, Tally
 from ..tiermap import OrgQuery, OrgRow, Page, PartnerRow, reaches_through
 from .db import Cursor, Db, Part, reading
 from .tenancy import Tenancy
 
-_ORGS = """SELECT o.partner, o.id, o.smtp_enabled, ro.address, ro.managed_by,
-    CASE WHEN ro.address IS NOT NULL AND o.smtp_enabled = 1 THEN 'organization'
+_TIER = """CASE WHEN ro.address IS NOT NULL AND o.smtp_enabled = 1 THEN 'organization'
          WHEN rp.address IS NOT NULL THEN 'partner'
-         WHEN ? = 1 THEN 'controller' ELSE 'none' END AS tier
-  FROM organizations o
-  LEFT JOIN records ro ON ro.partner = o.partner AND ro.org = o.id
+         WHEN ? = 1 THEN 'controller' ELSE 'none' END"""
+_JOINS = """LEFT JOIN records ro ON ro.partner = o.partner AND ro.org = o.id
   LEFT JOIN records rp ON rp.partner = o.partner AND rp.org = ''"""
+_ORGS = f"""SELECT o.partner, o.id, o.smtp_enabled, ro.address, ro.managed_by,
+    {_TIER} AS tier
+  FROM organizations o
+  {_JOINS}"""
 
 _PARTNERS = """SELECT p.id, (SELECT COUNT(*) FROM organizations o WHERE o.partner = p.id), r.address, r.managed_by
   FROM partners p LEFT JOIN records r ON r.partner = p.id AND r.org = ''"""
@@ -98,6 +101,39 @@ class TierMapQueries(Part):
             marks = ", ".join("?" for _ in tiers)
             sql = f"SELECT COUNT(*) FROM ({inner}) t WHERE t.tier IN ({marks})"
             return int(self.db.x(cur, sql, [*params, *tiers]).fetchone()[0])
+
+    @reading
+    def source_tally(self, scope: Scope) -> Tally:
+        """Organizations in ``scope`` per effective source and partner (``relayhealth.tally``'s
+        answer, counted by the database: one grouped query over ``_ORGS``, a row per partner and
+        tier, and one per organization in force on its own record)."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        if scope.partners:
+            conditions.append(f"o.partner IN ({', '.join('?' for _ in scope.partners)})")
+            params += sorted(scope.partners)
+        for org in sorted(scope.orgs, key=str):
+            conditions.append("(o.partner = ? AND o.id = ?)")
+            params += [org.partner, org.org]
+        where = " WHERE " + " OR ".join(conditions) if conditions else ""
+        with self.db.read() as cur:
+            controller = self.db.x(cur, "SELECT 1 FROM records WHERE partner = '' AND org = ''").fetchone()
+            sql = (
+                f"SELECT t.partner, t.own, t.tier, COUNT(*) FROM (SELECT o.partner, "
+                f"CASE WHEN ro.address IS NOT NULL AND o.smtp_enabled = 1 THEN o.id ELSE '' END AS own, "
+                f"{_TIER} AS tier FROM organizations o {_JOINS}{where}) t GROUP BY t.partner, t.own, t.tier"
+            )
+            rows = self.db.x(cur, sql, [int(controller is not None), *params]).fetchall()
+        tally: Tally = {}
+        for partner, own, tier, n in rows:
+            source = {
+                "organization": Address.trusted(partner, own) if own else None,
+                "partner": Address.trusted(partner),
+                "controller": CONTROLLER,
+            }.get(tier)
+            counts = tally.setdefault(source, {})
+            counts[partner] = counts.get(partner, 0) + int(n)
+        return tally
 
     def _org_select(self, cur: Cursor, partner: str | None, org: str | None, search: str) -> tuple[str, list[Any]]:
         controller = self.db.x(cur, "SELECT 1 FROM records WHERE partner = '' AND org = ''").fetchone() is not None
