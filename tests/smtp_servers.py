@@ -296,6 +296,26 @@ def smtp_server(**kwargs) -> Iterator[SmtpServer]:
         srv.stop()
 
 
+@contextlib.contextmanager
+def smtp_server_with_cert(cert: trustme.LeafCert, **kwargs) -> Iterator[SmtpServer]:
+    """``smtp_server`` (TLS: starttls or implicit) presenting ``cert``, e.g. one that expires soon:
+    ``ca.issue_cert(LOOPBACK, "localhost", not_after=...)``."""
+    srv = SmtpServer(**kwargs)
+    if srv.tls == "none":
+        raise ValueError("a certificate needs TLS")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(ctx)
+    if srv.tls == "implicit":
+        srv._controller.ssl_context = ctx
+    else:
+        srv._controller.SMTP_kwargs["tls_context"] = ctx
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
 # ----- broken servers (raw sockets) -----------------------------------------------------
 
 

@@ -45,6 +45,12 @@ COMMANDS: dict[str, Lazy] = {
     "effective": Lazy(
         "effective", "effective_cmd", "Effective SMTP settings of an organization, and the tier they come from."
     ),
+    "health": Lazy(
+        "health",
+        "health_cmd",
+        "Check the relays that carry organizations' mail now (a login, never a message) and report whose mail "
+        "each carries.",
+    ),
     "import": Lazy(
         "importing",
         "import_cmd",

@@ -42,6 +42,7 @@ from ..errors import (
     UnknownTenant,
 )
 from ..models import LiveRecord, Organization, ResolvedSettings, VerifyOptions
+from ..relayhealth import HealthReport, Scope, report_from_dict
 from ..resolve import Resolution
 from ..tiermap import OrgQuery, OrgRow, Page, PartnerRow
 from ..tokens import Role, TokenInfo
@@ -53,6 +54,8 @@ from .snapshot import Snapshot, Tenants, TenantsChange
 
 TIMEOUT = httpx.Timeout(connect=10.0, read=150.0, write=30.0, pool=10.0)
 """A write waits for the service's SMTP check (at most 120 s by the stack's verify options)."""
+HEALTH_TIMEOUT = httpx.Timeout(connect=10.0, read=900.0, write=30.0, pool=10.0)
+"""A health run checks every relay in scope, a few at a time, each within the service's timeout."""
 
 
 class RemoteStore:
@@ -198,6 +201,23 @@ class RemoteStore:
             for address, entries in got.items():
                 out[Address.parse(address)] = [entry_of(e) for e in entries]
         return out
+
+    def check_health(self, scope: Scope, concurrency: int = 8) -> HealthReport:
+        """Have the service check the relays in ``scope`` now (``POST /v1/health/checks``: its
+        CA file, timeout and relay policy; within the token's reach) and answer the report."""
+        body = {
+            "partners": sorted(scope.partners),
+            "orgs": sorted(str(o) for o in scope.orgs),
+            "concurrency": concurrency,
+        }
+        doc = self._call("POST", "/v1/health/checks", json=body, timeout=HEALTH_TIMEOUT).json()
+        try:
+            return report_from_dict(doc)
+        except (KeyError, TypeError, ValueError, AttributeError, AssertionError):
+            raise StoreError(
+                f"the settings service at {self.url_for_display} answered a health report this client does not read",
+                hint="use an smtp-iac of the service's version",
+            ) from None
 
     def schema_version(self) -> int:
         self._call("GET", "/readyz")
