@@ -21,6 +21,11 @@ Choices where the table is silent, each the narrower reading:
 - The audit log is read as the records are: all of it by sysadmin and viewer, its partner's and
   organizations' entries by a partner admin, its organization's by an org admin.
 - The service's metrics are read by sysadmin and viewer.
+- Relay health (``HEALTH``: the last checks of the relays carrying mail) is read as the tier
+  map's organizations are: all of it by sysadmin and viewer, its partner's by a partner admin,
+  its organization's by an org admin; the mailer reads none. Checks run now (``HEALTH_CHECK``)
+  open SMTP connections, as a write's check does: sysadmin, and a partner admin for its
+  partner; the read-only roles and org admins wait for the service's own runs.
 - A list of partners (the tier map's) is read by whoever reads those partners' records; an org
   admin and the mailer read organizations' lists only (``lists_partners``).
 - A plan's snapshot (``PLAN``) is read by every role that reads records (not the mailer), each
@@ -54,6 +59,8 @@ class Act(StrEnum):
     METRICS = "metrics"
     PLAN = "plan"  # read the snapshot a plan is made from (the records and tenants in reach)
     FINGERPRINT = "fingerprint"  # the store's keyed digest of a secret (plans compare passwords by it)
+    HEALTH = "health"  # relay health: the last checks of the relays that carry mail
+    HEALTH_CHECK = "health-check"  # check the relays in force now (SMTP logins)
 
 
 SWITCHED = frozenset({Act.WRITE, Act.TEST})
@@ -87,7 +94,7 @@ def decide(token: TokenInfo, act: Act, address: Address = CONTROLLER, *, smtp_en
     if role is Role.SYSADMIN:
         return None if act is not Act.SEND else Denied(f"{who} does not send system e-mail; the mailer role does")
     if role is Role.VIEWER:
-        if act in (Act.READ, Act.EFFECTIVE, Act.AUDIT, Act.METRICS, Act.PLAN):
+        if act in (Act.READ, Act.EFFECTIVE, Act.AUDIT, Act.METRICS, Act.PLAN, Act.HEALTH):
             return None
         return Denied(f"{who} only reads")
     if role is Role.MAILER:
@@ -109,6 +116,8 @@ def decide(token: TokenInfo, act: Act, address: Address = CONTROLLER, *, smtp_en
             return None
         return Denied(f"{who} manages partners/{token.partner} and its organizations, not {address}")
     # org-admin
+    if act is Act.HEALTH_CHECK:
+        return Denied(f"{who} reads its organization's relay health; a partner admin or sysadmin runs checks")
     if not within(token, address):
         return Denied(f"{who} manages {token.org} only, not {address}")
     if act is Act.SWITCH:
@@ -183,4 +192,25 @@ def lists_partners(token: TokenInfo, partner: str | None) -> str | Denied | None
         return partner if denied is None else denied
     if token.role in (Role.ORG_ADMIN, Role.MAILER):
         return Denied(f"a {token.scope_text} token does not read the partners; GET /v1/tiermap/organizations")
+    return None
+
+
+def own_reach(token: TokenInfo) -> tuple[frozenset[str], frozenset[Address]]:
+    """The partners and organizations a question of ``token`` that names none covers (relay
+    health): a partner admin's partner, an org admin's organization; for the other roles
+    nothing named, which is everything. What a token names is judged as any address."""
+    if token.role is Role.PARTNER_ADMIN and token.partner:
+        return frozenset({token.partner}), frozenset()
+    if token.role is Role.ORG_ADMIN and token.org is not None:
+        return frozenset(), frozenset({token.org})
+    return frozenset(), frozenset()
+
+
+def reach_partners(token: TokenInfo) -> frozenset[str] | None:
+    """The partners an answer that counts organizations (relay health) is cut to for ``token``:
+    a partner admin's, an org admin's organization's partner; None (all) for the other roles."""
+    if token.role is Role.PARTNER_ADMIN:
+        return frozenset({token.partner})
+    if token.role is Role.ORG_ADMIN and token.org is not None:
+        return frozenset({token.org.partner})
     return None

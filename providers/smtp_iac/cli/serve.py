@@ -60,6 +60,15 @@ from .options import EXIT_OK, State, pass_state, store_option
     type=click.IntRange(1, 1000),
     help="Most PostgreSQL connections held at once (a pool; lost ones are replaced while serving).",
 )
+@click.option(
+    "--health-interval",
+    default=300,
+    show_default=True,
+    type=click.IntRange(0, 86_400),
+    metavar="SECONDS",
+    help="Check every relay in force this often, one instance of the store at a time (GET /v1/health, "
+    "/metrics); 0: never.",
+)
 @store_option
 @pass_state
 def serve_cmd(
@@ -75,6 +84,7 @@ def serve_cmd(
     max_body: int,
     max_connections: int | None,
     pool_size: int,
+    health_interval: int,
 ) -> int:
     """The settings service and console (see SPEC "Service"); runs until stopped."""
     from ..service import server
@@ -95,6 +105,7 @@ def serve_cmd(
         rate_limit=RateLimit(per_minute=rate_limit, burst=max(1, min(10, int(rate_limit)))),
         allow_unverified=allow_unverified,
         ca_file=Path(ca_file).resolve() if ca_file else None,
+        health_interval=float(health_interval),
     )
     store = state.open_database("smtp-iac serve", create=False, limits=POOLED.with_pool_size(pool_size))
     app = create_app(config, store)

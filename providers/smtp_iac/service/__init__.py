@@ -6,7 +6,8 @@ Layout, outside in: ``app`` (the ASGI application, put together once per process
 (request body cap, per-token rate limits), ``telemetry`` (one JSON log line per request,
 Prometheus metrics), ``auth`` (bearer token -> ``TokenInfo``), ``permits`` (whether a request
 may go on: one dependency, ``Allow``, asks ``access.decide``), the routes (``scopes``,
-``organizations``, ``tiermap``, ``clients``, ``ops``; none imports from another), ``records``
+``organizations``, ``tiermap``, ``health``, ``clients``, ``ops``; none imports from another;
+``health`` also runs the relay checks in the background), ``records``
 (records out, settings in, ETag preconditions), ``bodies`` (request and response models: the
 OpenAPI schema), ``responses`` (the error answers each route documents), ``problems`` (every
 error as ``application/problem+json``), ``relaypolicy`` (``--deny-relay``), ``context`` (what

@@ -6,10 +6,12 @@
 
 The store is opened here, once, and shared by every request of the process (a store's
 connection is serialized by its own lock; several processes or instances each open their
-own). The console (``smtp_iac.console``) is mounted at ``/``. Middleware, outside in:
-telemetry (log line, metrics, last-resort 500), body cap, 405 for a method the path's resource
-does not serve (``methods``). Docs pages that would load scripts from a CDN are off; the schema
-is at ``/openapi.json`` (``document``: FastAPI's, made exact).
+own). The console (``smtp_iac.console``) is mounted at ``/``. With ``health_interval``, the
+lifespan runs the relay health checks in the background (``health.HealthRunner``) and stops
+them on shutdown; ``/metrics`` exports the relays' health from the store either way.
+Middleware, outside in: telemetry (log line, metrics, last-resort 500), body cap, 405 for a
+method the path's resource does not serve (``methods``). Docs pages that would load scripts
+from a CDN are off; the schema is at ``/openapi.json`` (``document``: FastAPI's, made exact).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..console import SESSION_KEY_PURPOSE
 from ..console import mount as mount_console
+from ..monitor.run import last_report
 from ..store import DatabaseStore, open_database
 from ..store.limits import POOLED
 from . import problems
@@ -33,6 +36,8 @@ from .context import Ctx
 from .document import ServiceApp
 from .fingerprints import KEY_PURPOSE as FINGERPRINT_KEY_PURPOSE
 from .fingerprints import ScopeFingerprints
+from .health import HealthRunner
+from .health import router as health
 from .limits import BodyLimit, CheckSlots, RateLimiter
 from .methods import MethodGate
 from .ops import router as ops
@@ -42,7 +47,7 @@ from .scopes import router as scopes
 from .telemetry import Metrics, RequestTelemetry, TimedStore
 from .tiermap import router as tiermap
 
-ROUTERS = (scopes, organizations, tiermap, clients, ops)
+ROUTERS = (scopes, organizations, tiermap, health, clients, ops)
 """Every route of the service (the fuzz test enumerates operations from these)."""
 
 DESCRIPTION = """The platform's SMTP settings (controller, partners, organizations) behind the
@@ -94,16 +99,23 @@ def create_app(config: ServiceConfig, store: DatabaseStore | None = None) -> Fas
         slots=CheckSlots(),
         fingerprints=ScopeFingerprints(opened.derived_key(FINGERPRINT_KEY_PURPOSE)),
     )
+    metrics.watch_health(lambda: last_report(ctx.store))
+    runner = HealthRunner(ctx, config.health_interval) if config.health_interval > 0 else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if runner is not None:
+            runner.start()
         yield
+        if runner is not None:
+            await runner.stop(grace=config.verify_timeout_seconds + 5.0)
         await console.api.close()
         if owned:
             opened.close()
 
     app = bare_app(lifespan=lifespan)
     app.state.ctx = ctx
+    app.state.health_runner = runner
     problems.install(app)
     console = mount_console(app, config.session_key or opened.derived_key(SESSION_KEY_PURPOSE), ctx.store)
     app.add_middleware(MethodGate, routes=[route for router in ROUTERS for route in router.routes])

@@ -38,6 +38,10 @@ class ServiceConfig:
     """Extra trusted CA bundle (PEM) for relays with a private CA, on the server."""
     session_key: bytes | None = None
     """The 32-byte key of the console's session cookies; None: derived from the store key."""
+    health_interval: float = 0.0
+    """Seconds between two background runs of the relay health checks (``service.health``);
+    0: none. ``smtp-iac serve --health-interval`` gives 300 unless told otherwise; a value made
+    in code (tests, embedding) runs none unless it says so."""
 
 
 def parse_networks(texts: tuple[str, ...] | list[str]) -> tuple[Network, ...]:

@@ -7,7 +7,8 @@
   status; checks by outcome and failure class; store call latency by operation; store faults
   (``StoreUnavailable``: a lost connection, no free connection, a lock or statement past its
   limit, a busy SQLite file) by fault and operation, each answered 503 with ``Retry-After``,
-  and the readiness probe's failures (operation ``probe``). The registry
+  and the readiness probe's failures (operation ``probe``); the background relay health runs
+  by outcome, and each relay's health from the store (``health.HealthGauges``). The registry
   is the application's own, so two applications in one process (tests) do not mix.
 - A request that fails unexpectedly is answered 500 problem+json here, and logged with the
   exception's type only (its message might hold data); no traceback reaches a client or a log.
@@ -20,15 +21,18 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import StoreUnavailable
+from ..errors import SmtpIacError, StoreUnavailable
+from ..relayhealth import HealthReport
 from ..verify import VerifyResult
 from .problems import Problem
 
@@ -57,6 +61,25 @@ class Metrics:
             ["fault", "operation"],
             registry=self.registry,
         )
+        self.health_runs = Counter(
+            "smtp_iac_health_runs",
+            "Background relay health rounds of this instance: checked (it held the lease), standby (another "
+            "instance holds it), store_fault (skipped: the store did not answer), error",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+        self.health: HealthGauges | None = None
+
+    def watch_health(self, read: Callable[[], HealthReport]) -> None:
+        """Export each relay's health as ``read`` answers it (``HealthGauges``)."""
+        self.health = HealthGauges(read)
+        self.registry.register(self.health)
+
+    def health_changed(self) -> None:
+        """A run of this process just saved new results: the next scrape reads them."""
+        if self.health is not None:
+            self.health.changed()
 
     def fault(self, fault: str, operation: str) -> None:
         self.store_faults.labels(fault, operation).inc()
@@ -64,6 +87,82 @@ class Metrics:
     def check_done(self, result: VerifyResult) -> None:
         outcome = "skipped" if result.skipped else ("ok" if result.ok else "failed")
         self.checks.labels(outcome, str(result.failure or "")).inc()
+
+
+SNAPSHOT_SECONDS = 5.0
+"""How long a read of the relays' health serves scrapes (each read resolves every organization)."""
+
+
+class HealthGauges:
+    """Each relay's health as the store keeps it, so every instance exports the same (whichever
+    ran the checks): ``smtp_iac_relay_up`` (1: its last check passed, 0: it failed) and
+    ``smtp_iac_relay_cert_expiry_seconds`` (its certificate's expiry, from now) per checked relay,
+    labelled with its key, host and port; ``smtp_iac_organizations_without_mail`` (on a failing
+    relay or with no settings at all). Read at most every ``ttl`` seconds however often
+    ``/metrics`` is scraped; while the store does not answer, the last read is exported."""
+
+    def __init__(
+        self,
+        read: Callable[[], HealthReport],
+        ttl: float = SNAPSHOT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._read = read
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._report: HealthReport | None = None
+        self._read_at: float | None = None
+
+    def changed(self) -> None:
+        with self._lock:
+            self._read_at = None
+
+    def report(self) -> HealthReport | None:
+        with self._lock:  # one read at a time: scrapes that come together share it
+            now = self._clock()
+            if self._read_at is None or now - self._read_at >= self._ttl:
+                self._read_at = now  # a store that does not answer is asked again after ttl, not at each scrape
+                try:
+                    self._report = self._read()
+                except SmtpIacError as e:
+                    fault = e.fault if isinstance(e, StoreUnavailable) else e.kind
+                    error_log.warning("relay health metrics: the store did not answer (%s); the last read stays", fault)
+            return self._report
+
+    def describe(self) -> list[Metric]:
+        return list(_families())
+
+    def collect(self) -> list[Metric]:
+        up, expiry, without = _families()
+        report = self.report()
+        if report is not None:
+            now = datetime.now(UTC)
+            for h in report.relays:
+                if h.last is None:
+                    continue
+                labels = [h.relay.key, h.relay.host, str(h.relay.port)]
+                up.add_metric(labels, 1.0 if h.last.ok else 0.0)
+                if h.last.cert_not_after is not None:
+                    expiry.add_metric(labels, (h.last.cert_not_after - now).total_seconds())
+            without.add_metric([], float(report.without_mail()))
+        return [up, expiry, without]
+
+
+def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    labels = ["relay", "host", "port"]
+    return (
+        GaugeMetricFamily("smtp_iac_relay_up", "1 when the relay's last health check passed, else 0", labels=labels),
+        GaugeMetricFamily(
+            "smtp_iac_relay_cert_expiry_seconds",
+            "Seconds until the relay's TLS certificate expires, as its last check saw it",
+            labels=labels,
+        ),
+        GaugeMetricFamily(
+            "smtp_iac_organizations_without_mail",
+            "Organizations on a failing relay or with no effective SMTP settings, from the last checks",
+        ),
+    )
 
 
 class TimedStore:
