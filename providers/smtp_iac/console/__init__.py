@@ -5,7 +5,8 @@ Plain server-rendered HTML (Jinja2, autoescaped) with one small script for Send 
 every action is a call to the service's own API with the signed-in token (``api``), so the
 console can do nothing the API would refuse, and offers nothing a role may not do
 (``views.offers``). Modules: ``session`` (sealed cookie, CSRF), ``web`` (request helpers),
-``pages`` (sign-in, tier map), ``scope_page``, ``org_page``, ``forms``, ``views``.
+``pages`` (sign-in, tier map), ``scope_page``, ``org_page``, ``forms``, ``views``,
+``health_view`` (relay health in words).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """``/organizations/{org}``: the settings an organization's mail goes out with, the chain of
-tiers that explains why, its SMTP switch (for those who may change it), the platform's advice
-when the switch is off, and the audit trail of its scope.
+tiers that explains why, whether its mail works (the last relay health results, ``GET
+/v1/health``), its SMTP switch (for those who may change it), the platform's advice when the
+switch is off, and the audit trail of its scope.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from fastapi.responses import Response
 
 from ..addresses import Address
 from .api import Answer, org_path
+from .health_view import org_line, parse
 from .session import Session
-from .views import STEP_WORDS, SWITCH_OFF_ADVICE, TIER_WORDS, offers
+from .views import STEP_WORDS, SWITCH_OFF_ADVICE, TIER_WORDS, offers, sees_health
 from .web import call, fail, posted, redirect, render, session_of
 
 router = APIRouter(include_in_schema=False)
@@ -32,6 +34,10 @@ async def org_page(request: Request, org: str, switched: str | None = None) -> R
     if offer.audit:
         entries = await call(request, session, "GET", "/v1/audit", params={"address": str(addr), "limit": AUDIT_ROWS})
         audit = list(reversed(entries.body)) if entries.ok else None
+    health = None
+    if sees_health(session.who):  # the last results of this organization's relay
+        answer = await call(request, session, "GET", "/v1/health", params={"org": str(addr)})
+        health = org_line(parse(answer.body) if answer.ok else None, effective.get("source"))
     flash = {"on": "Organization-level SMTP is now on.", "off": "Organization-level SMTP is now off."}.get(
         switched or ""
     )
@@ -45,6 +51,7 @@ async def org_page(request: Request, org: str, switched: str | None = None) -> R
         effective=effective,
         offers=offer,
         audit=audit,
+        health=health,
         flash=flash,
         tier_words=TIER_WORDS,
         step_words=STEP_WORDS,

@@ -1,5 +1,7 @@
 """Sign-in, sign-out and the tier map (``/``): controller, partners and organizations, with the
-tier in force for each organization and who manages each record, a page of 50 at a time.
+tier in force for each organization and who manages each record, a page of 50 at a time, and
+relay health (``GET /v1/health``: per partner, the worst of its relays and how many of its
+organizations have no working mail).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from fastapi.responses import Response
 from ..addresses import Address
 from ..tokens import Role, TokenInfo, parse_token
 from .api import scope_path
+from .health_view import TierHealth, parse
 from .session import LOGIN_COOKIE
-from .views import TIER_WORDS, Pager, home, sees_controller, sees_partners
+from .views import TIER_WORDS, Pager, home, sees_controller, sees_health, sees_partners
 from .web import call, console, end_session, fail, posted, redirect, render, session_of, set_session
 
 router = APIRouter(include_in_schema=False)
@@ -120,6 +123,11 @@ async def tier_map(
     if not answer.ok:
         raise fail(request, session, answer)
     orgs = answer.body
+    health = None
+    if sees_health(who):  # the last results within the token's reach; the map stands without them
+        answer = await call(request, session, "GET", "/v1/health")
+        report = parse(answer.body) if answer.ok else None
+        health = TierHealth(report) if report is not None else None
     base = {"q": q, "partner": partner, "tier": tier}
     return render(
         request,
@@ -133,6 +141,7 @@ async def tier_map(
         pager=Pager(orgs["total"], offset, PAGE, base | {"poffset": poffset}),
         filters=base,
         tier_words=TIER_WORDS,
+        health=health,
         limited_partner=who.partner if who.role is Role.PARTNER_ADMIN else "",
     )
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from ..access import Act, Denied, decide, lists_partners
+from ..access import Act, Denied, decide, lists_partners, own_reach
 from ..addresses import CONTROLLER, Address
 from ..errors import FeatureDisabled
 from ..tokens import Role, TokenInfo
@@ -78,6 +78,14 @@ def sees_controller(who: TokenInfo) -> bool:
 def sees_partners(who: TokenInfo) -> bool:
     """Whether the token reads a list of partners (``access.lists_partners``, as the API's tier map)."""
     return not isinstance(lists_partners(who, None), Denied)
+
+
+def sees_health(who: TokenInfo) -> bool:
+    """Whether the token reads relay health within its own reach (``GET /v1/health``, judged by
+    the API's ``access.decide``; the mailer does not): a page does not ask what would be refused."""
+    partners, orgs = own_reach(who)
+    address = next(iter(orgs), None) or (Address(next(iter(partners))) if partners else CONTROLLER)
+    return decide(who, Act.HEALTH, address) is None
 
 
 @dataclass(frozen=True)
