@@ -74,3 +74,8 @@ def test_recovery_benchmark_runs_to_the_end():
 def test_pulumi_plugin_benchmark_runs_to_the_end():
     out = _run(str(BENCH / "pulumi_plugin.py"), "--resources", "20", "--calls", "3", "--pg", "")
     assert "native plugin" in out and "| Read (import) |" in out
+
+
+def test_health_benchmark_runs_to_the_end():
+    out = _run(str(BENCH / "health.py"), "--orgs", "2000", "--partners", "8", "--check-ms", "0", "--pg", "")
+    assert "5 checks for 2,000 organizations" in out and "sessions per relay [1, 1, 1, 1, 1]" in out
