@@ -19,6 +19,7 @@ from ..errors import UnknownTenant, UsageError
 from ..relayhealth import HealthReport, Scope
 from ..report import health as render
 from ..store.protocol import Store
+from ..store.snapshot import unknown_tenant
 from .options import State, format_option, pass_state, store_option
 
 DEFAULT_TIMEOUT = 15
@@ -111,18 +112,17 @@ def _scope(store: Store, partners: tuple[str, ...], orgs: tuple[str, ...]) -> Sc
     """The scope the options name; a partner or organization the store does not know (or, through
     the service, one beyond the token's reach) is refused before any check."""
     wanted: set[str] = set()
-    if partners:
-        tenants = store.tenants()
-        for p in partners:
-            ref = p.strip()
-            try:
-                address = Address.parse(ref) if ref.startswith("partners/") else Address(ref)
-            except ValueError as e:
-                raise UnknownTenant(str(e), hint=PARTNER_HINT) from None
-            if not address.partner or address.org:
-                raise UsageError(f"--partner {ref!r} is not a partner", hint=PARTNER_HINT)
-            tenants.check(address)
-            wanted.add(address.partner)
+    for p in partners:
+        ref = p.strip()
+        try:
+            address = Address.parse(ref) if ref.startswith("partners/") else Address(ref)
+        except ValueError as e:
+            raise UnknownTenant(str(e), hint=PARTNER_HINT) from None
+        if not address.partner or address.org:
+            raise UsageError(f"--partner {ref!r} is not a partner", hint=PARTNER_HINT)
+        if store.partner_page(partner=address.partner, limit=1).total == 0:  # one query, not every tenant
+            raise unknown_tenant(address, (), [])
+        wanted.add(address.partner)
     return Scope(frozenset(wanted), frozenset(store.find_org(o).address for o in orgs))
 
 
