@@ -11,7 +11,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.proto import provider_pb2
 from pulumi_engine import UNKNOWN, urn
-from pulumi_support import NEW_PASSWORD, PASSWORD, USER
+from pulumi_support import NEW_PASSWORD, inputs
 from smtp_servers import silent_server
 
 from smtp_iac.pulumi.provider import SmtpInheritanceProvider, SmtpSettingsProvider
@@ -30,24 +30,8 @@ def test_preview_opens_no_smtp_connection_and_writes_nothing(host, store, relay,
     assert resp.supportsPreview is False, "so the engine previews with Check and Diff only"
 
     def props(address, **over):
-        d = {
-            "address": address,
-            "stack": "prod",
-            "host": "127.0.0.1",
-            "port": relay.port,
-            "tls": True,
-            "username": USER,
-            "password": PASSWORD,
-            "verify": {
-                "mode": "send",
-                "to": "ops@example.com",
-                "from": "smtp-iac@example.com",
-                "ca_file": str(ca_file),
-            },
-            "__provider": settings_provider,
-        }
-        d.update(over)
-        return d
+        verify = {"mode": "send", "to": "ops@example.com", "from": "smtp-iac@example.com", "ca_file": str(ca_file)}
+        return inputs(address, relay, ca_file, **{"verify": verify, "__provider": settings_provider, **over})
 
     # an earlier `pulumi up`: partners/acme exists
     acme = urn("prod", SETTINGS_TYPE, "partners/acme")

@@ -1,12 +1,13 @@
 """Checking what is in force: one SMTP login per relay in scope, the results kept.
 
-``check_health`` reads one snapshot of the store, groups the organizations in scope by relay
-(``relayhealth.coverage``), takes each relay's password from its first record (the store
-decrypts it; it never leaves this process), runs the verify check in mode ``login`` (no mail
-is ever sent) for every relay, at most ``concurrency`` at a time, each within
-``timeout_seconds`` and the relay policy (``destination``: the service's ``--deny-relay``),
-advances each relay's history (``relayhealth.advance``) and saves it. ``last_report`` answers
-the same report from what the store kept, without a connection.
+``check_health`` has the database count the organizations in scope per effective source
+(``source_tally``), groups the sources by relay (``relayhealth.coverage_of``), takes each
+relay's password from its first record (the store decrypts it; it never leaves this process),
+runs the verify check in mode ``login`` (no mail is ever sent) for every relay, at most
+``concurrency`` at a time, each within ``timeout_seconds`` and the relay policy
+(``destination``: the service's ``--deny-relay``), advances each relay's history
+(``relayhealth.advance``) and saves it. ``last_report`` answers the same report from what the
+store kept, without a connection.
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ class _Live:
 
 
 LIVE: Final = _Live()
+Expected = int | _Live | None
+"""The version a write replaces: a number, ``None`` (no record there) or ``LIVE``."""
 
 
 def written(result: ScopeResult) -> LiveRecord | None:
@@ -112,7 +114,7 @@ class Operations:
         stack: str,
         options: VerifyOptions,
         base_dir: Path,
-        expected: int | _Live | None = LIVE,
+        expected: Expected = LIVE,
         stack_file: str | None = None,
     ) -> LiveRecord:
         """Verify, then write ``settings`` at ``address`` (compare-and-swap on ``expected``)."""
@@ -125,7 +127,7 @@ class Operations:
         return record
 
     def remove(
-        self, address: Address, *, stack: str, expected: int | _Live | None = LIVE, stack_file: str | None = None
+        self, address: Address, *, stack: str, expected: Expected = LIVE, stack_file: str | None = None
     ) -> LiveRecord | None:
         """Remove the override at ``address`` if there is one; the record removed (None: there
         was none). ``LIVE``: whichever version is there (a create); else compare-and-swap."""

@@ -46,7 +46,7 @@ from pulumi.dynamic import (
 
 from ..addresses import Address
 from . import properties as P
-from .operations import REFRESH_HINT, Operations
+from .operations import LIVE, REFRESH_HINT, Expected, Operations
 from .runconfig import RunConfig
 
 __all__ = ["REFRESH_HINT", "SmtpInheritanceProvider", "SmtpSettingsProvider"]
@@ -107,7 +107,7 @@ class SmtpSettingsProvider(_StoreProvider):
 
         return _diff_result(P.settings_changes(olds, news, fingerprint))
 
-    def _put(self, props: dict[str, Any], **expected: Any) -> dict[str, Any]:
+    def _put(self, props: dict[str, Any], expected: Expected = LIVE) -> dict[str, Any]:
         record = self._ops().put(
             Address.parse(props["address"]),
             P.resolved_settings(props),
@@ -115,7 +115,7 @@ class SmtpSettingsProvider(_StoreProvider):
             options=P.verify_options(props),
             base_dir=_base_dir(props),
             stack_file=props.get("stack_file"),
-            **expected,
+            expected=expected,
         )
         return P.settings_outputs(props, record)
 

@@ -194,7 +194,7 @@ class SmtpIacProvider(Provider):
         if _kind(request.type) is settings:
             if request.preview:
                 return CreateResponse("", wire(settings.preview(inputs, owner)))
-            outs = await self._io(settings.write, self.ops(), owner, self._with_verify(inputs), create=True)
+            outs = await self._io(settings.write, self.ops(), owner, self._with_verify(inputs))
         else:
             if request.preview:
                 return CreateResponse("", wire(inheritance.preview(inputs)))
@@ -207,7 +207,7 @@ class SmtpIacProvider(Provider):
             if request.preview:
                 return UpdateResponse(wire(settings.preview(news, owner, olds)))
             outs = await self._io(
-                settings.write, self.ops(), owner, self._with_verify(news), expected=olds.get("version"), create=False
+                settings.write, self.ops(), owner, self._with_verify(news), expected=olds.get("version")
             )
         else:
             if request.preview:

@@ -23,7 +23,7 @@ from ...addresses import Address
 from ...errors import UsageError
 from ...models import SETTINGS_FIELDS, LiveRecord
 from .. import properties as P
-from ..operations import Operations
+from ..operations import LIVE, Expected, Operations
 from .schema import RECORD_OUTPUTS, SETTINGS_INPUTS
 from .values import COMPUTED, domain_name
 
@@ -70,8 +70,9 @@ def preview(inputs: dict[str, Any], owner: str, olds: dict[str, Any] | None = No
     return out
 
 
-def write(ops: Operations, owner: str, inputs: dict[str, Any], *, expected: Any = None, create: bool) -> dict[str, Any]:
-    """Verify, then write (the one write path); the outputs."""
+def write(ops: Operations, owner: str, inputs: dict[str, Any], *, expected: Expected = LIVE) -> dict[str, Any]:
+    """Verify, then write (the one write path); the outputs. A create replaces whatever version
+    is there (``LIVE``, under the ownership rule); an update names the version it replaces."""
     inputs = P.normalize(inputs)
     options = P.verify_options(inputs)
     record = ops.put(
@@ -80,7 +81,7 @@ def write(ops: Operations, owner: str, inputs: dict[str, Any], *, expected: Any 
         stack=owner,
         options=options,
         base_dir=Path.cwd(),
-        **({} if create else {"expected": expected}),
+        expected=expected,
     )
     return outputs(inputs, record)
 
