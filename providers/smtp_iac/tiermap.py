@@ -79,6 +79,31 @@ class Page(Generic[T]):
     limit: int
 
 
+IN_FORCE = ("organization", "partner", "inherited")
+"""What the store keeps of an organization's tier (``organizations.in_force``): 'inherited' is
+the controller's tier while it has a record, else 'none'."""
+
+
+def in_force(smtp_enabled: bool, own_record: bool, partner_record: bool) -> str:
+    """The kept value of ``resolve``'s rule: the organization's own record counts only while its
+    switch is on; then its partner's; anything else inherits (the controller's, or none)."""
+    if own_record and smtp_enabled:
+        return "organization"
+    return "partner" if partner_record else "inherited"
+
+
+def shown_tier(kept: str, controller_record: bool) -> str:
+    """The tier (``TIERS``) of a kept value, given whether the controller has a record."""
+    if kept == "inherited":
+        return "controller" if controller_record else "none"
+    return kept
+
+
+def kept_tiers(tiers: tuple[str, ...], controller_record: bool) -> tuple[str, ...]:
+    """The kept values whose tier is one of ``tiers`` (empty: no organization can match)."""
+    return tuple(k for k in IN_FORCE if shown_tier(k, controller_record) in tiers)
+
+
 def reaches_through(address: Address) -> tuple[str, ...]:
     """The effective tiers of the organizations under ``address`` whose mail a record there
     carries (or would carry, once written): every organization below it that has nothing more

@@ -15,6 +15,7 @@ Every state is said in words; the page's colour and sign only repeat it. Times a
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -180,16 +181,26 @@ class TierHealth:
         everything = [(h, h.relay.carried) for h in report.relays]
         self.total = _mark(everything, sum(bare.values()), now)
         """Every organization in the caller's reach."""
+        self._rows: dict[int, list[RelayRow]] = {}
 
     def partner(self, partner: str) -> Mark:
         return self._partners.get(partner) or Mark("none", "No organizations", 0, 0)
 
     def relays(self, limit: int = RELAY_ROWS) -> list[RelayRow]:
-        """The relays, worst first (then the most organizations carried)."""
+        """The relays, worst first (then the most organizations carried); made once per limit
+        (the console keeps the markers while nothing moved, and shows them again)."""
+        if limit not in self._rows:
+            self._rows[limit] = self._relays(limit)
+        return self._rows[limit]
+
+    def _relays(self, limit: int) -> list[RelayRow]:
         now = self.report.at
-        ranked = sorted(self.report.relays, key=lambda h: (-RANK[h.status(now)], -h.relay.carried, h.relay.host))
+
+        def key(h: RelayHealth) -> tuple[int, int, str]:
+            return (-RANK[h.status(now)], -h.relay.carried, h.relay.host)
+
         rows = []
-        for h in ranked[:limit]:
+        for h in heapq.nsmallest(limit, self.report.relays, key=key):  # sorted(...)[:limit], stable
             mark = _mark([(h, h.relay.carried)], 0, now)
             if h.status(now) == "failing" and h.last is not None:
                 since = when(h.failing_since or h.last.checked_at, now)

@@ -16,7 +16,7 @@ from ..addresses import Address
 from ..tokens import Role, TokenInfo, parse_token
 from .api import scope_path
 from .health_view import TierHealth, parse
-from .session import LOGIN_COOKIE
+from .session import LOGIN_COOKIE, Session
 from .views import TIER_WORDS, Pager, home, sees_controller, sees_health, sees_partners
 from .web import call, console, end_session, fail, posted, redirect, render, session_of, set_session
 
@@ -123,11 +123,7 @@ async def tier_map(
     if not answer.ok:
         raise fail(request, session, answer)
     orgs = answer.body
-    health = None
-    if sees_health(who):  # the last results within the token's reach; the map stands without them
-        answer = await call(request, session, "GET", "/v1/health")
-        report = parse(answer.body) if answer.ok else None
-        health = TierHealth(report) if report is not None else None
+    health = await _tier_health(request, session) if sees_health(who) else None
     base = {"q": q, "partner": partner, "tier": tier}
     return render(
         request,
@@ -144,6 +140,32 @@ async def tier_map(
         health=health,
         limited_partner=who.partner if who.role is Role.PARTNER_ADMIN else "",
     )
+
+
+KEPT_HEALTH = 64
+"""The most tokens whose tier map health markers are kept (the oldest goes first)."""
+
+
+async def _tier_health(request: Request, session: Session) -> TierHealth | None:
+    """The health markers of the last results within the token's reach (None: the map stands
+    without them). The markers of the last answer are kept with its ``ETag`` and asked for
+    with ``If-None-Match``: while nothing moved (304) they serve again, unparsed."""
+    kept_by = console(request).kept_health
+    kept = kept_by.pop(session.who.id, None)
+    headers = {"If-None-Match": kept[0]} if kept else None
+    answer = await call(request, session, "GET", "/v1/health", headers=headers)
+    health: TierHealth | None
+    if answer.status == 304 and kept is not None:
+        health = kept[1]
+    else:
+        report = parse(answer.body) if answer.ok else None
+        health = TierHealth(report) if report is not None else None
+        kept = (answer.headers["etag"], health) if health is not None and answer.headers.get("etag") else None
+    if kept is not None:  # the newest last: the oldest goes first
+        while len(kept_by) >= KEPT_HEALTH:
+            del kept_by[next(iter(kept_by))]
+        kept_by[session.who.id] = kept
+    return health
 
 
 def _partner_pager(partners: dict[str, Any] | None, poffset: int, base: dict[str, Any]) -> Pager | None:

@@ -68,6 +68,7 @@ class Console:
         self.api = Api(app)
         self.ended = ended
         self.signins = RateLimiter(SIGNINS)
+        self.kept_health: dict[str, tuple[str, Any]] = {}  # token id -> (ETag, markers): ``pages``
 
     async def session(self, request: Request) -> Session | None:
         """The request's session: its cookie opens, and it was not ended by a sign-out."""

@@ -8,11 +8,22 @@ runs the verify check in mode ``login`` (no mail is ever sent) for every relay, 
 (``destination``: the service's ``--deny-relay``), advances each relay's history
 (``relayhealth.advance``) and saves it. ``last_report`` answers the same report from what the
 store kept, without a connection.
+
+``last_report`` is asked for by every view of the console's tier map, and counting 200,000
+organizations and reading every record costs hundreds of milliseconds, so a store that counts
+what moved (``moves``: partners' tiers and records, the controller's record, relay health, each
+counter raised in the transaction of the write) gets the relays of its last answer for a scope
+again while the counters have not moved: the counters are read before the answer is made, so a
+write committed meanwhile only makes the next question count anew. A store without counters (a
+remote one) is asked each time.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -86,9 +97,43 @@ def check_health(
     return HealthReport(scope, healths, cov.without_settings, cov.organizations, at)
 
 
+@dataclass(frozen=True)
+class _Kept:
+    moves: object
+    relays: tuple[RelayHealth, ...]
+    without_settings: tuple[tuple[str, int], ...]
+    organizations: int
+
+
+KEPT_SCOPES = 64
+"""The most scopes whose last answer is kept per store (the oldest goes first)."""
+
+_kept: weakref.WeakKeyDictionary[object, dict[Scope, _Kept]] = weakref.WeakKeyDictionary()
+_kept_lock = threading.Lock()
+
+
 def last_report(store: DatabaseStore, scope: Scope = EVERYTHING, *, clock: Clock = _utc_now) -> HealthReport:
     """The relays in scope as they are now, each with what its last check found (``unchecked``
     for a relay no run has checked yet)."""
+    moves_of: Callable[[], object] | None = getattr(store, "moves", None)
+    moves = moves_of() if moves_of is not None else None
+    if moves is not None:
+        with _kept_lock:
+            kept = _kept.get(store, {}).get(scope)
+        if kept is not None and kept.moves == moves:
+            return HealthReport(scope, kept.relays, kept.without_settings, kept.organizations, clock())
+    report = _report(store, scope, clock)
+    if moves is not None:
+        with _kept_lock:
+            scopes = _kept.setdefault(store, {})
+            scopes.pop(scope, None)
+            while len(scopes) >= KEPT_SCOPES:
+                del scopes[next(iter(scopes))]
+            scopes[scope] = _Kept(moves, report.relays, report.without_settings, report.organizations)
+    return report
+
+
+def _report(store: DatabaseStore, scope: Scope, clock: Clock) -> HealthReport:
     cov, _first = scope_coverage(store, scope)
     kept = store.relay_health()
     healths = []

@@ -21,6 +21,7 @@ background run of ``serve --health-interval``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import secrets
@@ -30,8 +31,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints, WithJsonSchema
 
 from ..access import Act, own_reach, reach_partners
@@ -39,11 +40,11 @@ from ..addresses import ID_PATTERN, Address
 from ..errors import SmtpIacError, StoreUnavailable
 from ..monitor.run import check_health, last_report
 from ..relayhealth import EVERYTHING, HealthReport, Scope, report_to_dict
+from ..tokens import TokenInfo
 from ..verify.batch import DEFAULT_CONCURRENCY
-from .auth import Caller
 from .context import Context, Ctx
 from .patterns import ORG_ADDRESS
-from .permits import Allow, Permit
+from .permits import Allow, Caller, Permit
 from .responses import errors
 
 log = logging.getLogger("smtp_iac.service.health")
@@ -143,11 +144,36 @@ Orgs = Annotated[
 
 
 @router.get("/v1/health", response_model=HealthReportOut, responses=errors(401, 403, 422, 503))
-def health(ctx: Context, allow: Allow, partner: Partners = None, org: Orgs = None) -> JSONResponse:
+def health(request: Request, ctx: Context, allow: Allow, partner: Partners = None, org: Orgs = None) -> Response:
     """The last results of the relays in force (``unchecked`` before their first check), for the
     partners and organizations named, or everything in the caller's reach. Connects to no relay."""
+    # With If-None-Match of the answer's ETag: 304 while nothing moved (``_etag``), as the
+    # console's tier map asks on each view.
     scope = _scope(allow, Act.HEALTH, partner or (), org or ())
-    return _answer(last_report(ctx.store, scope), allow)
+    tag = _etag(ctx.store, scope, allow.caller)
+    if tag is not None and tag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=304, headers={"ETag": tag})
+    response = _answer(last_report(ctx.store, scope), allow)
+    if tag is not None:
+        response.headers["ETag"] = tag
+    return response
+
+
+ETAG_SECONDS: Final = 60
+"""How long one ``ETag`` of ``GET /v1/health`` lasts while nothing moves: the statuses that
+depend on the time (a certificate's days left) are at most this old in a kept answer."""
+
+
+def _etag(store: object, scope: Scope, caller: TokenInfo) -> str | None:
+    """A weak tag of the answer: the store's counters of what moved (``moves``, read before
+    the answer is made, so a write meanwhile only changes the next tag), the scope, who asks
+    (the answer is limited to its reach) and the minute; None for a store without counters."""
+    moves = getattr(store, "moves", None)
+    if moves is None:
+        return None
+    who = (caller.id, str(caller.role), caller.partner, str(caller.org or ""))
+    basis = repr((moves(), scope.to_dict(), who, int(time.time() // ETAG_SECONDS)))
+    return 'W/"' + hashlib.sha256(basis.encode()).hexdigest()[:32] + '"'
 
 
 @router.post("/v1/health/checks", response_model=HealthReportOut, responses=errors(400, 401, 403, 413, 422, 429, 503))

@@ -17,10 +17,9 @@ from fastapi import APIRouter, Query
 from ..access import Act, listing, lists_partners
 from ..addresses import ID_PATTERN, Address
 from ..tiermap import PAGE_MAX, OrgQuery, OrgRow
-from .auth import Caller
 from .bodies import BlastOut, OrgPageOut, OrgRowOut, PartnerPageOut, PartnerRowOut
 from .context import AddressPath, Context, parse_address
-from .permits import Allow
+from .permits import Allow, Caller
 from .problems import Problem
 from .responses import errors
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from ..relayhealth import Relay, RelayHealth, check_from_dict, check_to_dict, relay_from_dict, relay_to_dict
 from .db import Part, reading
+from .tenancy import HEALTH_MOVED, count_move
 
 
 def _time(value: datetime | None) -> str | None:
@@ -47,6 +48,7 @@ class HealthLog(Part):
         now = datetime.now(UTC).isoformat(timespec="microseconds")
         with self.db.write() as cur:
             self.db.serialize(cur, "relay_health")
+            count_move(self.db, cur, HEALTH_MOVED)  # a reader's kept report no longer holds
             for h in healths:
                 values = (
                     json.dumps(relay_to_dict(h.relay), sort_keys=True),

@@ -1,21 +1,59 @@
 """Tenants in the store: partners, their organizations and each organization's SMTP switch
 (SPEC "Store"). Loading is an idempotent upsert that never removes a tenant; every switch
-that moves is audited."""
+that moves is audited.
+
+The tier in force below the controller (``organizations.in_force``: ``tiermap.in_force``'s
+value) and each partner's counts of it (``partners.n_<value>``) are kept here for every write
+that can move them, in the write's own transaction. A write at a partner or an organization
+begins with ``moving`` (one more on the partner's ``moved`` counter, which on PostgreSQL also
+locks the partner's row until COMMIT, so that the writes that move one partner's tiers run one
+after another, each reading what the last one committed); a record created or deleted, or a
+switch moved, ends with ``moved`` (the organizations it changes, and the counts). A tenants
+load locks the partners it names first (``_hold``, in one order), then reads what they hold
+and writes each new or switched organization with its value. A write at the controller moves
+no row (``in_force`` says 'inherited': the controller's record decides when read) and adds one
+to ``moved:controller`` in ``meta``.
+"""
 
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 
 from ..actor import actor_of
 from ..addresses import ID_PATTERN, Address, valid_id
 from ..diagnostics import Diagnostic, json_path
 from ..errors import TenantsInvalid, UnknownTenant
 from ..models import Organization
+from ..tiermap import IN_FORCE, in_force
 from .audit import AuditAction, AuditOutcome, AuditTrail
 from .db import Cursor, Db, Part, now_text, reading
 from .rows import trusted_address, trusted_organization
 from .snapshot import ORG_HINT, Tenants, TenantsChange, parse_org_ref, unknown_tenant
 from .tenants_doc import check_tenants_doc
+
+CONTROLLER_MOVED = "moved:controller"
+HEALTH_MOVED = "moved:health"
+
+
+def count_move(db: Db, cur: Cursor, name: str) -> None:
+    """One more on the counter ``name`` in ``meta``, in the open write (serialized on its row)."""
+    db.x(
+        cur,
+        "INSERT INTO meta (name, value) VALUES (?, '1') ON CONFLICT (name) "
+        "DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)",
+        (name,),
+    )
+
+
+def recount(db: Db, cur: Cursor, partner: str, delta: Counter[str], *, moved: int = 0) -> None:
+    """Add ``delta`` (kept value -> organizations gained or lost) to the partner's counts."""
+    if any(delta.values()) or moved:
+        db.x(
+            cur,
+            f"UPDATE partners SET moved = moved + ?, {', '.join(f'n_{k} = n_{k} + ?' for k in IN_FORCE)} WHERE id = ?",
+            (moved, *(delta[k] for k in IN_FORCE), partner),
+        )
 
 
 class Tenancy(Part):
@@ -24,6 +62,54 @@ class Tenancy(Part):
     def __init__(self, db: Db, audit: AuditTrail):
         super().__init__(db)
         self.audit = audit
+
+    # ----- the tier in force, kept ---------------------------------------------------------
+
+    def moving(self, cur: Cursor, address: Address) -> None:
+        """The first statement of a write that may move tiers or settings at ``address``."""
+        if address.partner:
+            self.db.x(cur, "UPDATE partners SET moved = moved + 1 WHERE id = ?", (address.partner,))
+        else:
+            count_move(self.db, cur, CONTROLLER_MOVED)
+
+    def moved(self, cur: Cursor, address: Address) -> None:
+        """After a record at ``address`` was created or deleted, or an organization's switch
+        moved (``moving`` began the write): the ``in_force`` of the organizations it moves,
+        and their partner's counts."""
+        if address.org:
+            row = self.db.x(
+                cur,
+                "SELECT smtp_enabled, in_force FROM organizations WHERE partner = ? AND id = ?",
+                (address.partner, address.org),
+            ).fetchone()
+            if row is None:
+                return
+            sql = "SELECT org FROM records WHERE partner = ? AND org IN ('', ?)"
+            present = {r[0] for r in self.db.x(cur, sql, (address.partner, address.org)).fetchall()}
+            new = in_force(bool(row[0]), address.org in present, "" in present)
+            if new != row[1]:
+                self.db.x(
+                    cur,
+                    "UPDATE organizations SET in_force = ? WHERE partner = ? AND id = ?",
+                    (new, address.partner, address.org),
+                )
+                recount(self.db, cur, address.partner, Counter({new: 1, row[1]: -1}))
+        elif address.partner:
+            sql = "SELECT 1 FROM records WHERE partner = ? AND org = ''"
+            has = self.db.x(cur, sql, (address.partner,)).fetchone() is not None
+            new, old = ("partner", "inherited") if has else ("inherited", "partner")
+            n = self.db.x(
+                cur,
+                "UPDATE organizations SET in_force = ? WHERE in_force = ? AND partner = ?",
+                (new, old, address.partner),
+            ).rowcount
+            recount(self.db, cur, address.partner, Counter({new: n, old: -n}))
+
+    def _hold(self, cur: Cursor, partners: list[str]) -> None:
+        """Lock these partners' rows until COMMIT, all in one order (PostgreSQL: two loads that
+        share partners take them one after the other; SQLite's writers are serialized already)."""
+        if partners and self.db.dialect.name == "postgresql":
+            self.db.x(cur, "SELECT id FROM partners WHERE id = ANY(?) ORDER BY id FOR NO KEY UPDATE", (partners,))
 
     def unknown(self, cur: Cursor, address: Address) -> UnknownTenant:
         partners = [r[0] for r in self.db.x(cur, "SELECT id FROM partners").fetchall()]
@@ -62,20 +148,7 @@ class Tenancy(Part):
         at = now_text()
         with self.db.write() as cur:
             have_p = {r[0] for r in self.db.x(cur, "SELECT id FROM partners").fetchall()}
-            have_o = {
-                (p, o): bool(e)
-                for p, o, e in self.db.x(cur, "SELECT partner, id, smtp_enabled FROM organizations").fetchall()
-            }
             new_p = sorted(p for p in wanted if p not in have_p)
-            new_o, flips, unchanged = [], [], len(wanted) - len(new_p)
-            for p in sorted(wanted):
-                for o, enabled in sorted(wanted[p].items()):
-                    if (p, o) not in have_o:
-                        new_o.append((p, o, int(bool(enabled)), at, at))
-                    elif enabled is not None and enabled != have_o[(p, o)]:
-                        flips.append((int(enabled), at, p, o))
-                    else:
-                        unchanged += 1
             if new_p:
                 # ON CONFLICT: a concurrent load of the same tenants is not an error
                 cur.executemany(
@@ -84,30 +157,56 @@ class Tenancy(Part):
                     ),
                     [(p, at) for p in new_p],
                 )
+            self._hold(cur, sorted(p for p in wanted if wanted[p]))  # then read what they hold
+            have_o = {
+                (p, o): (bool(e), kept)
+                for p, o, e, kept in self.db.x(
+                    cur, "SELECT partner, id, smtp_enabled, in_force FROM organizations"
+                ).fetchall()
+            }
+            present = {(p, o) for p, o in self.db.x(cur, "SELECT partner, org FROM records WHERE partner <> ''")}
+            new_o, flips, unchanged = [], [], len(wanted) - len(new_p)
+            deltas: dict[str, Counter[str]] = {}
+            for p in sorted(wanted):
+                for o, enabled in sorted(wanted[p].items()):
+                    have = have_o.get((p, o))
+                    if have is not None and (enabled is None or enabled == have[0]):
+                        unchanged += 1
+                        continue
+                    kept = in_force(bool(enabled), (p, o) in present, (p, "") in present)
+                    delta = deltas.setdefault(p, Counter())
+                    delta[kept] += 1
+                    if have is None:
+                        new_o.append((p, o, int(bool(enabled)), at, at, kept))
+                    else:
+                        flips.append((int(bool(enabled)), at, kept, p, o))
+                        delta[have[1]] -= 1
             if new_o:
                 cur.executemany(
                     self.db.dialect.q(
-                        "INSERT INTO organizations (partner, id, smtp_enabled, "
-                        "created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
-                        "ON CONFLICT (partner, id) DO NOTHING"
+                        "INSERT INTO organizations (partner, id, smtp_enabled, created_at, updated_at, in_force) "
+                        "VALUES (?, ?, ?, ?, ?, ?)"
                     ),
                     new_o,
                 )
             if flips:
                 cur.executemany(
                     self.db.dialect.q(
-                        "UPDATE organizations SET smtp_enabled = ?, updated_at = ? WHERE partner = ? AND id = ?"
+                        "UPDATE organizations SET smtp_enabled = ?, updated_at = ?, in_force = ? "
+                        "WHERE partner = ? AND id = ?"
                     ),
                     flips,
                 )
+            for p, delta in sorted(deltas.items()):
+                recount(self.db, cur, p, delta, moved=1)
             change = TenantsChange(
                 partners_added=new_p,
                 orgs_added=[Address(p, o) for p, o, *_ in new_o],
-                enabled=[Address(p, o) for e, _, p, o in flips if e],
-                disabled=[Address(p, o) for e, _, p, o in flips if not e],
+                enabled=[Address(p, o) for e, _, _k, p, o in flips if e],
+                disabled=[Address(p, o) for e, _, _k, p, o in flips if not e],
                 unchanged=unchanged,
             )
-            for e, _, p, o in flips:
+            for e, _, _k, p, o in flips:
                 self.audit.entry(
                     cur,
                     actor=actor,
@@ -176,6 +275,7 @@ class Tenancy(Part):
             raise UnknownTenant(f"{org} is not an organization", address=org)
         err: UnknownTenant | None = None
         with self.db.write() as cur:
+            self.moving(cur, org)
             row = self.db.x(
                 cur, "SELECT smtp_enabled FROM organizations WHERE partner = ? AND id = ?", (org.partner, org.org)
             ).fetchone()
@@ -187,6 +287,7 @@ class Tenancy(Part):
                     "UPDATE organizations SET smtp_enabled = ?, updated_at = ? WHERE partner = ? AND id = ?",
                     (int(enabled), now_text(), org.partner, org.org),
                 )
+                self.moved(cur, org)
                 detail = (
                     "unchanged (already " + ("enabled)" if enabled else "disabled)")
                     if bool(row[0]) == enabled

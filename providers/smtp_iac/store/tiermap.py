@@ -1,16 +1,23 @@
 """The tier map in SQL: a page of organizations with the tier in force for each, a page of
-partners, and a scope's blast radius, each in three queries in one read transaction however
+partners, and a scope's blast radius, each in a few queries in one read transaction however
 many organizations there are (``tiermap``).
 
-The tier is ``resolve``'s rule on presence alone, computed by the database with two
-left-joins on ``records_by_partner`` (the organization's own record, its partner's record)
-and the controller's presence as a parameter: the page never loads the other organizations,
-and filtering by tier counts them in the database (without a tier filter the total counts the
-organizations alone). The order is the primary key's, (partner, id), so a page is read from
-the index: code-point order on SQLite and on PostgreSQL under a C collation; under another
-collation PostgreSQL orders by it (``-`` may sort differently), the same on every page. Ids
-are ``[a-z0-9-]`` (``addresses``), so a search is a plain ``LIKE`` with no character that
-needs escaping.
+The tier is ``resolve``'s rule, kept in ``organizations.in_force`` by every write that moves
+it (``tenancy``): 'organization', 'partner', or 'inherited', which is the controller's tier
+when it has a record and 'none' when it has not (read with the page, so a controller write
+moves no row). A tier filter is then an equality on the first column of the index
+``organizations_by_tier (in_force, partner, id)``: its page is read from that index in the
+page's order. Totals are not counted over organizations: each partner keeps how many of its
+organizations have each value (``partners.n_organization``, ``n_partner``, ``n_inherited``,
+kept in the same transactions), so a total, filtered or not, is a sum over partners (one row
+with a partner filter); only a search counts the ids it reads, in the tier's index range when
+filtered. The order is the primary key's, (partner, id): code-point order on SQLite and on
+PostgreSQL under a C collation; under another collation PostgreSQL orders by it (``-`` may sort
+differently), the same on every page and in both indexes. Ids are ``[a-z0-9-]``
+(``addresses``), so a search is a plain ``LIKE`` with no character that needs escaping.
+
+``moves``: the counters of what moved (``tenancy``), so that a reader that keeps an answer
+(``monitor.run.last_report``) can tell it still holds.
 """
 
 from __future__ import annotations
@@ -19,21 +26,14 @@ from typing import Any
 
 from ..addresses import CONTROLLER, Address, Tier
 from ..relayhealth import Scope, Tally
-from ..tiermap import OrgQuery, OrgRow, Page, PartnerRow, reaches_through
+from ..tiermap import IN_FORCE, OrgQuery, OrgRow, Page, PartnerRow, kept_tiers, reaches_through, shown_tier
 from .db import Cursor, Db, Part, reading
-from .tenancy import Tenancy
+from .tenancy import CONTROLLER_MOVED, HEALTH_MOVED, Tenancy
 
-_TIER = """CASE WHEN ro.address IS NOT NULL AND o.smtp_enabled = 1 THEN 'organization'
-         WHEN rp.address IS NOT NULL THEN 'partner'
-         WHEN ? = 1 THEN 'controller' ELSE 'none' END"""
-_JOINS = """LEFT JOIN records ro ON ro.partner = o.partner AND ro.org = o.id
-  LEFT JOIN records rp ON rp.partner = o.partner AND rp.org = ''"""
-_ORGS = f"""SELECT o.partner, o.id, o.smtp_enabled, ro.address, ro.managed_by,
-    {_TIER} AS tier
-  FROM organizations o
-  {_JOINS}"""
+_ORGS = """SELECT o.partner, o.id, o.smtp_enabled, ro.address, ro.managed_by, o.in_force
+  FROM organizations o LEFT JOIN records ro ON ro.partner = o.partner AND ro.org = o.id"""
 
-_PARTNERS = """SELECT p.id, (SELECT COUNT(*) FROM organizations o WHERE o.partner = p.id), r.address, r.managed_by
+_PARTNERS = """SELECT p.id, p.n_organization + p.n_partner + p.n_inherited, r.address, r.managed_by
   FROM partners p LEFT JOIN records r ON r.partner = p.id AND r.org = ''"""
 
 
@@ -46,23 +46,21 @@ class TierMapQueries(Part):
     def org_page(self, query: OrgQuery) -> Page[OrgRow]:
         """One page of organizations in (partner, id) order, with the total that matched."""
         with self.db.read() as cur:
-            inner, params = self._org_select(cur, query.partner, query.org, query.search)
-            if query.tier is None:  # each organization joins one record at most per tier: count them alone
-                where, count_params = _org_where(query.partner, query.org, query.search)
-                total = self.db.x(cur, f"SELECT COUNT(*) FROM organizations o{where}", count_params).fetchone()[0]
-                outer = ""
-            else:
-                outer = " WHERE t.tier = ?"
-                params.append(query.tier)
-                total = self.db.x(cur, f"SELECT COUNT(*) FROM ({inner}) t{outer}", params).fetchone()[0]
+            controller = _controller(self.db, cur)
+            kept = kept_tiers((query.tier,), controller) if query.tier is not None else None
+            if kept == ():  # 'controller' without its record, 'none' with it: nothing matches
+                return Page((), 0, query.offset, query.limit)
+            where, params = _org_where(query.partner, query.org, query.search, kept)
+            if query.org is None and not query.search:
+                total = self._counted(cur, query.partner, kept)
+            else:  # a search reads the ids (of the tier's index range), as it does without a tier
+                total = self.db.x(cur, f"SELECT COUNT(*) FROM organizations o{where}", params).fetchone()[0]
             rows = self.db.x(
-                cur,
-                f"SELECT * FROM ({inner}) t{outer} ORDER BY t.partner, t.id LIMIT ? OFFSET ?",
-                [*params, query.limit, query.offset],
+                cur, f"{_ORGS}{where} ORDER BY o.partner, o.id LIMIT ? OFFSET ?", [*params, query.limit, query.offset]
             ).fetchall()
         items = tuple(
-            OrgRow(Address.trusted(p, o), bool(on), tier, own is not None, managed)
-            for p, o, on, own, managed, tier in rows
+            OrgRow(Address.trusted(p, o), bool(on), shown_tier(in_force, controller), own is not None, managed)
+            for p, o, on, own, managed, in_force in rows
         )
         return Page(items, int(total), query.offset, query.limit)
 
@@ -96,17 +94,15 @@ class TierMapQueries(Part):
                     (address.partner, address.org),
                 ).fetchone()
                 return int(bool(row[0]))
-            inner, params = self._org_select(cur, address.partner or None, None, "")
-            tiers = reaches_through(address)
-            marks = ", ".join("?" for _ in tiers)
-            sql = f"SELECT COUNT(*) FROM ({inner}) t WHERE t.tier IN ({marks})"
-            return int(self.db.x(cur, sql, [*params, *tiers]).fetchone()[0])
+            kept = kept_tiers(reaches_through(address), _controller(self.db, cur))
+            return self._counted(cur, address.partner or None, kept)
 
     @reading
     def source_tally(self, scope: Scope) -> Tally:
         """Organizations in ``scope`` per effective source and partner (``relayhealth.tally``'s
-        answer, counted by the database: one grouped query over ``_ORGS``, a row per partner and
-        tier, and one per organization in force on its own record)."""
+        answer, counted by the database: per partner and kept value, from the partners' counts
+        when the scope names no organization, else grouped; and a row per organization in force
+        on its own record)."""
         conditions: list[str] = []
         params: list[Any] = []
         if scope.partners:
@@ -115,30 +111,61 @@ class TierMapQueries(Part):
         for org in sorted(scope.orgs, key=str):
             conditions.append("(o.partner = ? AND o.id = ?)")
             params += [org.partner, org.org]
-        where = " WHERE " + " OR ".join(conditions) if conditions else ""
+        where = " WHERE (" + " OR ".join(conditions) + ")" if conditions else ""
         with self.db.read() as cur:
-            controller = self.db.x(cur, "SELECT 1 FROM records WHERE partner = '' AND org = ''").fetchone()
-            sql = (
-                f"SELECT t.partner, t.own, t.tier, COUNT(*) FROM (SELECT o.partner, "
-                f"CASE WHEN ro.address IS NOT NULL AND o.smtp_enabled = 1 THEN o.id ELSE '' END AS own, "
-                f"{_TIER} AS tier FROM organizations o {_JOINS}{where}) t GROUP BY t.partner, t.own, t.tier"
-            )
-            rows = self.db.x(cur, sql, [int(controller is not None), *params]).fetchall()
+            controller = _controller(self.db, cur)
+            if scope.orgs:
+                sql = (
+                    f"SELECT o.partner, o.in_force, COUNT(*) FROM organizations o{where} GROUP BY o.partner, o.in_force"
+                )
+                grouped = self.db.x(cur, sql, params).fetchall()
+            else:  # the partners' counts, kept with them
+                marks = ", ".join("?" for _ in scope.partners)
+                sql = "SELECT id, n_partner, n_inherited FROM partners" + (f" WHERE id IN ({marks})" if marks else "")
+                grouped = [
+                    (p, kept, n)
+                    for p, n_partner, n_inherited in self.db.x(cur, sql, sorted(scope.partners)).fetchall()
+                    for kept, n in (("partner", n_partner), ("inherited", n_inherited))
+                    if n
+                ]
+            own = self.db.x(
+                cur,
+                f"SELECT o.partner, o.id FROM organizations o{where}{' AND' if where else ' WHERE'} "
+                "o.in_force = 'organization'",
+                params,
+            ).fetchall()
         tally: Tally = {}
-        for partner, own, tier, n in rows:
-            source = {
-                "organization": Address.trusted(partner, own) if own else None,
-                "partner": Address.trusted(partner),
-                "controller": CONTROLLER,
-            }.get(tier)
+        for partner, in_force, n in grouped:
+            if in_force == "organization":
+                continue  # each one its own source, below
+            source = Address.trusted(partner) if in_force == "partner" else CONTROLLER if controller else None
             counts = tally.setdefault(source, {})
             counts[partner] = counts.get(partner, 0) + int(n)
+        for partner, org in own:
+            tally.setdefault(Address.trusted(partner, org), {})[partner] = 1
         return tally
 
-    def _org_select(self, cur: Cursor, partner: str | None, org: str | None, search: str) -> tuple[str, list[Any]]:
-        controller = self.db.x(cur, "SELECT 1 FROM records WHERE partner = '' AND org = ''").fetchone() is not None
-        where, params = _org_where(partner, org, search)
-        return _ORGS + where, [int(controller), *params]
+    @reading
+    def moves(self) -> tuple[int, int, int]:
+        """The counters of what moved: every partner's (summed), the controller's, relay
+        health's. Each only grows, in the transaction of the write that moved something, so
+        the same three numbers mean nothing moved since they were read."""
+        with self.db.read() as cur:
+            row = self.db.x(
+                cur,
+                "SELECT (SELECT COALESCE(SUM(moved), 0) FROM partners), "
+                "(SELECT value FROM meta WHERE name = ?), (SELECT value FROM meta WHERE name = ?)",
+                (CONTROLLER_MOVED, HEALTH_MOVED),
+            ).fetchone()
+        return int(row[0]), int(row[1] or 0), int(row[2] or 0)
+
+    def _counted(self, cur: Cursor, partner: str | None, kept: tuple[str, ...] | None) -> int:
+        """How many organizations (of ``partner``, or all) have one of the ``kept`` values (None:
+        any), from the counts each partner keeps (``tenancy.recount``): a sum over partners."""
+        columns = " + ".join(f"p.n_{k}" for k in (kept if kept is not None else IN_FORCE))
+        where, params = (" WHERE p.id = ?", [partner]) if partner is not None else ("", [])
+        sql = f"SELECT COALESCE(SUM({columns}), 0) FROM partners p{where}"
+        return int(self.db.x(cur, sql, params).fetchone()[0])
 
     def _known(self, cur: Cursor, address: Address) -> None:
         if address.org:
@@ -150,9 +177,20 @@ class TierMapQueries(Part):
             raise self.tenancy.unknown(cur, address)
 
 
-def _org_where(partner: str | None, org: str | None, search: str) -> tuple[str, list[Any]]:
-    """The WHERE clause over ``organizations o`` of a query's partner, org and search."""
-    return _where((("o.partner", partner), ("o.id", org)), ("o.id", search))
+def _controller(db: Db, cur: Cursor) -> bool:
+    return db.x(cur, "SELECT 1 FROM records WHERE partner = '' AND org = ''").fetchone() is not None
+
+
+def _org_where(
+    partner: str | None, org: str | None, search: str, kept: tuple[str, ...] | None = None
+) -> tuple[str, list[Any]]:
+    """The WHERE clause over ``organizations o`` of a query's partner, org, search and the
+    ``in_force`` values it takes (None: any)."""
+    where, params = _where((("o.partner", partner), ("o.id", org)), ("o.id", search))
+    if kept is None:
+        return where, params
+    test = "o.in_force = ?" if len(kept) == 1 else f"o.in_force IN ({', '.join('?' for _ in kept)})"
+    return (f"{where} AND {test}" if where else f" WHERE {test}"), [*params, *kept]
 
 
 def _where(equal: tuple[tuple[str, str | None], ...], like: tuple[str, str]) -> tuple[str, list[Any]]:
