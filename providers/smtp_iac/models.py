@@ -253,13 +253,45 @@ class Stack(_NoNull):
                     out[a] = self._desired(a, smtp) if isinstance(smtp, RelayRef) else smtp
         return out
 
+    def split_scopes(self) -> tuple[dict[Address, SmtpSettings], list[Address]]:
+        """``scopes`` in two parts, each in address order: the scopes with settings, and the
+        addresses of the ``inherit`` ones (most of a large stack: no dict entry each)."""
+        settings: dict[Address, SmtpSettings] = {}
+        inherit: list[Address] = []
+        new, add = tuple.__new__, inherit.append  # the ids were checked when the model was built
+
+        def put(a: Address, smtp: Written | None) -> None:
+            if isinstance(smtp, str):
+                add(a)
+            elif smtp is not None:
+                settings[a] = self._settings(a, smtp)
+
+        if self.controller is not None:
+            put(CONTROLLER, self.controller.smtp)
+        for p, pentry in sorted(self.partners.items()):
+            put(new(Address, (p, "")), pentry.smtp)
+            orgs = pentry.organizations
+            for o in sorted(orgs):
+                smtp = orgs[o].smtp
+                if isinstance(smtp, str):  # ``inherit``: most organizations
+                    add(new(Address, (p, o)))
+                elif smtp is not None:
+                    put(new(Address, (p, o)), smtp)
+        return settings, inherit
+
+    def _settings(self, address: Address, smtp: SmtpSettings | RelayRef) -> SmtpSettings:
+        return smtp.merged(self._relay(address, smtp)) if isinstance(smtp, RelayRef) else smtp
+
+    def _relay(self, address: Address, ref: RelayRef) -> SmtpSettings:
+        relay = self.relays.get(ref.relay)
+        if relay is None:  # validation reports it, located; only a model built without it gets here
+            raise ValueError(f"{address}: unknown relay '{ref.relay}'")
+        return relay
+
     def _desired(self, address: Address, smtp: Written) -> Desired:
         if not isinstance(smtp, RelayRef):
             return smtp
-        relay = self.relays.get(smtp.relay)
-        if relay is None:  # validation reports it, located; only a model built without it gets here
-            raise ValueError(f"{address}: unknown relay '{smtp.relay}'")
-        return smtp.merged(relay)
+        return smtp.merged(self._relay(address, smtp))
 
 
 # ----- live state ------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def drift_cmd(state: State, file: str, fmt: str, targets: tuple[str, ...]) -> in
             items = drift_items(plan.diff, plan.stack, records, lambda a: logs.get(a, []))
     unknown = [
         (s.address, s.refusal.message)
-        for s in plan.diff.scopes
+        for s in plan.diff.listed
         if s.refusal is not None and s.refusal.kind is ErrorKind.UNKNOWN_TENANT
     ]
     emit(

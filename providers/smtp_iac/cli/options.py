@@ -24,9 +24,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 class State:
     """Per-invocation options shared by every command."""
 
-    def __init__(self, debug: bool = False, store: str | None = None):
+    def __init__(self, debug: bool = False, store: str | None = None, *, owns_process: bool = False):
         self.debug = debug
         self.store = store
+        self.owns_process = owns_process  # the process ends with the command (``app.main``)
 
     def open_store(self, stack_url: str | None = None, *, create: bool, limits: Limits | None = None) -> Store:
         """The store the invocation names (SPEC order: ``--store``, ``SMTP_IAC_STORE``, the

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import UsageError
-from ..planning.plan import Plan
 from ..planning.planfile import write_plan
 from ..planning.planner import make_plan
 from ..planning.targets import Targets
-from ..report import markdown, text
-from ..store import Store
+from ..report import text
 from ..store.url import masked
 from .options import (
     EXIT_CHANGES,
@@ -25,6 +24,10 @@ from .options import (
     target_option,
 )
 from .output import emit, load_stack
+
+if TYPE_CHECKING:
+    from ..planning.plan import Plan
+    from ..store import Store
 
 
 @click.command("plan")
@@ -59,7 +62,7 @@ def plan_cmd(
     emit(
         fmt,
         text_out=lambda: text.render_plan(plan, show_unchanged=show_unchanged),
-        md_out=lambda: markdown.render_plan(plan),
+        md_out=lambda: _markdown(plan),
         data=plan.to_dict,
     )
     if plan.has_errors:
@@ -67,6 +70,12 @@ def plan_cmd(
     if detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _markdown(plan: Plan) -> str:
+    from ..report import markdown  # only for --format markdown
+
+    return markdown.render_plan(plan)
 
 
 def store_of_plan(state: State, plan: Plan, source: str, *, doing: str = "nothing applied") -> Store:

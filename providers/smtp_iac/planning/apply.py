@@ -16,7 +16,6 @@ from ..reading.filerefs import FileScope
 from ..reading.secrets import resolve_settings
 from ..reading.validation import validate_settings
 from ..store import AuditOutcome, Store
-from ..verify import verify_many
 from .diff import DesiredKind, ScopePlan
 from .plan import Plan
 from .write import Outcome, ScopeResult, ScopeWrite, ScopeWriter
@@ -157,6 +156,8 @@ def apply_plan(
     to_verify = [(s.address, resolved[s.address]) for s in changes if s.address in resolved and here]
     for address, _ in to_verify:
         emit(ApplyEvent(address, Step.VERIFYING))
+
+    from ..verify import verify_many  # smtplib, ssl and email: only for an apply that checks
 
     checks = (
         verify_many(

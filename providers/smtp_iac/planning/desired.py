@@ -15,7 +15,7 @@ from ..errors import SecretUnavailable
 from ..models import SmtpSettings, public_fields
 from ..reading.secrets import resolve_password
 from ..reading.stackfile import LoadedStack
-from .diff import DesiredKind, DesiredScope
+from .diff import DesiredKind, DesiredScope, DesiredScopes
 
 
 def desired_scopes(
@@ -24,8 +24,9 @@ def desired_scopes(
     *,
     environ: Mapping[str, str] | None = None,
     store_files: Iterable[Path] = (),
-) -> list[DesiredScope]:
-    """Every managed scope, in address order. All unresolvable password references are
+) -> DesiredScopes:
+    """Every managed scope, in address order (``DesiredScopes``: the ``inherit`` ones as bare
+    addresses). All unresolvable password references are
     reported together (one error naming each reference and the scopes using it).
 
     Each distinct password reference is resolved once (a 20,000-org stack has thousands of
@@ -38,32 +39,26 @@ def desired_scopes(
     hints: dict[str, str | None] = {}
     secrets: dict[str, SecretStr] = {}
     failed: dict[str, SecretUnavailable] = {}
-    out: list[DesiredScope] = []
-    pending: list[tuple[int, Address, SmtpSettings, str]] = []  # settings scopes: built once fingerprinted
-    inherit = DesiredKind.INHERIT
-    for addr, want in loaded.stack.scopes().items():
-        if not isinstance(want, SmtpSettings):
-            out.append(DesiredScope(addr, inherit))
-            continue
+    refs: dict[str, dict[str, str]] = {}  # each reference's ``password_ref``, made once
+    settings, inherit = loaded.stack.split_scopes()
+    pending: list[tuple[Address, SmtpSettings, str]] = []
+    for addr, want in settings.items():
         ref = want.password.describe()
         if ref not in secrets and ref not in failed:
+            refs[ref] = want.password.model_dump()
             try:
                 secrets[ref] = resolve_password(want.password, files=files, environ=environ, address=addr)
             except SecretUnavailable as e:
                 failed[ref] = e
-        pending.append((len(out), addr, want, ref))
-        out.append(DesiredScope(addr, DesiredKind.SETTINGS))  # replaced below
-    ready = [p for p in pending if p[3] in secrets]
-    fps = fingerprints([(addr, secrets[ref].get_secret_value()) for _, addr, _, ref in ready]) if ready else []
-    for (i, addr, want, _), fp in zip(ready, fps, strict=True):
-        out[i] = DesiredScope(
-            addr,
-            DesiredKind.SETTINGS,
-            fields=public_fields(want),
-            password_ref=want.password.model_dump(),
-            fingerprint=fp,
-        )
-    for _, addr, _, ref in pending:
+        pending.append((addr, want, ref))
+    ready = [p for p in pending if p[2] in secrets]
+    fps = fingerprints([(addr, secrets[ref].get_secret_value()) for addr, _, ref in ready]) if ready else []
+    kind = DesiredKind.SETTINGS
+    out = [
+        DesiredScope(addr, kind, fields=public_fields(want), password_ref=refs[ref], fingerprint=fp)
+        for (addr, want, ref), fp in zip(ready, fps, strict=True)
+    ]
+    for addr, _, ref in pending:
         err = failed.get(ref)
         if err is not None:
             missing.setdefault(err.message, []).append(str(addr))
@@ -72,4 +67,4 @@ def desired_scopes(
         lines = [f"{msg} (used by {', '.join(a[:3])}{' and more' if len(a) > 3 else ''})" for msg, a in missing.items()]
         hint = next((h for h in hints.values() if h), None)
         raise SecretUnavailable("; ".join(lines), hint=hint)
-    return out
+    return DesiredScopes(out, inherit)

@@ -114,7 +114,7 @@ def drift_items(
     names who made it and when, and a changed password shows its two fingerprints."""
     records = records or {}
     out: list[DriftItem] = []
-    for s in diff.scopes:
+    for s in diff.listed:  # a plainly unchanged scope (``diff.Unchanged``) has drifted in no way
         addr = s.address
         live = records.get(addr)
         if live is not None and live.version != s.live_version:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 from pydantic import ValidationError
 
 from ..errors import FileRefused, UsageError
@@ -21,12 +20,17 @@ from ..reading.filerefs import read_regular
 from ..reading.schema import SCHEMA_DIR
 from .plan import Plan, plan_from_dict
 
+if TYPE_CHECKING:
+    import jsonschema
+
 PLAN_SCHEMA = SCHEMA_DIR / "plan.schema.json"
 MAX_PLAN_BYTES = 256 * 1024 * 1024
 
 
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema  # ~60 ms: only reading a saved plan needs it, not writing one
+
     return jsonschema.Draft202012Validator(json.loads(PLAN_SCHEMA.read_text(encoding="utf-8")))
 
 

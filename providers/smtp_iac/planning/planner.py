@@ -4,23 +4,26 @@ desired scopes, the pure diff, and the blast radius over every organization."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..actor import current_actor
 from ..addresses import Address
 from ..reading.stackfile import LoadedStack
-from ..store import Store
 from .blast import blast_radius
 from .desired import desired_scopes
-from .diff import DESTROY_NOTE, REMOVED_NOTE, Action, Content, Diff, diff, record_content
+from .diff import DESTROY_NOTE, REMOVED_NOTE, Action, Content, DesiredScopes, Diff, diff, record_content
 from .plan import Plan
 from .targets import Targets
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 def planned_contents(d: Diff, before: Mapping[Address, Content]) -> dict[Address, Content]:
     """Record contents by address as they would be after applying ``d`` (refused scopes stay)."""
     after = dict(before)
     noop = Action.NOOP
-    for s in d.scopes:
+    for s in d.listed:  # the unchanged scopes change nothing
         if s.action is noop or s.refusal is not None:
             continue
         if s.action in (Action.CREATE, Action.UPDATE):
@@ -48,7 +51,9 @@ def make_plan(
     manages, as if its file named none (its ``inherit`` scopes need nothing)."""
     snap = store.snapshot()
     desired = (
-        [] if destroy else desired_scopes(loaded, store.fingerprints, environ=environ, store_files=store.local_files)
+        DesiredScopes([], [])
+        if destroy
+        else desired_scopes(loaded, store.fingerprints, environ=environ, store_files=store.local_files)
     )
     note = DESTROY_NOTE if destroy else REMOVED_NOTE
     d = diff(loaded.name, desired, snap.records, snap.tenants, adopt=adopt, targets=targets, removed_note=note)

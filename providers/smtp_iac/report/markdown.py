@@ -110,7 +110,7 @@ def render_plan(plan: Plan) -> str:
             lambda n: f"| … {n:,} more partners | | | |",
             [""],
         )
-    changes = [s for s in plan.diff.scopes if s.action is not Action.NOOP and not s.refusal]
+    changes = [s for s in plan.diff.listed if s.action is not Action.NOOP and not s.refusal]
     if changes:
         doc.section(
             [

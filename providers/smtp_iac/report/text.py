@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..models import SETTINGS_FIELDS, LiveRecord, effective_tls_mode
 from ..planning.apply import ApplyReport
-from ..planning.diff import Action, DesiredKind
+from ..planning.diff import DesiredKind
 from ..planning.drift import DriftItem
 from ..planning.plan import Plan
 from ..resolve import Resolution
@@ -32,7 +32,7 @@ def table(headers: tuple[str, ...], rows: list[tuple[str, ...]], right: frozense
 def render_plan(plan: Plan, *, show_unchanged: bool = False) -> str:
     c = plan.diff.counts()
     out = [f"Plan for stack '{plan.stack}' ({plan.stack_file}) against {plan.store}", ""]
-    rows = [s for s in plan.diff.scopes if show_unchanged or s.action is not Action.NOOP or s.refusal]
+    rows = plan.diff.scopes if show_unchanged else [s for s in plan.diff.listed if s.writes or s.refusal]
     if rows:
         out += table(
             ("", "action", "address", "changes"),
@@ -40,7 +40,7 @@ def render_plan(plan: Plan, *, show_unchanged: bool = False) -> str:
         )
     else:
         out.append("No changes: the store matches the stack.")
-    notes = [(s, n) for s in plan.diff.scopes for n in s.notes if s.desired.kind is not DesiredKind.REMOVED]
+    notes = [(s, n) for s in plan.diff.listed for n in s.notes if s.desired.kind is not DesiredKind.REMOVED]
     if notes:
         out.append("")
     out += [f"note: {s.address}: {n}" for s, n in notes[:20]]

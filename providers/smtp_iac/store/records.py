@@ -29,13 +29,8 @@ from .audit import AuditAction, AuditOutcome, AuditTrail
 from .db import Cursor, Db, Duplicate, Part, now_text, parse_time, reading
 from .detail import change_detail, check_stack
 from .protocol import Written
-from .rows import trusted_address
+from .recordrows import RECORD_SELECT, RecordRows
 from .tenancy import Tenancy
-
-RECORD_SELECT = (
-    "SELECT address, host, port, tls, tls_mode, username, sender, password_enc, "
-    "password_fp, fp_key_id, version, managed_by, updated_at, updated_by FROM records"
-)
 
 
 @dataclass(frozen=True)
@@ -50,38 +45,16 @@ class _Live:
     fields: dict[str, Any]
 
 
-class Records(Part):
+class Records(Part, RecordRows):
     """Records: reads, and compare-and-swap writes with their audit entries."""
 
     def __init__(self, db: Db, audit: AuditTrail, tenancy: Tenancy):
         super().__init__(db)
         self.audit = audit
         self.tenancy = tenancy
+        self._made: dict[tuple[Any, ...], LiveRecord] = {}
 
     # ----- reads ------------------------------------------------------------------------
-
-    def _fp(self, fp: str, key_id: str, token: str, address: str) -> str:
-        if key_id == self.db.keys.key_id:
-            return fp
-        # made under another primary key (rotation pending): recompute, never report false drift
-        return self.db.keys.fingerprint(self.db.keys.decrypt(token, what=f"the password of {address}"))
-
-    def record(self, row: tuple[Any, ...]) -> LiveRecord:
-        (address, host, port, tls, tls_mode, username, sender, token, fp, key_id, version, managed_by, at, by) = row
-        return LiveRecord.model_construct(
-            address=address_of(address),
-            host=host,
-            port=int(port),
-            tls=bool(tls),
-            tls_mode=tls_mode,
-            username=username,
-            sender=sender,
-            password_fingerprint=self._fp(fp, key_id, token, address),
-            version=int(version),
-            managed_by=managed_by,
-            updated_at=parse_time(at),
-            updated_by=by,
-        )
 
     @reading
     def get(self, address: Address) -> LiveRecord | None:
@@ -150,6 +123,7 @@ class Records(Part):
         action = AuditAction.UPDATE if expected_version else AuditAction.CREATE
         try:
             with self.db.write() as cur:
+                self.tenancy.moving(cur, address)  # first: it locks the partner's tiers (tenancy)
                 self._check_writable_scope(cur, address)
                 live = self.live(cur, address)
                 old_fp = live.fingerprint if live else None
@@ -175,6 +149,7 @@ class Records(Part):
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                         (addr, address.partner, address.org, *values),
                     )
+                    self.tenancy.moved(cur, address)
                     detail = "created"
                 else:
                     version = live.version + 1
@@ -235,6 +210,7 @@ class Records(Part):
         old_fp: str | None = None
         try:
             with self.db.write() as cur:
+                self.tenancy.moving(cur, address)
                 live = self.live(cur, address)
                 old_fp = live.fingerprint if live else None
                 self._guard(address, live, expected_version, stack, adopt)
@@ -245,6 +221,7 @@ class Records(Part):
                 ).rowcount
                 if n != 1:
                     raise self._conflict_now(cur, address, expected_version)
+                self.tenancy.moved(cur, address)
                 detail = f"deleted version {live.version}"
                 if stack is not None and live.managed_by and live.managed_by != stack:
                     detail += f"; adopted from stack '{live.managed_by}'"
@@ -383,11 +360,3 @@ class Records(Part):
         sql = "SELECT 1 FROM partners WHERE id = ?" + self.db.dialect.for_share
         if self.db.x(cur, sql, (address.partner,)).fetchone() is None:
             raise self.tenancy.unknown(cur, address)
-
-
-def address_of(text: str) -> Address:
-    """Parse a stored (hence valid) address without checking ids again."""
-    if text == "controller":
-        return CONTROLLER
-    parts = text.split("/")
-    return trusted_address(parts[1], parts[3] if len(parts) == 4 else "")

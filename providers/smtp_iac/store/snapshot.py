@@ -41,6 +41,11 @@ class Tenants:
             return address.partner in self.partners
         return True
 
+    def unknown_among(self, addresses: set[Address]) -> set[Address]:
+        """Those of ``addresses`` that are not ``known``, in bulk: a set difference with the
+        organizations, then ``known`` for the few left (partners, the controller, unknown ones)."""
+        return {a for a in addresses.difference(self.orgs) if not self.known(a)}
+
     def check(self, address: Address) -> None:
         """Raise ``UnknownTenant`` (with a hint) unless ``address`` names a known scope."""
         if self.known(address):
