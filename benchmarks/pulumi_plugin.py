@@ -4,12 +4,20 @@ calls one after another, as ``pulumi up --parallel 1`` issues them), on one SQLi
 PostgreSQL with ``--pg DSN`` or ``SMTP_IAC_TEST_PG_DSN``), in one run:
 
 1. Check+Diff of N unchanged resources (default 1,000; each Diff fingerprints the password):
-   ms per resource through each, and the ratio;
+   ms per resource through each, in R interleaved rounds (default 3, the median), and the
+   ratio; beside them the same requests answered by two floors, bare servicers in processes
+   of their own that echo Check's inputs and answer Diff "no changes" (``serve_floor``: one on
+   grpc.aio as the plugin is served, one on grpc's thread pool), so the plugin's figure is also
+   a ratio to what Python's gRPC costs before any work;
 2. each call the engine makes of the plugin, timed over K resources (default 50): median and
    p95 ms per call (Create and Update verify with an SMTP login at a loopback relay; the run
    shares one check per relay and credentials, as ``apply`` does).
 
-    .venv/bin/python benchmarks/pulumi_plugin.py [--resources 1000] [--calls 50] [--pg DSN]
+    .venv/bin/python benchmarks/pulumi_plugin.py [--resources 1000] [--calls 50] [--rounds 3] [--pg DSN]
+
+``SMTP_IAC_BENCH_PROFILE=FILE`` starts the plugin under cProfile (from here: the plugin has no
+profiling in it) and writes its stats to FILE when the run stops it
+(``python -c "import pstats; pstats.Stats('FILE').sort_stats('cumulative').print_stats(40)"``).
 
 Nothing is asserted; figures go to RESULTS.md.
 """
@@ -50,11 +58,102 @@ NATIVE = "smtp-iac:index:SmtpSettings"
 OWNER = f"pulumi/smtp-iac/{STACK}"
 
 
+PROFILE_ENV = "SMTP_IAC_BENCH_PROFILE"
+"""Set to a file name: the benchmark starts the plugin under cProfile (the plugin itself has
+no profiling in it) and the plugin writes its stats there when it is stopped."""
+
+
 def plugin_command() -> list[str]:
     exe = shutil.which("pulumi-resource-smtp-iac", path=str(Path(sys.executable).parent))
     if exe is None:
         sys.exit("pulumi-resource-smtp-iac is not installed beside this interpreter (pip install -e .)")
+    profile = os.environ.get(PROFILE_ENV)
+    if profile:
+        return [sys.executable, __file__, "--serve-profiled", str(Path(profile).resolve()), "127.0.0.1:1"]
     return [exe, "127.0.0.1:1"]
+
+
+def floor_command(server: str) -> list[str]:
+    """A plugin-like process with nothing in it but a bare servicer (``serve_floor``):
+    ``aio`` (grpc.aio, as the plugin is served) or ``threaded`` (grpc's thread-pool server)."""
+    return [sys.executable, __file__, "--serve-floor", server]
+
+
+def serve_profiled(out: str, argv: list[str]) -> None:
+    """The plugin's own ``main`` under cProfile; the stats go to ``out`` on SIGTERM."""
+    import cProfile
+    import signal
+
+    from smtp_iac.pulumi.native import server
+
+    prof = cProfile.Profile()
+
+    def stop(*_: Any) -> None:
+        prof.disable()
+        prof.dump_stats(out)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    sys.argv = ["pulumi-resource-smtp-iac", *argv]
+    prof.enable()
+    server.main()
+
+
+def serve_floor(server: str) -> None:
+    """The floor: a bare ``ResourceProvider`` servicer in its own process, served as the plugin
+    is (same server options, loopback port printed on stdout), whose Check echoes the
+    request's inputs and whose Diff answers "no changes", with no conversion and no logic:
+    what answering these two calls costs in Python's gRPC before any work. ``aio``: grpc.aio
+    on an event loop, as the plugin is served; ``threaded``: grpc's thread-pool server (4
+    workers), the other way Python's gRPC serves."""
+    import asyncio
+
+    import grpc
+    from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
+    from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+
+    class Floor(provider_pb2_grpc.ResourceProviderServicer):
+        async def Configure(self, request: Any, context: Any) -> Any:
+            return provider_pb2.ConfigureResponse(acceptSecrets=True, supportsPreview=True)
+
+        async def Check(self, request: Any, context: Any) -> Any:
+            return provider_pb2.CheckResponse(inputs=request.news)
+
+        async def Diff(self, request: Any, context: Any) -> Any:
+            return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE, hasDetailedDiff=True)
+
+    class Threaded(provider_pb2_grpc.ResourceProviderServicer):
+        def Configure(self, request: Any, context: Any) -> Any:
+            return provider_pb2.ConfigureResponse(acceptSecrets=True, supportsPreview=True)
+
+        def Check(self, request: Any, context: Any) -> Any:
+            return provider_pb2.CheckResponse(inputs=request.news)
+
+        def Diff(self, request: Any, context: Any) -> Any:
+            return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE, hasDetailedDiff=True)
+
+    if server == "threaded":
+        from concurrent.futures import ThreadPoolExecutor
+
+        threaded = grpc.server(ThreadPoolExecutor(max_workers=4), options=_GRPC_CHANNEL_OPTIONS)
+        provider_pb2_grpc.add_ResourceProviderServicer_to_server(Threaded(), threaded)
+        port = threaded.add_insecure_port("127.0.0.1:0")
+        threaded.start()
+        sys.stdout.buffer.write(f"{port}\n".encode())
+        sys.stdout.buffer.flush()
+        threaded.wait_for_termination()
+        return
+
+    async def serve() -> None:
+        server = grpc.aio.server(options=_GRPC_CHANNEL_OPTIONS)
+        provider_pb2_grpc.add_ResourceProviderServicer_to_server(Floor(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        sys.stdout.buffer.write(f"{port}\n".encode())
+        sys.stdout.buffer.flush()
+        await server.wait_for_termination()
+
+    asyncio.run(serve())
 
 
 def address(org: str) -> str:
@@ -92,7 +191,7 @@ def check_diff_ms(
     return wall, (cpu_seconds(host.proc.pid) - cpu0) * 1000 / len(items)
 
 
-def run_backend(name: str, url: str, tmp: Path, n: int, k: int, ca: Any, ca_file: Path) -> dict[str, Any]:
+def run_backend(name: str, url: str, tmp: Path, n: int, k: int, ca: Any, ca_file: Path, rounds: int) -> dict[str, Any]:
     key = Fernet.generate_key().decode()
     orgs = [f"o{i:05d}" for i in range(n)]  # the dynamic provider's (owner: the stack file's name)
     owned = [f"n{i:05d}" for i in range(n)]  # the plugin's (owner: pulumi/<project>/<stack>)
@@ -114,32 +213,48 @@ def run_backend(name: str, url: str, tmp: Path, n: int, k: int, ca: Any, ca_file
                 nat_items.append((native_inputs(n_o, relay.port), native_settings.record_facts(rec)))
         dyn = ProviderHost(ROOT, tmp / f"dynamic-{name}.log")
         nat = ProviderHost(tmp, tmp / f"plugin-{name}.log", command=plugin_command())
+        bare = ProviderHost(tmp, tmp / f"floor-{name}.log", command=floor_command("aio"))
+        threaded = ProviderHost(tmp, tmp / f"threaded-{name}.log", command=floor_command("threaded"))
         try:
             dyn.configure({"smtp-iac:store": url, "smtp-iac:storeKey": key}, secret_keys={"smtp-iac:storeKey"})
             verify = json.dumps({"mode": "login", "timeoutSeconds": 10, "caFile": str(ca_file)})
             nat.configure({"store": url, "storeKey": key, "verify": verify}, secret_keys={"storeKey"})
-            check_diff_ms(dyn, SETTINGS_TYPE, dyn_items[:20], {"password", "__provider"})  # warm both
-            check_diff_ms(nat, NATIVE, nat_items[:20], {"password"})
-            dyn_wall, dyn_cpu = check_diff_ms(dyn, SETTINGS_TYPE, dyn_items, {"password", "__provider"})
-            nat_wall, nat_cpu = check_diff_ms(nat, NATIVE, nat_items, {"password"})
-            out |= {"dynamic_check_diff_ms": dyn_wall, "dynamic_check_diff_cpu_ms": dyn_cpu}
-            out |= {"plugin_check_diff_ms": nat_wall, "plugin_check_diff_cpu_ms": nat_cpu}
-            out["plugin_floor_cpu_ms"] = floor_cpu_ms(nat, len(nat_items))
+            bare.configure({})
+            threaded.configure({})
+            runs: dict[str, list[tuple[float, float]]] = {"dynamic": [], "plugin": [], "floor": [], "threaded": []}
+            hosts = {"dynamic": (dyn, SETTINGS_TYPE, dyn_items), "plugin": (nat, NATIVE, nat_items)}
+            hosts |= {"floor": (bare, NATIVE, nat_items), "threaded": (threaded, NATIVE, nat_items)}
+            for round_ in range(rounds + 1):  # round 0 warms all three (imports, the store opened)
+                for who, (host, type_, items) in hosts.items():
+                    secret = {"password", "__provider"} if host is dyn else {"password"}
+                    got = check_diff_ms(host, type_, items[:20] if round_ == 0 else items, secret)
+                    if round_:
+                        runs[who].append(got)
+            for who, measured in runs.items():
+                out[f"{who}_check_diff_ms"] = statistics.median(w for w, _ in measured)
+                out[f"{who}_check_diff_cpu_ms"] = statistics.median(c for _, c in measured)
+            out["plugin_info_floor_cpu_ms"] = floor_cpu_ms(nat, len(nat_items))
             out["calls"] = per_call(nat, fresh, relay.port)
             out["smtp_sessions"] = relay.stats.sessions
         finally:
             dyn.close()
             nat.close()
-    print(f"[{name}] Check+Diff per resource, {n} resources (ms):")
+            bare.close()
+            threaded.close()
+    print(f"[{name}] Check+Diff per resource, {n} resources, median of {rounds} interleaved rounds (ms):")
     print("| provider | wall, engine stand-in's view | CPU in the provider process |")
     print("|---|---:|---:|")
-    print(f"| dynamic host | {out['dynamic_check_diff_ms']:.3f} | {out['dynamic_check_diff_cpu_ms']:.3f} |")
-    print(f"| native plugin | {out['plugin_check_diff_ms']:.3f} | {out['plugin_check_diff_cpu_ms']:.3f} |")
+    for who, label in LABELS:
+        print(f"| {label} | {out[f'{who}_check_diff_ms']:.3f} | {out[f'{who}_check_diff_cpu_ms']:.3f} |")
     ratio = out["dynamic_check_diff_ms"] / out["plugin_check_diff_ms"]
     cpu_ratio = out["dynamic_check_diff_cpu_ms"] / out["plugin_check_diff_cpu_ms"]
+    floor_ratio = out["plugin_check_diff_cpu_ms"] / out["floor_check_diff_cpu_ms"]
+    threaded_ratio = out["threaded_check_diff_cpu_ms"] / out["floor_check_diff_cpu_ms"]
     print(
-        f"[{name}] dynamic host / plugin: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU; the plugin's floor (two "
-        f"GetPluginInfo calls, nothing but gRPC): {2 * out['plugin_floor_cpu_ms']:.3f} ms CPU"
+        f"[{name}] dynamic host / plugin: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU; plugin / floor: "
+        f"{floor_ratio:.2f}x CPU ({out['plugin_check_diff_cpu_ms'] - out['floor_check_diff_cpu_ms']:.3f} ms "
+        f"beyond it); two GetPluginInfo calls to the plugin: {2 * out['plugin_info_floor_cpu_ms']:.3f} ms CPU; "
+        f"threaded floor / grpc.aio floor: {threaded_ratio:.2f}x CPU"
     )
     print(f"[{name}] the plugin's calls, {k} resources each (ms per call):")
     print("| call | median | p95 |")
@@ -188,18 +303,29 @@ def per_call(host: ProviderHost, orgs: list[str], port: int) -> dict[str, tuple[
 
 
 EFFECTIVE = "smtp-iac:index:getEffectiveSettings"
+LABELS = (
+    ("dynamic", "dynamic host"),
+    ("plugin", "native plugin"),
+    ("floor", "floor: bare grpc.aio servicer"),
+    ("threaded", "floor: bare threaded servicer"),
+)
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--serve-floor"]:
+        return serve_floor(sys.argv[2])
+    if sys.argv[1:2] == ["--serve-profiled"]:
+        return serve_profiled(sys.argv[2], sys.argv[3:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--resources", type=int, default=1000)
     ap.add_argument("--calls", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of Check+Diff (median)")
     ap.add_argument("--pg", default=os.environ.get("SMTP_IAC_TEST_PG_DSN") or None)
     ap.add_argument("--json", metavar="FILE", help="also write the numbers here, per store")
     args = ap.parse_args()
 
     def run(name: str, url: str, tmp: Path, ca: Any, ca_file: Path) -> dict[str, Any]:
-        return run_backend(name, url, tmp, args.resources, args.calls, ca, ca_file)
+        return run_backend(name, url, tmp, args.resources, args.calls, ca, ca_file, args.rounds)
 
     each_backend(run, args.pg, args.json, "smtp-iac-plugin-bench-")
 

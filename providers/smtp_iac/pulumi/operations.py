@@ -24,7 +24,7 @@ from ..resolve import Resolution
 from ..store import Store
 from ..store.url import parse_store_url
 from ..verify import VerifyResult
-from .reuse import STORES, VerifyCache
+from .reuse import STORES, VerifyCache, store_digest
 from .runconfig import RunConfig
 
 REFRESH_HINT = (
@@ -61,13 +61,26 @@ class Operations:
     def __init__(self, run: RunConfig, checks: VerifyCache | None = None):
         self.run = run
         self.checks = checks if checks is not None else VerifyCache()
+        self._last: tuple[str, str] | None = None
+        """The last store URL used and its ``store_digest`` (every call of a run but the first
+        uses the same store: the digest is computed once)."""
+        self._last_backend: tuple[str, bool] | None = None
+        """The last store URL ``fingerprints_in_memory`` saw and whether it is a database."""
+
+    def _store_of(self, stack_file: str | None) -> tuple[str, str]:
+        url = self.run.store_for(stack_file)
+        last = self._last
+        if last is None or last[0] != url:
+            last = self._last = (url, store_digest(url, self.run.store_key, self.run.token))
+        return last
 
     @contextmanager
     def store(self, stack_file: str | None = None, *, create: bool = False) -> Iterator[Store]:
         """The process's open store for the block (``stack_file``: whose ``store:`` applies
         when no store is configured)."""
         run = self.run
-        with STORES.use(run.store_for(stack_file), run.store_key, create=create, token=run.token) as store:
+        url, digest = self._store_of(stack_file)
+        with STORES.use(url, run.store_key, create=create, token=run.token, digest=digest) as store:
             yield store
 
     def verifier(self, options: VerifyOptions, base_dir: Path) -> Verifier | None:
@@ -95,9 +108,11 @@ class Operations:
     def fingerprints_in_memory(self, stack_file: str | None = None) -> bool:
         """Whether ``fingerprint`` would take no I/O now: the store is open and is a database
         (a keyed HMAC under a key it holds), not the settings service (an HTTP request)."""
-        run = self.run
-        url = run.store_for(stack_file)
-        return parse_store_url(url).backend != "service" and STORES.is_open(url, run.store_key, token=run.token)
+        url, digest = self._store_of(stack_file)
+        backend = self._last_backend
+        if backend is None or backend[0] != url:
+            backend = self._last_backend = (url, parse_store_url(url).backend != "service")
+        return backend[1] and STORES.is_open(url, self.run.store_key, token=self.run.token, digest=digest)
 
     def effective(self, organization: str, stack_file: str | None = None) -> Resolution[LiveRecord]:
         """The settings in force for an organization (any reference ``find_org`` takes)."""

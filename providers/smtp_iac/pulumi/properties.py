@@ -20,6 +20,8 @@ handed in by the caller.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -127,15 +129,11 @@ def check_settings(news: dict[str, Any]) -> list[Failure]:
             failures.append((key, "missing required property"))
             if key in stand_ins:
                 data[key] = stand_ins[key]
-    data["password"] = PASSWORD_PLACEHOLDER_REF
     reasons: dict[str, list[str]] = {}
-    for problem in validate_settings(data):
-        if problem.severity != "error" or not problem.path:
-            continue
-        field = str(problem.path[0])
+    for field, message in _validation_errors(data):
         if field in unknown or field == "password":
             continue
-        reasons.setdefault(field, []).append(problem.message)
+        reasons.setdefault(field, []).append(message)
     for field, messages in reasons.items():
         failures.append((field, "; ".join(messages)))
     password = news.get("password")
@@ -151,6 +149,53 @@ def check_settings(news: dict[str, Any]) -> list[Failure]:
         except (ValidationError, TypeError) as e:
             failures.append(("verify", pydantic_reason(e)))
     return failures
+
+
+MEMO_SIZE = 256
+MEMO_TEXT = 2048
+"""The stack file's checks of settings made of plain values (no password: its placeholder
+stands in) are remembered, at most ``MEMO_SIZE`` of them of at most ``MEMO_TEXT`` characters
+of text each: every resource of a run that uses one relay has the same ones."""
+_MEMO: OrderedDict[tuple[Any, ...], tuple[tuple[str, str], ...]] = OrderedDict()
+_MEMO_LOCK = threading.Lock()
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
+def _memo_key(data: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A key for ``data``'s check (types included: 1, 1.0 and True differ), or None when it
+    is not plain or too large to keep."""
+    text = 0
+    for value in data.values():
+        if type(value) not in _PLAIN_TYPES:
+            return None
+        if type(value) is str:
+            text += len(value)
+    if text > MEMO_TEXT:
+        return None
+    return tuple((k, type(v), v) for k, v in sorted(data.items()))
+
+
+def _validation_errors(data: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The stack file's schema and rules on ``data`` (settings fields, the password a
+    placeholder): (field, message) of each error at a field, in order."""
+    key = _memo_key(data)
+    if key is not None:
+        with _MEMO_LOCK:
+            found = _MEMO.get(key)
+            if found is not None:
+                _MEMO.move_to_end(key)
+                return found
+    found = tuple(
+        (str(problem.path[0]), problem.message)
+        for problem in validate_settings({**data, "password": PASSWORD_PLACEHOLDER_REF})
+        if problem.severity == "error" and problem.path
+    )
+    if key is not None:
+        with _MEMO_LOCK:
+            _MEMO[key] = found
+            if len(_MEMO) > MEMO_SIZE:
+                _MEMO.popitem(last=False)
+    return found
 
 
 def pydantic_reason(e: Exception) -> str:

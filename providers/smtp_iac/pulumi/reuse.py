@@ -78,6 +78,11 @@ def _digest(*parts: object) -> str:
 # ----- the store ---------------------------------------------------------------------------
 
 
+def store_digest(url: str, key: str | None, token: str | None) -> str:
+    """What ``STORES`` knows an open store by (a keyed digest: no key or URL as a dict key)."""
+    return _digest("store", url, key, token)
+
+
 @dataclass(eq=False)
 class _Entry:
     store: Store
@@ -107,11 +112,14 @@ class StoreRegistry:
         """How many stores this registry opened (the proof, for tests, that calls share one)."""
 
     @contextlib.contextmanager
-    def use(self, url: str, key: str | None, *, create: bool, token: str | None = None) -> Iterator[Store]:
+    def use(
+        self, url: str, key: str | None, *, create: bool, token: str | None = None, digest: str | None = None
+    ) -> Iterator[Store]:
         """The open store at ``url`` for the duration of the block. ``create``: make it if it
         is not there (create/update), else a missing store is the ``StoreError`` of
-        ``open_store(create=False)``."""
-        digest = _digest("store", url, key, token)
+        ``open_store(create=False)``. ``digest``: ``store_digest`` of the three, when the
+        caller keeps it."""
+        digest = digest or store_digest(url, key, token)
         entry = self._acquire(digest, url, key, create, token)
         try:
             yield entry.store
@@ -122,11 +130,12 @@ class StoreRegistry:
         finally:
             self._release(entry)
 
-    def is_open(self, url: str, key: str | None, *, token: str | None = None) -> bool:
+    def is_open(self, url: str, key: str | None, *, token: str | None = None, digest: str | None = None) -> bool:
         """Whether the store at ``url`` is open in this process now (using it takes no I/O to
         open it)."""
+        digest = digest or store_digest(url, key, token)
         with self._lock:
-            return _digest("store", url, key, token) in self._entries
+            return digest in self._entries
 
     def _take(self, digest: str) -> _Entry | None:
         """The live entry for ``digest``, counted as used; call with ``_lock`` held."""

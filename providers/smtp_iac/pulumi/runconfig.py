@@ -65,7 +65,7 @@ class RunConfig:
     @classmethod
     def resolve(cls, config: Callable[[str], Any]) -> RunConfig:
         """Stack config (``config``: a key's value or None), else the environment."""
-        from ..store.remote_wire import ENV_TOKEN  # httpx: imported only once configured
+        from ..store.url import ENV_TOKEN
 
         url = resolve_store_url(_text(config(CONFIG_STORE)), _STACK_TURN)
         adopt = config(CONFIG_ADOPT)

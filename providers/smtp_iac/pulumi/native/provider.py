@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -96,7 +96,7 @@ def _owner(raw: Any) -> str | None:
 
 
 def _failures(pairs: list[P.Failure]) -> list[CheckFailure]:
-    return [CheckFailure(wire_name(prop), reason) for prop, reason in pairs]
+    return [CheckFailure(prop, reason) for prop, reason in pairs]
 
 
 class SmtpIacProvider(Provider):
@@ -154,39 +154,49 @@ class SmtpIacProvider(Provider):
         )
 
     # ----- resources -------------------------------------------------------------------------
-    async def check(self, request: CheckRequest) -> CheckResponse:
-        kind = _kind(request.type)
+    # ``checked`` and ``changed`` are Check and Diff on plain values: the servicer answers both
+    # straight from the protobuf messages (``server``); ``check`` and ``diff`` are the same
+    # through the SDK's ``PropertyValue`` requests.
+    def checked(self, type_: str, names: Iterable[str], news: dict[str, Any]) -> tuple[dict[str, Any], list[P.Failure]]:
+        """Check of ``news`` (plain, ``names``: the wire names sent): the checked inputs and the
+        failures (wire names), undeclared inputs first."""
+        kind = _kind(type_)
         declared = SETTINGS_INPUTS if kind is settings else ("address",)
-        extra = [
-            CheckFailure(k, "not an input of " + request.type) for k in unknown_names(request.new_inputs, declared)
-        ]
-        inputs, failures = kind.check(plain(request.new_inputs))
-        return CheckResponse(inputs=wire(inputs), failures=extra + _failures(failures))
+        extra = [(k, "not an input of " + type_) for k in unknown_names(names, declared)]
+        inputs, failures = kind.check(news)
+        return inputs, extra + [(wire_name(prop), reason) for prop, reason in failures]
 
-    async def diff(self, request: DiffRequest) -> DiffResponse:
-        olds, news = plain(request.old_state), plain(request.new_inputs)
-        if _kind(request.type) is settings:
-            ops, owner = self.ops(), self.owner(request.urn)
+    async def changed(
+        self, type_: str, urn: str, olds: dict[str, Any], news: dict[str, Any], ignore: Iterable[str]
+    ) -> tuple[list[str], list[str]]:
+        """Diff of the state ``olds`` and the inputs ``news`` (plain): the properties that
+        differ and those that replace the resource (wire names)."""
+        if _kind(type_) is settings:
+            ops, owner = self.ops(), self.owner(urn)
             if ops.fingerprints_in_memory():  # no I/O: answered here, without a thread hop
                 changed = settings.changes(ops, owner, olds, news)
             else:
                 changed = await self._io(settings.changes, ops, owner, olds, news)
         else:
             changed = inheritance.changes(olds, news)
-        changed = [c for c in changed if c not in request.ignore_changes]
-        replaces = [wire_name(c) for c in P.replaces(changed)]
-        detail = {
-            wire_name(c): PropertyDiff(
-                PropertyDiffKind.UPDATE_REPLACE if wire_name(c) in replaces else PropertyDiffKind.UPDATE, True
-            )
-            for c in changed
-        }
+        ignored = set(ignore)
+        changed = [c for c in changed if c not in ignored]
+        return [wire_name(c) for c in changed], [wire_name(c) for c in P.replaces(changed)]
+
+    async def check(self, request: CheckRequest) -> CheckResponse:
+        inputs, failures = self.checked(request.type, request.new_inputs, plain(request.new_inputs))
+        return CheckResponse(inputs=wire(inputs), failures=_failures(failures))
+
+    async def diff(self, request: DiffRequest) -> DiffResponse:
+        olds, news = plain(request.old_state), plain(request.new_inputs)
+        changed, replaces = await self.changed(request.type, request.urn, olds, news, request.ignore_changes)
+        update = {True: PropertyDiffKind.UPDATE_REPLACE, False: PropertyDiffKind.UPDATE}
         return DiffResponse(
             changes=bool(changed),
             replaces=replaces,
             delete_before_replace=bool(replaces),
-            diffs=[wire_name(c) for c in changed],
-            detailed_diff=detail,
+            diffs=changed,
+            detailed_diff={c: PropertyDiff(update[c in replaces], True) for c in changed},
         )
 
     async def create(self, request: CreateRequest) -> CreateResponse:
