@@ -79,3 +79,27 @@ def test_pulumi_plugin_benchmark_runs_to_the_end():
 def test_health_benchmark_runs_to_the_end():
     out = _run(str(BENCH / "health.py"), "--orgs", "2000", "--partners", "8", "--check-ms", "0", "--pg", "")
     assert "5 checks for 2,000 organizations" in out and "sessions per relay [1, 1, 1, 1, 1]" in out
+
+
+def test_cli_speed_benchmark_runs_to_the_end(tmp_path):
+    out = _run(
+        str(BENCH / "cli_speed.py"), "--sizes", "200", "--partners", "4", "--rounds", "1", "--dir", str(tmp_path)
+    )
+    assert "plan / floor, 200 orgs" in out and "validate stacks/dev.yaml / python -c pass" in out
+
+
+def test_tier_filter_benchmark_runs_to_the_end(tmp_path):
+    out = _run(
+        str(BENCH / "tierfilter.py"),
+        *("--orgs", "300", "--partners", "4", "--rounds", "1", "--requests", "1", "--no-pg", "--cache", str(tmp_path)),
+    )
+    assert "tier=controller" in out
+
+
+def test_service_floor_benchmark_runs_to_the_end():
+    import shutil
+
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (Debian: apt-get install wrk); the benchmark drives the service with it")
+    out = _run(str(BENCH / "service_floor.py"), "--orgs", "100", "--partners", "20", "--seconds", "1", "--rounds", "1")
+    assert "| sqlite | effective |" in out and "| sqlite | PUT scope |" in out

@@ -14,6 +14,7 @@ from typing import Any, cast
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from fastapi.security.base import SecurityBase
 
 from smtp_iac.access import Act, Denied, audit_scope, listing, lists_partners
 from smtp_iac.addresses import CONTROLLER, Address
@@ -53,9 +54,12 @@ def test_every_route_that_asks_who_is_calling_asks_the_one_dependency_what_it_ma
     checked = []
     for route in _routes():
         calls = list(_calls(route.dependant))
-        if authenticate not in calls or route.path in NO_PERMISSION:
+        assert authenticate not in calls, f"{route.path}: authenticates outside permits.Allow"
+        asks = [c for c in calls if isinstance(c, SecurityBase) or c is permits.caller]
+        if not asks or route.path in NO_PERMISSION:
             continue
-        assert permits.permit in calls, f"{route.path} {route.methods}: no permits.Allow"
+        assert permits.permit in asks, f"{route.path} {route.methods}: no permits.Allow"
+        assert all(c is permits.permit or c is permits.caller for c in asks), f"{route.path}: {asks}"
         checked.append(route.path)
     assert len(checked) >= 18
 

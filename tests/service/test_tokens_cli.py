@@ -101,3 +101,45 @@ def test_serve_refuses_a_store_that_is_not_there(tmp_path) -> None:
 def test_serve_flags_are_checked(tmp_path, capsys) -> None:
     assert run(["serve", "--deny-relay", "not-a-net", "--store", f"sqlite:///{tmp_path}/x.db"]) == 1
     assert "CIDR" in capsys.readouterr().err
+
+
+def test_serve_with_workers_answers_from_each_and_a_revocation_holds_in_all(store_dir: Path) -> None:
+    token = _cli("tokens", "create", "--role", "viewer", cwd=store_dir).stdout.strip()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [*SMTP_IAC, "serve", "--port", str(port), "--workers", "2", "--health-interval", "0"],
+        cwd=store_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        workers = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        spawned = [p for p in workers if "spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes().decode()]
+        assert len(spawned) == 2
+        for _ in range(20):  # a new connection each: the kernel spreads them over the workers
+            r = httpx.get(url + "/v1/whoami", headers=headers)
+            assert r.status_code == 200 and r.json()["role"] == "viewer"
+        assert _cli("tokens", "revoke", token.split("_")[1], cwd=store_dir).returncode == 0
+        for _ in range(20):
+            r = httpx.get(url + "/v1/whoami", headers=headers)
+            assert r.status_code == 401 and r.json()["detail"] == "the token is revoked"
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    assert "(2 workers)" in err
+    lines = [ln for ln in err.splitlines() if ln.startswith("{")]
+    assert len(lines) >= 40 and all(ln.endswith("}") for ln in lines)  # whole lines from both workers
+    assert token.split("_", 2)[2] not in err

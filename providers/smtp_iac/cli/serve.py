@@ -10,9 +10,9 @@ requests.
 
 from __future__ import annotations
 
-import logging
-import sys
+import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -69,6 +69,14 @@ from .options import EXIT_OK, State, pass_state, store_option
     help="Check every relay in force this often, one instance of the store at a time (GET /v1/health, "
     "/metrics); 0: never.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes on the one port (each its own event loop, store connections and metrics); "
+    "about one per core.",
+)
 @store_option
 @pass_state
 def serve_cmd(
@@ -85,9 +93,11 @@ def serve_cmd(
     max_connections: int | None,
     pool_size: int,
     health_interval: int,
+    workers: int,
 ) -> int:
     """The settings service and console (see SPEC "Service"); runs until stopped."""
     from ..service import server
+    from ..service import workers as workers_module
     from ..service.app import create_app
     from ..service.config import DEFAULT_DENY, RateLimit, ServiceConfig, parse_networks
     from ..store import resolve_store_url
@@ -108,17 +118,27 @@ def serve_cmd(
         health_interval=float(health_interval),
     )
     store = state.open_database("smtp-iac serve", create=False, limits=POOLED.with_pool_size(pool_size))
-    app = create_app(config, store)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # the console's in-process API calls have their own lines
+    app: Any = create_app(config, store) if workers == 1 else f"{workers_module.__name__}:app"
+    if workers > 1:  # each worker opens the store itself; this process only supervises them
+        store.close()
+        os.environ[workers_module.ENV] = workers_module.to_environment(config, pool_size)
+    server.log_to_stderr()
     if not tls_cert and not loopback(host):
         click.echo(f"warning: listening on {host} without --tls-cert: put a TLS-terminating proxy in front", err=True)
     scheme = "https" if tls_cert else "http"
-    click.echo(f"smtp-iac serve: {store.url_for_display} on {scheme}://{host}:{port}", err=True)
+    shown = f" ({workers} workers)" if workers > 1 else ""
+    click.echo(f"smtp-iac serve: {store.url_for_display} on {scheme}://{host}:{port}{shown}", err=True)
     server.run(
         server.server_config(
-            app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key, max_connections=max_connections
+            app,
+            host=host,
+            port=port,
+            ssl_certfile=tls_cert,
+            ssl_keyfile=tls_key,
+            max_connections=max_connections,
+            workers=workers,
         )
     )
-    store.close()
+    if workers == 1:
+        store.close()
     return EXIT_OK

@@ -27,7 +27,7 @@ from ..console import SESSION_KEY_PURPOSE
 from ..console import mount as mount_console
 from ..monitor.run import last_report
 from ..store import DatabaseStore, open_database
-from ..store.limits import POOLED
+from ..store.limits import POOLED, Limits
 from . import problems
 from .checkcache import CheckCache
 from .clients import router as clients
@@ -36,6 +36,7 @@ from .context import Ctx
 from .document import ServiceApp
 from .fingerprints import KEY_PURPOSE as FINGERPRINT_KEY_PURPOSE
 from .fingerprints import ScopeFingerprints
+from .handoff import StoreThreads
 from .health import HealthRunner
 from .health import router as health
 from .limits import BodyLimit, CheckSlots, RateLimiter
@@ -44,10 +45,10 @@ from .ops import router as ops
 from .organizations import router as organizations
 from .relaypolicy import RelayPolicy
 from .scopes import router as scopes
-from .telemetry import Metrics, RequestTelemetry, TimedStore
+from .telemetry import AccessLog, Metrics, RequestTelemetry, TimedStore
 from .tiermap import router as tiermap
 
-ROUTERS = (scopes, organizations, tiermap, health, clients, ops)
+ROUTERS = (organizations, scopes, tiermap, health, clients, ops)
 """Every route of the service (the fuzz test enumerates operations from these)."""
 
 DESCRIPTION = """The platform's SMTP settings (controller, partners, organizations) behind the
@@ -81,14 +82,15 @@ def openapi_document() -> dict[str, Any]:
     return bare_app().openapi()
 
 
-def create_app(config: ServiceConfig, store: DatabaseStore | None = None) -> FastAPI:
+def create_app(config: ServiceConfig, store: DatabaseStore | None = None, limits: Limits = POOLED) -> FastAPI:
     """The service over ``store`` (default: ``open_database(config.store_url)`` with pooled
-    connections and the service's limits, closed on shutdown)."""
+    connections and the service's ``limits``, closed on shutdown)."""
     owned = store is None
     opened: DatabaseStore = (
-        store if store is not None else open_database(config.store_url, purpose="smtp-iac serve", limits=POOLED)
+        store if store is not None else open_database(config.store_url, purpose="smtp-iac serve", limits=limits)
     )
     metrics = Metrics()
+    access = AccessLog()
     ctx = Ctx(
         store=TimedStore(opened, metrics),
         config=config,
@@ -98,6 +100,7 @@ def create_app(config: ServiceConfig, store: DatabaseStore | None = None) -> Fas
         checks=CheckCache(),
         slots=CheckSlots(),
         fingerprints=ScopeFingerprints(opened.derived_key(FINGERPRINT_KEY_PURPOSE)),
+        threads=StoreThreads(opened.connections, opened.limits.wait_s, opened.url_for_display),
     )
     metrics.watch_health(lambda: last_report(ctx.store))
     runner = HealthRunner(ctx, config.health_interval) if config.health_interval > 0 else None
@@ -110,6 +113,8 @@ def create_app(config: ServiceConfig, store: DatabaseStore | None = None) -> Fas
         if runner is not None:
             await runner.stop(grace=config.verify_timeout_seconds + 5.0)
         await console.api.close()
+        ctx.threads.close()
+        access.flush()
         if owned:
             opened.close()
 
@@ -120,7 +125,7 @@ def create_app(config: ServiceConfig, store: DatabaseStore | None = None) -> Fas
     console = mount_console(app, config.session_key or opened.derived_key(SESSION_KEY_PURPOSE), ctx.store)
     app.add_middleware(MethodGate, routes=[route for router in ROUTERS for route in router.routes])
     app.add_middleware(BodyLimit, limit=config.max_body_bytes, streamed=frozenset({"/v1/tenants"}))
-    app.add_middleware(RequestTelemetry, metrics=metrics)
+    app.add_middleware(RequestTelemetry, metrics=metrics, log=access)
     return app
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..addresses import Address
 from ..store import DatabaseStore
+from ..store.db import wait_allowed
 from ..tokens import TokenInfo
 from .limits import RateLimiter
 from .problems import Problem
@@ -80,6 +81,7 @@ class ChargedAudit:
         self._charge = charge
 
     def record_attempt(self, address: Address, **kw: Any) -> None:
+        wait_allowed()  # a charge is a side effect: never made by a read tried on the event loop
         self._charge(address)
         self._store.record_attempt(address, **kw)
 

@@ -35,13 +35,12 @@ from ..models import LiveRecord
 from ..reading.schema import load_schema
 from ..resolve import resolve
 from ..store import AuditAction, AuditEntry, AuditOutcome, Snapshot
-from .auth import Caller
 from .bodies import AddressText, AuditOut
 from .budgets import admit_candidates, too_many_candidates
 from .config import TENANTS_MAX_BYTES
 from .context import Context, parse_address
 from .limits import read_capped
-from .permits import Allow, Attempt, Permit
+from .permits import Allow, Attempt, Caller, Permit
 from .problems import Problem
 from .responses import errors
 

@@ -5,8 +5,9 @@ shown; and how the service runs a check with them. Routes take it as a FastAPI d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Request
 from pydantic import WithJsonSchema
@@ -15,17 +16,22 @@ from ..addresses import Address
 from ..models import ResolvedSettings, VerifyOptions
 from ..planning.write import ScopeWriter
 from ..store import DatabaseStore, RecordStore
+from ..store.db import WouldWait, without_waiting
 from ..tokens import TokenInfo
 from ..verify import VerifyResult, run_check
+from .auth import TokenFacts
 from .budgets import ChargedAudit, charge_attempt
 from .checkcache import CheckCache
 from .config import ServiceConfig
 from .fingerprints import ScopeFingerprints
+from .handoff import StoreThreads
 from .limits import CheckSlots, RateLimiter
 from .patterns import ADDRESS, ORG_ADDRESS
 from .problems import Problem
 from .relaypolicy import RelayPolicy
 from .telemetry import Metrics
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,25 @@ class Ctx:
     checks: CheckCache
     slots: CheckSlots
     fingerprints: ScopeFingerprints
+    threads: StoreThreads
+    tokens: TokenFacts = field(default_factory=TokenFacts)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``, a request's checks and point reads (a few rows by key, never a scan
+        nor a write): on the event loop where the store answers them without waiting
+        (``store.without_waiting``: a local database, a connection free now, no lock), else in
+        the store's own threads (``handoff``). Either way, one hand-off at most, and one read
+        transaction (``store.reads_together``)."""
+
+        def together() -> T:  # one read transaction for all of them
+            with self.store.reads_together():
+                return fn(*args)
+
+        try:
+            with without_waiting():
+                return together()
+        except WouldWait:
+            return await self.threads.run(together)
 
     def options(
         self, mode: str, to: str | None = None, from_: str | None = None, timeout: int | None = None

@@ -43,7 +43,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is None and b"transfer-encoding" not in headers:  # HTTP/1.1: no body at all
+            await self.app(scope, receive, send)
+            return
         if declared is not None:
             try:
                 too_big = int(declared) > limit

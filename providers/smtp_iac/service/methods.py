@@ -47,6 +47,11 @@ class Resource:
     def allow(self) -> str:
         return ", ".join(sorted(self.methods, key=lambda m: (_ORDER.index(m) if m in _ORDER else len(_ORDER), m)))
 
+    @property
+    def own_text(self) -> int:
+        """The length of the template's own text (its parameters left out)."""
+        return len(re.sub(r"\{[^}]*\}", "", self.template))
+
     def reading(self, path: str) -> tuple[bool, int] | None:
         """How well ``path`` reads as this resource: (its addresses are valid, length of the
         template's own text), or None when it does not match at all."""
@@ -54,7 +59,7 @@ class Resource:
         if m is None:
             return None
         valid = all(_is_address(value) for name, value in m.groupdict().items() if name in ADDRESS_PARAMS)
-        return valid, len(re.sub(r"\{[^}]*\}", "", self.template))
+        return valid, self.own_text
 
 
 def _is_address(text: str) -> bool:
@@ -85,10 +90,22 @@ class MethodGate:
     def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute]):
         self.app = app
         self.resources = resources(routes)
+        self._by_head: dict[str, list[Resource]] = {}
+        self._anywhere: list[Resource] = []  # templates with a parameter in their head
+        for r in self.resources:
+            head = _head(r.template)
+            (self._anywhere if "{" in head else self._by_head.setdefault(head, [])).append(r)
 
     def resource(self, path: str) -> Resource | None:
+        """The resource ``path`` reads best as (``Resource.reading``), among the templates with
+        the same first two segments; where one template alone matches, it is that one, and no
+        address is parsed."""
+        candidates = self._by_head.get(_head(path), [])
+        matching = [r for r in (*candidates, *self._anywhere) if r.regex.match(path)]
+        if len(matching) <= 1:
+            return matching[0] if matching else None
         best: tuple[tuple[bool, int], Resource] | None = None
-        for resource in self.resources:
+        for resource in matching:
             score = resource.reading(path)
             if score is not None and (best is None or score > best[0]):
                 best = (score, resource)
@@ -103,6 +120,11 @@ class MethodGate:
                 await problem.response()(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _head(path: str) -> str:
+    """The first two segments of a path (``/v1/scopes`` of ``/v1/scopes/controller``)."""
+    return "/".join(path.split("/", 3)[:3])
 
 
 def _not_allowed(method: str, resource: Resource) -> Problem:

@@ -13,11 +13,10 @@ from pydantic import WithJsonSchema
 
 from ..access import Act, audit_scope
 from ..errors import StoreError, StoreUnavailable
-from .auth import Caller
 from .bodies import AuditOut, HealthOut, WhoAmIOut
 from .context import Context, parse_address
 from .patterns import ADDRESS
-from .permits import Allow
+from .permits import Allow, Caller
 from .problems import Problem
 from .responses import errors
 

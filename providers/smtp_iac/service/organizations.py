@@ -10,7 +10,7 @@ check. 202 once the relay accepted the message.
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ..access import Act
 from ..models import LiveRecord, ResolvedSettings
@@ -18,34 +18,38 @@ from ..resolve import Resolution
 from ..store import AuditAction
 from ..tokens import TokenInfo
 from ..verify.message import UnsafeField, build_system_message, from_address
-from .auth import Caller
 from .bodies import CheckOut, EffectiveOut, MessageIn, MessageOut, StepOut, SwitchIn, SwitchOut
 from .context import Context, OrgPath, parse_address
 from .fingerprints import ScopeFingerprints
-from .permits import Allow, Attempt
+from .permits import Allow, Attempt, Caller
 from .problems import Problem
 from .records import record_out
-from .responses import errors
+from .responses import errors, json_response
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 
 
 @router.get("/{org:path}/effective", response_model=EffectiveOut, responses=errors(401, 403, 404, 503))
-def effective(org: OrgPath, caller: Caller, ctx: Context, allow: Allow) -> EffectiveOut:
+async def effective(org: OrgPath, allow: Allow) -> Response:
     """The settings in force for an organization, the address they come from, and the tiers looked at."""
     addr = parse_address(org, org=True)
-    allow(Act.EFFECTIVE, addr)
-    return effective_out(ctx.store.effective(addr), caller, ctx.fingerprints)
+
+    def read() -> Resolution[LiveRecord]:
+        allow(Act.EFFECTIVE, addr)
+        return allow.ctx.store.effective(addr)
+
+    return json_response(effective_out(await allow.read(read), allow.caller, allow.ctx.fingerprints))
 
 
 def effective_out(res: Resolution[LiveRecord], caller: TokenInfo, fingerprints: ScopeFingerprints) -> EffectiveOut:
-    return EffectiveOut(
+    """The answer, built without validation from the resolution's typed fields."""
+    return EffectiveOut.model_construct(
         organization=str(res.org),
         smtp_enabled=res.smtp_enabled,
         source=str(res.source) if res.source is not None else None,
-        tier=res.tier,
+        tier=str(res.tier),
         settings=record_out(res.record, caller, fingerprints) if res.record is not None else None,
-        chain=[StepOut(address=str(s.address), outcome=str(s.outcome)) for s in res.chain],
+        chain=[StepOut.model_construct(address=str(s.address), outcome=str(s.outcome)) for s in res.chain],
     )
 
 

@@ -23,8 +23,10 @@ _ETAG = re.compile(r'"([0-9]{1,18})"')
 
 
 def record_out(record: LiveRecord, token: TokenInfo, fingerprints: ScopeFingerprints) -> RecordOut:
+    """``record`` as the caller sees it; built without validation, since every field comes typed
+    from the store's own ``LiveRecord`` (the answer is serialized once, by pydantic)."""
     visible = decide(token, Act.READ, record.address) is None and shows_fingerprint(token, record.address)
-    return RecordOut(
+    return RecordOut.model_construct(
         address=str(record.address),
         **record.public_fields(),
         password_fingerprint=fingerprints.shown(record.address, record.password_fingerprint) if visible else None,

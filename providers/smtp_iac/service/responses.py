@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.responses import Response
+from pydantic import BaseModel
+
 from .bodies import ProblemOut
 from .problems import PROBLEM, TITLES
 
@@ -60,3 +63,9 @@ RETRY_AFTER = {
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     }
 }
+
+
+def json_response(body: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """``body`` as the route's answer, serialized once by pydantic (by alias, as FastAPI's
+    ``response_model`` would, which then neither validates nor serializes it again)."""
+    return Response(body.model_dump_json(by_alias=True), status_code, headers, media_type="application/json")

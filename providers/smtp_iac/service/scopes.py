@@ -13,24 +13,24 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import WithJsonSchema
 
 from ..access import Act
 from ..addresses import Address
 from ..errors import ConflictError
 from ..guard import OWNER_PATTERN
-from ..models import ResolvedSettings
+from ..models import LiveRecord, ResolvedSettings
 from ..planning.write import Outcome, ScopeResult, ScopeWrite
 from ..store import AuditAction, AuditOutcome
 from ..verify import VerifyResult
 from ..verify.message import UnsafeField, check_address, from_address
-from .auth import Caller
 from .bodies import CheckOut, PutIn, PutOut, RecordOut, TestEmailIn
 from .context import AddressPath, Context, parse_address
-from .permits import Allow, Attempt
+from .permits import Allow, Attempt, Caller
 from .problems import Problem
 from .records import checked_settings, etag, precondition, record_out
-from .responses import ETAG, RECORD_LINKS, REQUIRED, errors
+from .responses import ETAG, RECORD_LINKS, REQUIRED, errors, json_response
 
 router = APIRouter(prefix="/v1/scopes", tags=["scopes"])
 
@@ -129,15 +129,19 @@ def release(
         401, 403, 404, 503, also={200: {"description": "the record", "headers": ETAG, "links": RECORD_LINKS}}
     ),
 )
-def get_scope(address: AddressPath, caller: Caller, ctx: Context, allow: Allow, response: Response) -> RecordOut:
+async def get_scope(address: AddressPath, allow: Allow) -> Response:
     """A scope's record (never its password); ``ETag`` is its version."""
     addr = parse_address(address)
-    allow(Act.READ, addr)
-    record = ctx.store.get(addr)
+
+    def read() -> LiveRecord | None:
+        allow(Act.READ, addr)
+        return allow.ctx.store.get(addr)
+
+    record = await allow.read(read)
     if record is None:
         raise Problem(404, "no record at this scope (it inherits)", address=addr)
-    response.headers["ETag"] = etag(record.version)
-    return record_out(record, caller, ctx.fingerprints)
+    body = record_out(record, allow.caller, allow.ctx.fingerprints)
+    return json_response(body, headers={"ETag": etag(record.version)})
 
 
 @router.put(
@@ -162,39 +166,45 @@ def get_scope(address: AddressPath, caller: Caller, ctx: Context, allow: Allow, 
         },
     ),
 )
-def put_scope(
+async def put_scope(
     address: AddressPath,
     body: PutIn,
-    caller: Caller,
-    ctx: Context,
     allow: Allow,
-    response: Response,
     if_match: IfMatch = None,
     if_none_match: IfNoneMatch = None,
     stack: StackName = None,
     adopt: bool = False,
-) -> PutOut:
+) -> Response:
     """Create (``If-None-Match: *``) or replace (``If-Match: "<version>"``) a scope's record;
     verified first, written only if the check passes."""
+    caller, ctx = allow.caller, allow.ctx
     addr = parse_address(address)
     attempt = Attempt(AuditAction.CREATE if if_none_match is not None else AuditAction.UPDATE, stack)
-    allow(Act.WRITE, addr, audit=attempt)
-    expected = precondition(if_match, if_none_match, addr)
-    live = ctx.store.get(addr)
-    try:  # a kept password is that of the version the write expects: 412 (audited) if it moved
-        settings, warnings = checked_settings(
-            body, "", live if expected is not None else None, lambda: ctx.store.reveal_password(addr, version=expected)
-        )
-    except ConflictError as e:
-        ctx.audited(caller).record_attempt(
-            addr,
-            stack=stack,
-            action=attempt.action,
-            outcome=AuditOutcome.CONFLICT,
-            detail=e.message,
-            actor=caller.actor,
-        )
-        raise
+
+    def prepare() -> tuple[int | None, LiveRecord | None, ResolvedSettings, list[dict[str, str]]]:
+        allow(Act.WRITE, addr, audit=attempt)
+        expected = precondition(if_match, if_none_match, addr)
+        live = ctx.store.get(addr)
+        try:  # a kept password is that of the version the write expects: 412 (audited) if it moved
+            settings, warnings = checked_settings(
+                body,
+                "",
+                live if expected is not None else None,
+                lambda: ctx.store.reveal_password(addr, version=expected),
+            )
+        except ConflictError as e:
+            ctx.audited(caller).record_attempt(
+                addr,
+                stack=stack,
+                action=attempt.action,
+                outcome=AuditOutcome.CONFLICT,
+                detail=e.message,
+                actor=caller.actor,
+            )
+            raise
+        return expected, live, settings, warnings
+
+    expected, live, settings, warnings = await allow.read(prepare)
     verify = body.verify
     mode = verify.mode if verify is not None else "login"
     if mode == "off" and not ctx.config.allow_unverified:
@@ -205,12 +215,6 @@ def put_scope(
             hint="drop verify.mode off (or start the service with --allow-unverified)",
         )
     options = ctx.options(mode, *((verify.to, verify.from_, verify.timeout_seconds) if verify else ()))
-    if mode != "off":
-        try:
-            ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
-        except Problem as p:
-            allow.record_refusal(addr, attempt, f"forbidden: {p.detail}")
-            raise
     w = ScopeWrite.put(addr, settings, expected, stack, adopt)
 
     def verified(a: Address, s: ResolvedSettings) -> VerifyResult:
@@ -221,14 +225,23 @@ def put_scope(
         with ctx.slots.hold(caller.id):  # waiting for an identical check in flight holds a slot too
             return ctx.checks.check(a, s, options, run)
 
-    result = ctx.writer(caller).write(w, live, verified)
+    def write() -> ScopeResult:
+        if mode != "off":
+            try:
+                ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
+            except Problem as p:
+                allow.record_refusal(addr, attempt, f"forbidden: {p.detail}")
+                raise
+        return ctx.writer(caller).write(w, live, verified)
+
+    # unverified, the write alone: a store thread; a check talks to a relay for seconds: a worker thread
+    result = await (ctx.threads.run(write) if mode == "off" else run_in_threadpool(write))
     _raise_unless_applied(result)
     assert result.record is not None
-    response.status_code = 201 if live is None else 200
-    response.headers["ETag"] = etag(result.record.version)
     outcome = CheckOut.of(result.verify) if result.verify is not None else None
     record = record_out(result.record, caller, ctx.fingerprints)
-    return PutOut.model_validate({"record": record, "verify": outcome, "warnings": warnings})
+    out = PutOut.model_validate({"record": record, "verify": outcome, "warnings": warnings})
+    return json_response(out, 201 if live is None else 200, {"ETag": etag(result.record.version)})
 
 
 @router.delete("/{address:path}", status_code=204, responses=errors(401, 403, 404, 409, 412, 422, 428, 429, 503))

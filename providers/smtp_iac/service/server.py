@@ -299,10 +299,13 @@ def server_config(
     header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     keep_alive: int = DEFAULT_KEEP_ALIVE,
     max_connections: int | None = None,
+    workers: int = 1,
 ) -> ServerConfig:
     """The service's uvicorn configuration. Raises the soft descriptor limit to the hard one,
     installs ``AcceptErrorFilter``, and sizes ``max_connections`` (default) and the listen
-    backlog from the limit (``FdBudget``)."""
+    backlog from the limit (``FdBudget``). With ``workers`` > 1, ``app`` is the import string
+    of a factory that each worker process calls (``service.workers.app``); the connection cap
+    is each worker's."""
     budget = FdBudget.for_limit(raise_fd_limit())
     quiet_accept_errors()
     return ServerConfig(
@@ -321,11 +324,29 @@ def server_config(
         log_level="warning",
         access_log=False,  # the service logs one JSON line per request itself
         server_header=False,
+        workers=workers,
+        factory=workers > 1,
     )
 
 
+def log_to_stderr() -> None:
+    """The service's own log lines (one JSON line per request, warnings) on stderr, as they are
+    written; in each worker process too."""
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the console's in-process API calls have their own lines
+    quiet_accept_errors()
+
+
 def run(config: uvicorn.Config) -> None:
-    """Serve until stopped (SIGINT, SIGTERM), as ``uvicorn.run`` does: exit 3 if it never started."""
+    """Serve until stopped (SIGINT, SIGTERM), as ``uvicorn.run`` does: exit 3 if it never
+    started. With ``config.workers`` > 1, uvicorn's supervisor keeps that many worker
+    processes on one listening socket, restarting one that dies."""
+    if config.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        with contextlib.suppress(KeyboardInterrupt):
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()

@@ -17,7 +17,8 @@ import functools
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
@@ -29,6 +30,36 @@ from .schema import Dialect
 
 Cursor = Any
 """A DB-API cursor of the backend's driver (sqlite3 or psycopg): typed by neither driver alike."""
+
+
+class WouldWait(Exception):
+    """Work tried ``without_waiting`` that would have to wait (a write, a database across a
+    network, a connection taken at the moment, a lock): run it in a thread instead. Nothing
+    was done: a read is all that may have run."""
+
+
+_NO_WAITING: ContextVar[bool] = ContextVar("smtp_iac_store_no_waiting", default=False)
+_JOINED: ContextVar[_Joined | None] = ContextVar("smtp_iac_store_joined", default=None)
+
+
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """Within the block, a read runs only where it needs no wait: a local database's read on a
+    connection free at this moment (``Db._session_now``); anything else raises ``WouldWait`` at
+    once. The settings service tries a request's point reads so on its event loop, and hands
+    them to a thread only when they would wait."""
+    token = _NO_WAITING.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAITING.reset(token)
+
+
+def wait_allowed() -> None:
+    """``WouldWait`` within ``without_waiting``: what a caller asks before work that may not run
+    there, a write or anything with a side effect ahead of one (a budget charged first)."""
+    if _NO_WAITING.get():
+        raise WouldWait
 
 
 class Duplicate(StoreError):
@@ -64,6 +95,11 @@ class Db(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url_for_display!r})"
+
+    @property
+    def connections(self) -> int:
+        """How many transactions may run at once (connections held, at most)."""
+        return max(1, self.limits.pool_size)
 
     def __enter__(self) -> Self:
         return self
@@ -119,12 +155,25 @@ class Db(ABC):
         translated = self._driver_error(e)
         return e if translated is None else translated
 
+    def _session_now(self, begin: str) -> AbstractContextManager[Any]:
+        """A connection for a read that needs no wait (``without_waiting``), or ``WouldWait``:
+        none but a local database's (SQLite in a long-lived process) can promise that."""
+        raise WouldWait
+
     @contextmanager
     def _tx(self, begin: str, *, write: bool, wait_s: float | None = None) -> Iterator[Cursor]:
         """One transaction: commit on success, roll back on any exception. A fault that ends a
         write says whether the write was applied (``StoreUnavailable.write``)."""
+        now = _NO_WAITING.get()
+        if now and write:
+            raise WouldWait
         try:
-            with self._session(begin, self.limits.wait_s if wait_s is None else wait_s) as conn:
+            session = (
+                self._session_now(begin)
+                if now
+                else self._session(begin, self.limits.wait_s if wait_s is None else wait_s)
+            )
+            with session as conn:
                 cur = conn.cursor()
                 try:
                     try:
@@ -147,6 +196,8 @@ class Db(ABC):
                 finally:
                     cur.close()
         except StoreUnavailable as e:
+            if now and e.fault == "busy":  # a lock: wait for it in a thread
+                raise WouldWait from None
             raise _as_write(e, write) from None
 
     def write(self) -> AbstractContextManager[Cursor]:
@@ -156,8 +207,28 @@ class Db(ABC):
         return self._tx(self.BEGIN_WRITE, write=True)
 
     def read(self) -> AbstractContextManager[Cursor]:
-        """A consistent read-only transaction."""
+        """A consistent read-only transaction (within ``together``, the block's shared one)."""
+        joined = _JOINED.get()
+        if joined is not None and joined.db is self and not joined.dead:
+            return joined.reading()
         return self._tx(self.BEGIN_READ, write=False)
+
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """Within the block, this store's reads share one read transaction, begun at the first
+        read: one snapshot and one BEGIN/COMMIT for a request's few point reads. Only where
+        reads have connections of their own (pooled limits): a write in the block takes its own
+        and never waits for it. Should the shared connection fail, later reads take their own."""
+        if not self.limits.pooled or _JOINED.get() is not None:
+            yield
+            return
+        joined = _Joined(self)
+        token = _JOINED.set(joined)
+        try:
+            yield
+        finally:
+            _JOINED.reset(token)
+            joined.close()
 
     def x(self, cur: Cursor, sql: str, params: Iterable[Any] = ()) -> Cursor:
         """Execute ``sql`` (written with ``?`` placeholders) on ``cur``."""
@@ -171,6 +242,39 @@ class Db(ABC):
         with self._tx(self.BEGIN_READ, write=False, wait_s=PROBE_S) as cur:
             self._limit_statement(cur, PROBE_S)
             self.table_exists(cur, "schema_migrations")
+
+
+class _Joined:
+    """The read transaction a ``Db.together`` block shares, opened at its first read."""
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+        self.dead = False
+        self._stack = ExitStack()
+        self._cur: Cursor | None = None
+
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        if self._cur is None:
+            self._cur = self._stack.enter_context(self.db._tx(self.db.BEGIN_READ, write=False))
+        try:
+            yield self._cur
+        except Exception as e:  # noqa: BLE001 - translated as Db._tx does, then raised
+            err = self.db._translate(e)
+            if isinstance(err, StoreUnavailable):
+                self.dead = True  # a retried read (``reading``) takes a transaction of its own
+                if _NO_WAITING.get() and err.fault == "busy":
+                    raise WouldWait from None
+            raise err from None
+
+    def close(self) -> None:
+        """End the shared transaction: it only read, so a failure to end it changes nothing
+        that was read (and a connection that failed is rolled back and given back)."""
+        with suppress(Exception):
+            if self.dead:
+                self._stack.__exit__(StoreUnavailable, StoreUnavailable("abandoned", fault="connection"), None)
+            else:
+                self._stack.close()
 
 
 def _as_write(err: BaseException, write: bool) -> BaseException:

@@ -41,7 +41,7 @@ _HKDF_INFO = b"smtp-iac password fingerprint v1"
 class Keyring:
     """The decoded key list. ``source`` says where it came from, for messages."""
 
-    __slots__ = ("_fernet", "_fp_key", "_seal_key", "count", "source")
+    __slots__ = ("_fernet", "_fp_key", "_key_id", "_seal_key", "count", "source")
 
     def __init__(self, fernets: list[Fernet], raw_primary: bytes, source: str):
         self.source = source
@@ -49,6 +49,7 @@ class Keyring:
         self._fernet = MultiFernet(fernets)
         self._fp_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(raw_primary)
         self._seal_key = self.derive("saved plan seal v1")
+        self._key_id = hmac.new(self._fp_key, b"smtp-iac key id", hashlib.sha256).hexdigest()[:12]
 
     def __repr__(self) -> str:  # never the key material
         return f"Keyring({self.count} key(s) from {self.source})"
@@ -70,8 +71,9 @@ class Keyring:
 
     @property
     def key_id(self) -> str:
-        """Public id of the fingerprint key (reveals nothing about the key)."""
-        return hmac.new(self._fp_key, b"smtp-iac key id", hashlib.sha256).hexdigest()[:12]
+        """Public id of the fingerprint key (reveals nothing about the key); made once, since
+        every record read compares its own with it."""
+        return self._key_id
 
     def derive(self, purpose: str) -> bytes:
         """A 32-byte key for ``purpose`` (the console's session cookies), derived with HKDF from
@@ -81,7 +83,7 @@ class Keyring:
         )
 
     def fingerprint(self, password: str) -> str:
-        digest = hmac.new(self._fp_key, password.encode("utf-8"), hashlib.sha256).hexdigest()
+        digest = hmac.digest(self._fp_key, password.encode("utf-8"), "sha256").hex()
         return FINGERPRINT_PREFIX + digest[:16]
 
     def seal(self, text: str) -> str:

@@ -20,22 +20,26 @@ out (``reveal_password``, database only, for the service's own checks).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from pydantic import SecretStr
 
 from ..addresses import Address, Tier
 from ..models import LiveRecord, Organization, ResolvedSettings, VerifyOptions
-from ..relayhealth import RelayHealth, Scope, Tally
 from ..resolve import Resolution
-from ..tiermap import OrgQuery, OrgRow, Page, PartnerRow
-from ..tokens import NewToken, TokenInfo
-from ..verify.result import VerifyResult
 from .audit import AuditAction, AuditEntry, AuditOutcome
+from .limits import Limits
 from .snapshot import Snapshot, Tenants, TenantsChange
+
+if TYPE_CHECKING:  # for the signatures only: a plan needs none of these modules
+    from ..relayhealth import RelayHealth, Scope, Tally
+    from ..tiermap import OrgQuery, OrgRow, Page, PartnerRow
+    from ..tokens import NewToken, TokenInfo
+    from ..verify.result import VerifyResult
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,9 @@ class Administration(Protocol):
     def find_token(self, token_id: str) -> tuple[TokenInfo, str] | None:
         """The token with ``token_id`` and the SHA-256 of its secret, or None."""
 
+    def token_revoked(self, token_id: str) -> bool | None:
+        """Whether the token with ``token_id`` is revoked now (None: there is no such token)."""
+
     def revoke_token(self, token_id: str, *, actor: str | None = None) -> TokenInfo: ...
 
     # ----- what the settings service keeps (``store.guards``) -----------------------------
@@ -239,3 +246,14 @@ class Administration(Protocol):
 
 class DatabaseStore(Store, Administration, Protocol):
     """A store on a database (``SqlStore``): everything, for the administrator CLI and the service."""
+
+    @property
+    def limits(self) -> Limits:
+        """How long the database may make the store wait, and its connections (pooled or one)."""
+
+    @property
+    def connections(self) -> int:
+        """How many transactions may run at once (the connections it holds at most)."""
+
+    def reads_together(self) -> AbstractContextManager[None]:
+        """A block whose reads share one read transaction (``Db.together``)."""

@@ -49,8 +49,9 @@ from ..tokens import Role, TokenInfo
 from .audit import AuditAction, AuditEntry, AuditOutcome
 from .protocol import Written
 from .remote_tenants import find_org, tenants_of
-from .remote_wire import ENV_TOKEN, check_of, entry_of, error_of, record_of
+from .remote_wire import check_of, entry_of, error_of, record_of
 from .snapshot import Snapshot, Tenants, TenantsChange
+from .url import ENV_TOKEN
 
 TIMEOUT = httpx.Timeout(connect=10.0, read=150.0, write=30.0, pool=10.0)
 """A write waits for the service's SMTP check (at most 120 s by the stack's verify options)."""

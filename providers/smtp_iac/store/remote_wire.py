@@ -27,8 +27,7 @@ from ..errors import (
 from ..models import LiveRecord
 from ..verify.result import Failure, Stage, VerifyResult
 from .audit import AuditEntry
-
-ENV_TOKEN = "SMTP_IAC_TOKEN"
+from .url import ENV_TOKEN
 
 
 def record_of(d: dict[str, Any]) -> LiveRecord:

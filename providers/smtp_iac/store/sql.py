@@ -21,6 +21,7 @@ number of organizations.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Self
 
@@ -33,8 +34,10 @@ from .db import Db, Part, reading
 from .digests import Digests
 from .guards import ServiceGuards
 from .health import HealthLog
+from .limits import Limits
 from .opening import Opening
-from .records import RECORD_SELECT, Records
+from .recordrows import RECORD_SELECT
+from .records import Records
 from .release import Release
 from .rotation import KeyRotation
 from .snapshot import Snapshot
@@ -75,11 +78,12 @@ class SqlStore(Part):
         self.tenants, self.load_tenants, self.find_org = tenancy.tenants, tenancy.load_tenants, tenancy.find_org
         self.set_smtp_enabled = tenancy.set_smtp_enabled
         self.org_page, self.partner_page, self.blast_radius = tiers.org_page, tiers.partner_page, tiers.blast_radius
-        self.source_tally = tiers.source_tally
+        self.source_tally, self.moves = tiers.source_tally, tiers.moves
         # Administration
         self.derived_key, self.rotate_keys = digests.derived_key, KeyRotation(db, audit).rotate_keys
         self.create_token, self.list_tokens = tokens.create_token, tokens.list_tokens
         self.find_token, self.revoke_token = tokens.find_token, tokens.revoke_token
+        self.token_revoked = tokens.token_revoked
         self.admit, self.end_session, self.session_ended = guards.admit, guards.end_session, guards.session_ended
         health = HealthLog(db)
         self.relay_health, self.save_relay_health, self.take_lease = (
@@ -91,6 +95,17 @@ class SqlStore(Part):
     @property
     def url_for_display(self) -> str:
         return self.db.url_for_display
+
+    @property
+    def limits(self) -> Limits:
+        return self.db.limits
+
+    @property
+    def connections(self) -> int:
+        return self.db.connections
+
+    def reads_together(self) -> AbstractContextManager[None]:
+        return self.db.together()
 
     @property
     def local_files(self) -> tuple[Path, ...]:
@@ -114,7 +129,7 @@ class SqlStore(Part):
         with self.db.read() as cur:
             rows = self.db.x(cur, RECORD_SELECT).fetchall()
             tenants = self.tenancy.tenants_in(cur)
-        records = map(self.records.record, rows)
+        records = self.records.records(rows)  # in bulk, none kept (``recordrows``)
         return Snapshot({r.address: r for r in records}, tenants)
 
     @reading

@@ -6,7 +6,9 @@ configuration, and writes are few), a bounded ``busy_timeout`` (``Limits.lock_s`
 the CLI, so that concurrent pipelines queue instead of failing; two seconds for the service,
 which then answers 503 with ``Retry-After``), and ``BEGIN IMMEDIATE`` for writes so that two
 writers are serialized at the start of the transaction (never a deadlock-prone upgrade from a
-read lock). One connection, one thread at a time, waited for at most ``Limits.wait_s``. The
+read lock). One connection, one thread at a time, waited for at most ``Limits.wait_s``; with
+pooled limits (the service), a second, read-only connection for reads, so that a read never
+queues behind a write's commit and its ``fsync``. The
 database directory is created if missing; the file is made readable by its owner only.
 """
 
@@ -19,7 +21,7 @@ import time
 from collections.abc import Iterator
 
 from ..errors import StoreError, StoreUnavailable
-from .db import Db, Duplicate, OneConnection
+from .db import Db, Duplicate, OneConnection, WouldWait
 from .keys import KEY_CHECK, Keyring
 from .limits import ONE_CONNECTION, Limits
 from .schema import SQLITE
@@ -33,6 +35,12 @@ class SqliteDb(Db):
 
     dialect = SQLITE
     _conn: sqlite3.Connection
+    _reader: sqlite3.Connection | None = None
+    """Pooled limits (a long-lived process): a second, read-only connection for read
+    transactions, so that a read never waits for a write's commit (WAL lets the two overlap)."""
+    _now: sqlite3.Connection | None = None
+    """Pooled limits: a third, read-only one for reads that must not wait (``_session_now``),
+    opened at its first use (the service's event loop; never in the Pulumi plugin)."""
 
     def __init__(
         self,
@@ -62,6 +70,14 @@ class SqliteDb(Db):
                 )
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
+            if limits.pooled:  # a long-lived process: its reads need not wait for a write's commit
+                self._reader = sqlite3.connect(
+                    path, isolation_level=None, timeout=limits.lock_s, check_same_thread=False
+                )
+                self._reader.execute(f"PRAGMA busy_timeout = {round(limits.lock_s * 1000)}")
+                self._reader.execute("PRAGMA query_only = ON")
+                self._read_one = OneConnection()
+                self._now_one = OneConnection()
         except (OSError, sqlite3.Error) as e:
             raise StoreError(
                 f"cannot open the store {url_for_display}: {e}", hint="check the path and its permissions"
@@ -70,18 +86,51 @@ class SqliteDb(Db):
     BEGIN_WRITE = "BEGIN IMMEDIATE"
     BEGIN_READ = "BEGIN"
 
+    @property
+    def connections(self) -> int:
+        return 1 if self._reader is None else 2
+
     def close(self) -> None:
+        if self._reader is not None:
+            with self._read_one.lock:
+                self._reader.close()
+            with self._now_one.lock:
+                if self._now is not None:
+                    self._now.close()
         with self._one.lock:
             self._conn.close()
 
     @contextlib.contextmanager
     def _session(self, begin: str, wait_s: float) -> Iterator[sqlite3.Connection]:
-        with self._one.held(wait_s, self.url_for_display):
+        one, conn = self._one, self._conn
+        if begin == self.BEGIN_READ and self._reader is not None:
+            one, conn = self._read_one, self._reader
+        with one.held(wait_s, self.url_for_display):
             try:
-                self._conn.execute(begin)
+                conn.execute(begin)
             except sqlite3.Error as e:
                 raise self._translate(e) from None
-            yield self._conn
+            yield conn
+
+    @contextlib.contextmanager
+    def _session_now(self, begin: str) -> Iterator[sqlite3.Connection]:
+        """The event loop's connection, if it is free at this moment (it is, unless another
+        thread is closing the store); a read on it never waits for a lock (``busy_timeout``
+        0: ``SQLITE_BUSY`` at once, which ``Db._tx`` turns into ``WouldWait``)."""
+        if self._reader is None or begin != self.BEGIN_READ or not self._now_one.lock.acquire(blocking=False):
+            raise WouldWait
+        try:
+            try:
+                if self._now is None:  # opened at its first use: a process that never asks holds none
+                    self._now = sqlite3.connect(self.path, isolation_level=None, timeout=0, check_same_thread=False)
+                    self._now.execute("PRAGMA busy_timeout = 0")
+                    self._now.execute("PRAGMA query_only = ON")
+                self._now.execute(begin)
+            except sqlite3.Error as e:
+                raise self._translate(e) from None
+            yield self._now
+        finally:
+            self._now_one.lock.release()
 
     def _rollback(self, conn: sqlite3.Connection) -> None:
         if conn.in_transaction:

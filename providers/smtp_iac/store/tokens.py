@@ -69,6 +69,14 @@ class TokenRegistry(Part):
             row = self.db.x(cur, _SELECT + " WHERE id = ?", (token_id,)).fetchone()
         return (_info(row), str(row[9])) if row is not None else None
 
+    @reading
+    def token_revoked(self, token_id: str) -> bool | None:
+        """Whether the token is revoked now, or None when there is no such token: all a request
+        needs to read once it knows the token's facts (they never change)."""
+        with self.db.read() as cur:
+            row = self.db.x(cur, "SELECT revoked_at FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        return None if row is None else row[0] is not None
+
     def revoke_token(self, token_id: str, *, actor: str | None = None) -> TokenInfo:
         """Revoke a token (at once, for every instance of the service). UsageError for an unknown id."""
         actor = actor_of(actor)

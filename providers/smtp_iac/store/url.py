@@ -25,6 +25,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..errors import StoreUrlError
 
 DEFAULT_URL = "sqlite:///.smtp-iac/store.db"
+ENV_TOKEN = "SMTP_IAC_TOKEN"
+"""Where a token for the settings service is read from when none is given (here, not with the
+service's client, so that reading it imports no HTTP client)."""
 ACCEPTED = (
     "sqlite:///relative/path.db, sqlite:////absolute/path.db, postgresql://user[:password]@host[:port]/database, "
     "https://service[:port] (http:// on loopback only)"
