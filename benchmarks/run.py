@@ -144,6 +144,23 @@ def pg_backend(dsn: str, label: str) -> Iterator[Backend]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def over_backends(pg: str | None, label: str, work: Callable[[Backend, Path], list[str]]) -> list[str]:
+    """``work(backend, tmp)`` on SQLite, then on PostgreSQL with ``pg`` (a fresh schema), in one
+    temporary directory removed afterwards; the rows each returned, in that order."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"smtp-iac-{label}-bench-"))
+    rows: list[str] = []
+    try:
+        kinds = [lambda: sqlite_backend(tmp, label)]
+        if pg:
+            kinds.append(lambda: pg_backend(pg, label))
+        for make in kinds:
+            with make() as backend:
+                rows += work(backend, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
 def seed(store, pl: Platform) -> dict[str, float]:
     """Tenants, then every live record through the store's own ``put`` (one transaction each)."""
     t_tenants, _ = once(lambda: store.load_tenants(pl.tenants, actor="benchmark"))

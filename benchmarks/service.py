@@ -22,12 +22,10 @@ import argparse
 import asyncio
 import os
 import random
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -39,7 +37,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import httpx  # noqa: E402
 from platform_gen import generate  # noqa: E402
-from run import PG_ENV, Backend, best_of, log, machine, pg_backend, seed, sqlite_backend  # noqa: E402
+from run import PG_ENV, Backend, best_of, log, machine, over_backends, seed  # noqa: E402
 
 from smtp_iac.planning.planner import make_plan  # noqa: E402
 from smtp_iac.reading.stackfile import read  # noqa: E402
@@ -55,6 +53,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_ready(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
+    """Until ``url/readyz`` answers 200; SystemExit if ``proc`` ends or a minute passes first."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not start")
+        time.sleep(0.1)
+
+
 @contextmanager
 def instance(backend: Backend, cwd: Path) -> Iterator[str]:
     """``smtp-iac serve`` on a free loopback port, until the block ends."""
@@ -68,16 +80,7 @@ def instance(backend: Backend, cwd: Path) -> Iterator[str]:
         stderr=subprocess.DEVNULL,  # one JSON line per request: not what is measured
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"smtp-iac serve did not start ({backend.name})")
-        time.sleep(0.1)
+    wait_ready(url, proc, f"smtp-iac serve ({backend.name})")
     try:
         yield url
     finally:
@@ -213,17 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="plan: best of N")
     args = ap.parse_args(argv)
     pl = generate(partners=args.partners, orgs=args.orgs)
-    tmp = Path(tempfile.mkdtemp(prefix="smtp-iac-svc-bench-"))
-    rows: list[str] = []
-    try:
-        kinds = [("sqlite", lambda: sqlite_backend(tmp, "svc"))]
-        if args.pg:
-            kinds.append(("postgresql", lambda: pg_backend(args.pg, "svc")))
-        for _name, make in kinds:
-            with make() as backend:
-                rows += bench(backend, pl, tmp, args)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    rows = over_backends(args.pg, "svc", lambda backend, tmp: bench(backend, pl, tmp, args))
     m = machine()
     print(f"machine: {m}")
     print(

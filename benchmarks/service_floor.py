@@ -23,8 +23,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,27 +33,14 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import httpx  # noqa: E402
 from platform_gen import generate  # noqa: E402
-from run import PG_ENV, Backend, log, machine, pg_backend, seed, sqlite_backend  # noqa: E402
-from service import free_port  # noqa: E402
+from run import PG_ENV, Backend, log, machine, over_backends, seed  # noqa: E402
+from service import free_port, wait_ready  # noqa: E402
 
 from smtp_iac.store import open_store  # noqa: E402
 from smtp_iac.tokens import Role, new_token  # noqa: E402
 
 SMTP_IAC = str(Path(sys.executable).parent / "smtp-iac")
 GOALS = {"effective": 0.5, "PUT scope": 0.4}
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"{what} did not start")
-        time.sleep(0.1)
 
 
 @contextmanager
@@ -172,17 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
     pl = generate(partners=args.partners, orgs=args.orgs)
-    tmp = Path(tempfile.mkdtemp(prefix="smtp-iac-floor-bench-"))
-    rows: list[str] = []
-    try:
-        kinds = [("sqlite", lambda: sqlite_backend(tmp, "floor"))]
-        if args.pg:
-            kinds.append(("postgresql", lambda: pg_backend(args.pg, "floor")))
-        for _name, make in kinds:
-            with make() as backend:
-                rows += bench(backend, pl, tmp, args)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    rows = over_backends(args.pg, "floor", lambda backend, tmp: bench(backend, pl, tmp, args))
     print(f"machine: {machine()}")
     print(
         f"{pl.organizations:,} organizations; {args.clients} connections, {args.rounds} rounds of "

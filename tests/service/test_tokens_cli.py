@@ -59,29 +59,36 @@ def test_create_prints_the_token_alone_then_list_and_revoke(store_dir: Path) -> 
     assert token.split("_", 2)[2].encode() not in db
 
 
-def test_serve_answers_with_the_token_and_stops(store_dir: Path) -> None:
-    token = _cli("tokens", "create", "--role", "viewer", cwd=store_dir).stdout.strip()
+def _serve(store_dir: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """``smtp-iac serve`` on a free port, once it answers ``/readyz``."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [*SMTP_IAC, "serve", "--port", str(port)],
+        [*SMTP_IAC, "serve", "--port", str(port), *args],
         cwd=store_dir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/readyz").status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(proc.communicate(timeout=30)[1])
+        time.sleep(0.1)
+
+
+def test_serve_answers_with_the_token_and_stops(store_dir: Path) -> None:
+    token = _cli("tokens", "create", "--role", "viewer", cwd=store_dir).stdout.strip()
+    proc, url = _serve(store_dir)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.1)
         r = httpx.get(url + "/v1/scopes/controller", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 404 and r.json()["detail"].startswith("no record")
     finally:
@@ -105,27 +112,9 @@ def test_serve_flags_are_checked(tmp_path, capsys) -> None:
 
 def test_serve_with_workers_answers_from_each_and_a_revocation_holds_in_all(store_dir: Path) -> None:
     token = _cli("tokens", "create", "--role", "viewer", cwd=store_dir).stdout.strip()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [*SMTP_IAC, "serve", "--port", str(port), "--workers", "2", "--health-interval", "0"],
-        cwd=store_dir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+    proc, url = _serve(store_dir, "--workers", "2", "--health-interval", "0")
+    headers = {"Authorization": f"Bearer {token}"}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
         workers = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         spawned = [p for p in workers if "spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes().decode()]
         assert len(spawned) == 2

@@ -23,10 +23,10 @@ settings service, for ``https://`` URLs), with ``remote_wire`` (its answers read
 from __future__ import annotations
 
 import os
-from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .. import lazy
 from ..errors import StoreKeyError, StoreUrlError, UsageError
 from .url import DEFAULT_URL, StoreUrl, key_file_path, mask_url, parse_store_url
 
@@ -61,13 +61,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.names(__name__, _LAZY)
 
 
 __all__ = [

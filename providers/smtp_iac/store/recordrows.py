@@ -39,14 +39,6 @@ def _address(partner: str, org: str) -> Address:
     return _tuple_new(Address, (partner, org))
 
 
-def address_of(text: str) -> Address:
-    """Parse a stored (hence valid) address without checking ids again."""
-    if text == "controller":
-        return CONTROLLER
-    parts = text.split("/")
-    return _address(parts[1], parts[3] if len(parts) == 4 else "")
-
-
 def _fast(values: dict[str, Any]) -> LiveRecord:
     r = _new(LiveRecord)
     _set(r, "__dict__", values)
@@ -111,7 +103,7 @@ class RecordRows:
         if made is None:
             if len(self._made) >= ROWS_KEPT:
                 self._made.clear()
-            made = self._made[row] = self._record(row, self.db.keys.key_id)
+            made = self._made[row] = self.records((row,))[0]
         return made
 
     def records(self, rows: Iterable[tuple[Any, ...]]) -> list[LiveRecord]:
@@ -143,22 +135,3 @@ class RecordRows:
                 )
             )
         return out
-
-    def _record(self, row: tuple[Any, ...], key_id: str) -> LiveRecord:
-        (address, host, port, tls, tls_mode, username, sender, token, fp, fp_key, version, managed_by, at, by) = row
-        return live_record(
-            {
-                "address": address_of(address),
-                "host": host,
-                "port": int(port),
-                "tls": bool(tls),
-                "tls_mode": tls_mode,
-                "username": username,
-                "sender": sender,
-                "password_fingerprint": fp if fp_key == key_id else self._fp(fp, fp_key, token, address),
-                "version": int(version),
-                "managed_by": managed_by,
-                "updated_at": _from_iso(at) if at else None,
-                "updated_by": by,
-            }
-        )

@@ -7,8 +7,9 @@ command that talks SMTP pays for (``tests/test_cli_imports.py``)."""
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .. import lazy
 
 if TYPE_CHECKING:
     from .batch import DEFAULT_CONCURRENCY, group_by_settings, settings_key, verify_many
@@ -28,13 +29,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.names(__name__, _LAZY)
 
 
 __all__ = [
