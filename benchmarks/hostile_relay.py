@@ -1,4 +1,4 @@
-"""Hostile relays (issue 10): how long a verify check runs and how much memory it takes against
+"""Hostile relays (hostile input): how long a verify check runs and how much memory it takes against
 relays that never stop talking or talk too slowly, each check in its own subprocess.
 
     .venv/bin/python benchmarks/hostile_relay.py                 # timeout_seconds 4, every case

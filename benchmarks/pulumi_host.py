@@ -1,4 +1,4 @@
-"""Pulumi through the SDK's REAL dynamic provider host (issue 12), on a fresh SQLite store
+"""Pulumi through the SDK's REAL dynamic provider host (performance at scale), on a fresh SQLite store
 (and PostgreSQL with ``--pg DSN`` or ``SMTP_IAC_TEST_PG_DSN``):
 
 1. Check+Diff of N resources (default 1,000; no changes, so each Diff fingerprints the

@@ -1,4 +1,4 @@
-"""The smtp-iac benchmark (issue 6): plan, drift, validate and ``effective --all`` at 20,000
+"""The smtp-iac benchmark (the first scale benchmark): plan, drift, validate and ``effective --all`` at 20,000
 organizations, as absolute times and as ratios to the floor (parse the YAML + read every store
 row), against SQLite and, when a DSN is given, PostgreSQL; and apply of 2,000 changed scopes
 sharing 5 relays, counting SMTP sessions at real loopback aiosmtpd servers.
@@ -521,7 +521,7 @@ def render(results: list[Result], pl: Platform, repeat: int, args: argparse.Name
             )
     lines += [
         "",
-        "Issue 12's goals, against its floor: libyaml's own C compose of the stack "
+        "The performance-at-scale goals, against their floor: libyaml's own C compose of the stack "
         "(`yaml.compose`, `CSafeLoader`: no marks, limits or checks) + one scan of the store:",
         "",
     ]

@@ -1,4 +1,4 @@
-"""The settings service under load (issue 13): requests per second and p50/p99 latency of
+"""The settings service under load (the settings service): requests per second and p50/p99 latency of
 ``GET /v1/organizations/{org}/effective`` and of a scope ``PUT`` (verify off, settings pointing
 at a sink), with several concurrent clients, on SQLite and PostgreSQL, and two service
 instances on one PostgreSQL; then ``plan`` of the 20,000-organization platform through the

@@ -1,4 +1,4 @@
-"""Start-up time of the command line (issue 12): ``smtp-iac validate`` runs in pre-commit on
+"""Start-up time of the command line (performance at scale): ``smtp-iac validate`` runs in pre-commit on
 every commit, so on a small valid file it should cost little more than starting Python.
 
     .venv/bin/python benchmarks/startup.py              # best of 15 runs each

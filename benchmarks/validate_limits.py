@@ -1,4 +1,4 @@
-"""Hostile stack files at the size limit (issue 10): ``smtp-iac validate`` must do bounded work
+"""Hostile stack files at the size limit (hostile input): ``smtp-iac validate`` must do bounded work
 for ANY file up to ``yamlsource.MAX_BYTES`` (16 MiB): at most 5 s and 1 GB peak RSS on a
 2-core machine. validate runs in pre-commit and on every pull request, so a pull request must
 not be able to make it slow.

@@ -1,4 +1,4 @@
-"""Start-up (issue 12): the command line imports a command's module, and what it needs, only
+"""Start-up (performance at scale): the command line imports a command's module, and what it needs, only
 when that command runs. These are behaviour tests (what is in ``sys.modules``, what ``--help``
 says), never timing ones; the times are ``benchmarks/startup.py``'s.
 

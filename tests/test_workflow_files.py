@@ -2,7 +2,7 @@
 ``.pre-commit-hooks.yaml``. Each parses; every ``smtp-iac`` command they run exists with the
 options they give it (``--help`` through the console script, and click parsing the very
 arguments); the pull-request workflow comments in every case and fails the job only after;
-the pre-commit hook's entry runs on a stack file; README's excerpts are the files' own lines."""
+the pre-commit hook's entry runs on a stack file; the guide's excerpts (docs/pipelines.md) are the files' own lines."""
 
 from __future__ import annotations
 
@@ -138,8 +138,9 @@ def test_pre_commit_hook_entry_runs_on_the_files_it_selects(tmp_path):
 
 
 def _readme_excerpts() -> list[tuple[str, list[str]]]:
-    """README code blocks that start with ``# <path> (excerpt)``: (path, the other lines)."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    """Code blocks of the user guide (docs/pipelines.md) that start with ``# <path> (excerpt)``:
+    (path, the other lines)."""
+    text = (ROOT / "docs" / "pipelines.md").read_text(encoding="utf-8")
     out = []
     for block in re.findall(r"```ya?ml\n(.*?)```", text, flags=re.S):
         lines = block.rstrip("\n").splitlines()
@@ -149,10 +150,10 @@ def _readme_excerpts() -> list[tuple[str, list[str]]]:
     return out
 
 
-def test_readme_excerpts_are_the_files_own_lines():
+def test_the_guides_excerpts_are_the_files_own_lines():
     excerpts = _readme_excerpts()
     assert {p for p, _ in excerpts} >= {f"examples/github/{n}" for n in WORKFLOWS} | {".pre-commit-hooks.yaml"}
     for path, lines in excerpts:
         have = (ROOT / path).read_text(encoding="utf-8").splitlines()
         n = len(lines)
-        assert any(have[i : i + n] == lines for i in range(len(have) - n + 1)), f"README excerpt of {path}"
+        assert any(have[i : i + n] == lines for i in range(len(have) - n + 1)), f"docs/pipelines.md excerpt of {path}"

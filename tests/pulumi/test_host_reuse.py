@@ -1,4 +1,4 @@
-"""Issue 12 through the SDK's real dynamic provider host: one store per host process, one SMTP
+"""Performance at scale through the SDK's real dynamic provider host: one store per host process, one SMTP
 session per distinct relay and credentials per run, as ``smtp-iac apply`` does.
 
 Sessions and AUTHs are counted by the aiosmtpd relays (``SessionStats``); the store is proved

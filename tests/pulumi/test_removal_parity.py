@@ -1,4 +1,4 @@
-"""A scope removed from a stack file: the CLI and Pulumi do the same thing (issue 11).
+"""A scope removed from a stack file: the CLI and Pulumi do the same thing (the IaC lifecycle).
 
 Pulumi destroys a resource the program no longer declares; the CLI plans a record the stack
 still manages but no longer mentions as ``delete`` (SPEC: "removed from the stack"). Here the

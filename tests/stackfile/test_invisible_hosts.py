@@ -1,4 +1,4 @@
-"""What a reviewer reads in a pull request is what is used (issue 10): no invisible, bidi-control
+"""What a reviewer reads in a pull request is what is used (hostile input): no invisible, bidi-control
 or control character in any string of a stack file, keys and ids too, each refused at its
 value (or key) with the code point named; and host names checked as IDNA 2008 (the ``idna``
 package, UTS 46 mapping), never by the stdlib codec (IDNA 2003), which drops U+200B and maps

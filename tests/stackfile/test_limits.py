@@ -1,4 +1,4 @@
-"""Bounded work on hostile stack files (issue 10), through the real console script: the node
+"""Bounded work on hostile stack files (hostile input), through the real console script: the node
 budget (one located error, nothing more read), the error budget (the first ERROR_BUDGET
 diagnostics in file order, then ONE line that counts the rest, in text, json and github), and
 stacks of realistic size that stay valid. How fast is measured by

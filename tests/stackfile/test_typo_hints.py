@@ -1,7 +1,7 @@
-"""One typo, one helpful error (issue 11): a misspelt word gets a did-you-mean (``smtp:
+"""One typo, one helpful error (the IaC lifecycle): a misspelt word gets a did-you-mean (``smtp:
 inherted``), a misspelt key is not also reported as the missing key it was meant to be; and
-integers follow YAML 1.2's core schema as README says (``0755`` is 755, ``0o755`` octal,
-``0x1F`` hex, at most 1,000 digits). README's sample validate output is a real run."""
+integers follow YAML 1.2's core schema as the guide says (``0755`` is 755, ``0o755`` octal,
+``0x1F`` hex, at most 1,000 digits). The guide's sample validate output (docs/stack-files.md) is a real run."""
 
 from __future__ import annotations
 
@@ -115,18 +115,18 @@ def test_a_string_field_read_as_a_number_says_to_quote_it(check):
     check(settings_yaml(username="'007'")).valid()
 
 
-def test_readme_says_what_happens_to_0755():
-    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+def test_the_guide_says_what_happens_to_0755():
+    text = " ".join((ROOT / "docs" / "stack-files.md").read_text(encoding="utf-8").split())
     assert "`port: 0755` is the integer 755" in text
 
 
-# ----- README's sample validate output is a real run --------------------------------------
+# ----- the guide's sample validate output is a real run ----------------------------------
 
 
-def test_readme_sample_validate_output_is_a_real_run():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    m = re.search(r"```\n\$ smtp-iac validate (stacks/prod\.yaml)\n(.*?)```", readme, flags=re.S)
-    assert m, "README's sample validate run"
+def test_the_guides_sample_validate_output_is_a_real_run():
+    guide = (ROOT / "docs" / "stack-files.md").read_text(encoding="utf-8")
+    m = re.search(r"```\n\$ smtp-iac validate (stacks/prod\.yaml)\n(.*?)```", guide, flags=re.S)
+    assert m, "the guide's sample validate run (docs/stack-files.md)"
     exe = Path(sys.executable).parent / "smtp-iac"
     p = subprocess.run([str(exe), "validate", m.group(1)], cwd=SAMPLE, capture_output=True, text=True, timeout=60)
     assert p.returncode == 1

@@ -1,4 +1,4 @@
-"""The IaC lifecycle through the real CLI, on SQLite and PostgreSQL (issue 11; SPEC "Stack file"
+"""The IaC lifecycle through the real CLI, on SQLite and PostgreSQL (the IaC lifecycle; SPEC "Stack file"
 and "Command line"): a scope removed from the stack is deleted, `release` lets go without
 deleting, `destroy`, `--target`, `show PLAN.json`, apply printing its plan, and a summary that
 does not count refused scopes as changes. Verify is off here (its own suites cover it): these

@@ -1,4 +1,4 @@
-"""Hostile relays on free loopback ports, for tests and ``benchmarks/hostile_relay.py`` (issue 10):
+"""Hostile relays on free loopback ports, for tests and ``benchmarks/hostile_relay.py`` (hostile input):
 raw sockets with a thread per connection, each running a script (``RelayConn`` -> None).
 
 - ``endless_greeting``: ``220-`` lines until the client hangs up.

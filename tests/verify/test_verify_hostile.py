@@ -1,4 +1,4 @@
-"""Hostile relays (issue 10), for real on loopback: a relay that never stops talking is stopped
+"""Hostile relays (hostile input), for real on loopback: a relay that never stops talking is stopped
 at the reply caps (``protocol``, "sent too much"), and one that talks too slowly is stopped at
 the check's one deadline, ``timeout_seconds`` from the start of the check, in the class of the
 stage it was in. Elapsed-time bounds here are the deadline rule (timeout + 1.5 s), not speed."""

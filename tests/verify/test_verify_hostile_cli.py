@@ -1,4 +1,4 @@
-"""Hostile relays through the real command line (issue 10): ``smtp-iac test-email`` stops a relay
+"""Hostile relays through the real command line (hostile input): ``smtp-iac test-email`` stops a relay
 that never stops talking at the reply caps with bounded memory (measured on the console script
 as a subprocess), and one that talks too slowly at the check's deadline; ``smtp-iac apply``
 against a relay that echoes the password across the 600-character cut writes an audit entry,

@@ -1,4 +1,4 @@
-"""Mask before cut (issue 10): a relay reply is kept to 600 characters, and the password in it
+"""Mask before cut (hostile input): a relay reply is kept to 600 characters, and the password in it
 (in every form the Redactor knows) is masked BEFORE the cut, so a password that straddles the
 cut leaves no part of itself behind. "No part" is checked as: no substring of 8 characters or
 more of the secret appears in anything the check reports or logs."""

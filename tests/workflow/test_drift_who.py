@@ -1,4 +1,4 @@
-"""Drift says who and when (issue 11), through the real CLI, on SQLite and on PostgreSQL: each
+"""Drift says who and when (the IaC lifecycle), through the real CLI, on SQLite and on PostgreSQL: each
 item names the live record's last writer, or (a deleted record, a switched-off organization,
 a record never written) the audit log's entry, in text, markdown and json; a changed password
 shows as its two keyed fingerprints in json, never in plain. Also ``effective``'s TLS mode in

@@ -1,4 +1,4 @@
-"""``{file: PATH}`` as an attacker's pull request writes it (SPEC "Stack file", issue 10).
+"""``{file: PATH}`` as an attacker's pull request writes it (SPEC "Stack file", hostile input).
 
 Before: ``password: {file: .smtp-iac/store.db.key}`` validated, and apply logged in to the
 stack's own relay with the store key as the password; a FIFO hung plan forever. Each case

@@ -1,7 +1,7 @@
 """Root command group, common options, and the single place where errors turn into
 messages and exit codes. No traceback reaches the user unless ``--debug``.
 
-Commands load lazily (issue 12): the group knows each command's module and short help
+Commands load lazily (performance at scale): the group knows each command's module and short help
 (``COMMANDS``), and imports a command's module, with what it needs (the store, cryptography,
 the drivers, the plan machinery, the SMTP client), only when that command runs or its own
 ``--help`` is asked for. ``smtp-iac --help`` lists every command from the table, importing

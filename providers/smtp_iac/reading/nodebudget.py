@@ -1,6 +1,6 @@
 """How many YAML nodes (keys and values) one stack file may hold: what bounds the work of
-reading and validating a file that comes from a pull request (``yamlsource``, issue 10), and
-how a large platform's pipeline raises it (issue 12). The budget is read from the environment
+reading and validating a file that comes from a pull request (``yamlsource``, hostile input), and
+how a large platform's pipeline raises it (performance at scale). The budget is read from the environment
 only, never from a file, so a pull request cannot raise it."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ proves that the model and ``schemas/stack.schema.json`` accept and refuse the sa
 (and that their patterns are identical), so only what the model refuses is walked by the
 schema, whose problems carry a path and a message that never echoes a value. On a
 20,000-organization stack this is about 0.07 s (the invisible-character check included)
-instead of 1.1 s for the schema alone (issue 12, ``benchmarks/RESULTS.md``).
+instead of 1.1 s for the schema alone (performance at scale, ``benchmarks/RESULTS.md``).
 
 Bounded work for any document (the reader builds at most ``yamlsource.MAX_NODES`` nodes; a
 stack file comes from a pull request, and validate runs on every one):

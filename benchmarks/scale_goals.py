@@ -1,9 +1,9 @@
-"""Issue 12's goals in one run: every benchmark that measures one of them, then one table of
+"""The performance-at-scale goals in one run: every benchmark that measures one of them, then one table of
 ratios against the goals (met or MISSED). Nothing here is a test; it reports.
 
-    .venv/bin/python benchmarks/issue12.py    # SQLite (and PostgreSQL if SMTP_IAC_TEST_PG_DSN is set)
-    .venv/bin/python benchmarks/issue12.py --pg postgresql://postgres@127.0.0.1:5432/test
-    .venv/bin/python benchmarks/issue12.py --sizes 2000,20000 --quick   # a short run
+    .venv/bin/python benchmarks/scale_goals.py    # SQLite (and PostgreSQL if SMTP_IAC_TEST_PG_DSN is set)
+    .venv/bin/python benchmarks/scale_goals.py --pg postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python benchmarks/scale_goals.py --sizes 2000,20000 --quick   # a short run
 
 What it runs, each as its own process (so that one's heap is not the next one's):
 
@@ -81,7 +81,7 @@ def main() -> int:
 
     pg = ["--pg", args.pg] if args.pg else []
     rows: list[tuple[str, str, str, str]] = []
-    with tempfile.TemporaryDirectory(prefix="smtp-iac-issue12-") as d:
+    with tempfile.TemporaryDirectory(prefix="smtp-iac-scale-goals-") as d:
         tmp = Path(d)
         plat: dict[int, dict[str, dict[str, Any]]] = {}
         for n in sizes:
@@ -173,7 +173,7 @@ def main() -> int:
             )
         )
     lines = [
-        f"Issue 12, one run: `python benchmarks/issue12.py {' '.join(sys.argv[1:])}`, "
+        f"Performance at scale, one run: `python benchmarks/scale_goals.py {' '.join(sys.argv[1:])}`, "
         f"{time.strftime('%Y-%m-%d %H:%M %Z')}",
         f"Machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end",
         "",
