@@ -5,7 +5,7 @@
 #   -> drift -> effective settings of an organization.
 # It leaves you where you can go on: the sink keeps running in the background (its process id in
 # .smtp-iac/sink.pid, its log in .smtp-iac/sink.log) and the dev stack's password stays in
-# .smtp-iac/dev-password, so `smtp-iac plan stacks/dev.yaml` works in any new shell.
+# stacks/.dev-password, so `smtp-iac plan stacks/dev.yaml` works in any new shell.
 # Run it again at any time: it reuses both.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,11 +19,11 @@ fi
 export PATH="$PWD/.venv/bin:$PATH"
 
 mkdir -p .smtp-iac
-# The dev stack reads its SMTP password from this file ({file: ../.smtp-iac/dev-password});
+# The dev stack reads its SMTP password from this file ({file: .dev-password}, beside it);
 # the sink accepts any login. Made once, random, readable by you alone.
-if [ ! -s .smtp-iac/dev-password ]; then
+if [ ! -s stacks/.dev-password ]; then
   (umask 077 && "$PWD/.venv/bin/python" -c 'import secrets; print("dev-" + secrets.token_urlsafe(18))' \
-    > .smtp-iac/dev-password)
+    > stacks/.dev-password)
 fi
 
 SINK_PORT=2525
