@@ -1,6 +1,7 @@
 """The benchmarks are not tests (their figures go to benchmarks/RESULTS.md), but their code
 must keep running as the code it measures changes: each runs here once, on a small input, as
-a subprocess, to its end. No figure is asserted."""
+a subprocess, to its end. No figure is asserted. They are slow (process starts, servers, several
+rounds), so they run in the full run only (``SMTP_IAC_FULL_TESTS=1``, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 
 def _run(*args: str) -> str:
@@ -56,9 +57,9 @@ def test_console_benchmark_runs_to_the_end():
     assert "| store | | request | requests | req/s | p50 ms | p99 ms | cost vs (b) | bytes |" in out
 
 
-def test_issue12_summary_runs_to_the_end():
+def test_scale_goals_summary_runs_to_the_end():
     out = _run(
-        str(BENCH / "issue12.py"),
+        str(BENCH / "scale_goals.py"),
         *("--sizes", "100,1000", "--partners", "4", "--quick", "--pulumi-resources", "20", "--pulumi-creates", "5"),
     )
     for goal in ("stack reading / C compose, 1,000 orgs, sqlite", "plan growth 1,000 / 100 orgs, sqlite"):
