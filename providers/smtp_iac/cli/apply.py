@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -48,11 +48,12 @@ def apply_cmd(
             raise UsageError("--adopt and --target belong to plan; a saved plan applies exactly what it showed")
         plan = read_plan(source)
         with store_of_plan(state, plan, source) as store:
-            return _apply_and_report(plan, store, file_scope(Path(plan.stack_file), None), yes, concurrency, fmt)
+            files = file_scope(Path(plan.stack_file), None)
+            return _apply_and_report(plan, store, files, yes, concurrency, fmt, APPLY)
     loaded = load_stack(source)
     with state.open_store(loaded.stack.store, create=True) as store:
         plan = make_plan(loaded, store, stack_file=source, adopt=adopt, targets=limit)
-        return _apply_and_report(plan, store, loaded.files, yes, concurrency, fmt)
+        return _apply_and_report(plan, store, loaded.files, yes, concurrency, fmt, APPLY)
 
 
 @click.command("destroy")
@@ -70,15 +71,36 @@ def destroy_cmd(state: State, file: str, yes: bool, concurrency: int, targets: t
     loaded = load_stack(file)
     with state.open_store(loaded.stack.store, create=False) as store:
         plan = make_plan(loaded, store, stack_file=file, targets=limit, destroy=True)
-        return _apply_and_report(plan, store, loaded.files, yes, concurrency, fmt)
+        return _apply_and_report(plan, store, loaded.files, yes, concurrency, fmt, DESTROY)
 
 
-def _apply_and_report(plan: Plan, store: Store, files: FileScope, yes: bool, concurrency: int, fmt: str) -> int:
+class Asking(NamedTuple):
+    """What a command that writes says when it asks before writing (``--yes`` not given)."""
+
+    effect: str  # refused without a terminal: "<effect>: pass --yes ..."
+    question: str  # on a terminal; {n}: the number of changes, {store}: the store
+    declined: str  # the answer was no
+
+    def refusal(self, n: int) -> str:
+        return f"{self.effect.format(n=n)}: pass --yes (there is no terminal to ask on)"
+
+
+APPLY = Asking("apply writes {n} change(s) to the store", "Apply {n} change(s) to {store}?", "nothing applied")
+DESTROY = Asking(
+    "destroy deletes {n} override(s) from the store",
+    "Destroy: delete {n} override(s) from {store}?",
+    "nothing destroyed",
+)
+
+
+def _apply_and_report(
+    plan: Plan, store: Store, files: FileScope, yes: bool, concurrency: int, fmt: str, asking: Asking
+) -> int:
     if fmt == "text":
         click.echo(text.render_plan(plan))
-    report = _apply(plan, store, files, yes, concurrency, fmt)
+    report = _apply(plan, store, files, yes, concurrency, fmt, asking)
     if report is None:
-        click.echo("nothing applied", err=True)
+        click.echo(asking.declined, err=True)
         return EXIT_ERROR
     emit(
         fmt,
@@ -95,15 +117,17 @@ def _apply_and_report(plan: Plan, store: Store, files: FileScope, yes: bool, con
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
-def _apply(plan: Plan, store: Store, files: FileScope, yes: bool, concurrency: int, fmt: str) -> ApplyReport | None:
+def _apply(
+    plan: Plan, store: Store, files: FileScope, yes: bool, concurrency: int, fmt: str, asking: Asking
+) -> ApplyReport | None:
     """The plan applied, or None when the person at the terminal declined."""
     changes = plan.diff.changes
     if changes and not plan.has_errors and not yes:
         if not sys.stdin.isatty():
-            raise UsageError("apply writes to the store: pass --yes (there is no terminal to ask on)")
+            raise UsageError(asking.refusal(len(changes)))
         if fmt != "text":  # text has shown it already
             click.echo(text.render_plan(plan), err=True)
-        if not click.confirm(f"Apply {len(changes)} change(s) to {plan.store}?", err=True):
+        if not click.confirm(asking.question.format(n=len(changes), store=plan.store), err=True):
             return None
     with _Progress(len(changes), fmt == "text") as progress:
         return apply_plan(plan, store, files=files, concurrency=concurrency, on_event=progress.event)

@@ -298,7 +298,11 @@ def diff(
     for addr in sorted(a for a in in_run if records[a].managed_by == stack):
         live = records[addr]
         gone = DesiredScope(addr, DesiredKind.REMOVED)
-        listed.append(ScopePlan(gone, Action.DELETE, live.version, live.managed_by, notes=(removed_note,)))
+        beyond = tenants.write_refusal(addr)  # a service token that may not write it: refused, as a named scope is
+        refusal = Refusal.of(beyond) if beyond is not None else None
+        listed.append(
+            ScopePlan(gone, Action.DELETE, live.version, live.managed_by, refusal=refusal, notes=(removed_note,))
+        )
     listed.sort(key=_address_of)
     unmanaged = sorted(a for a in in_run if records[a].managed_by != stack)
     unchanged = Unchanged(inherit, besides, len(besides), same, records, stack)

@@ -28,7 +28,11 @@ class ReachTenants(Tenants):
         denied = decide(self.token, act, address)
         if denied is None:
             return None
-        return Forbidden(f"beyond this token's reach: {denied.reason}", address=address, hint=denied.hint)
+        # said once, with the token's role: the role's whole reason ("manages partners/P and
+        # its organizations, not controller") would say it twice, and read as "unmanaged"
+        return Forbidden(
+            f"{address} is beyond this token's reach ({self.token.scope_text})", address=address, hint=denied.hint
+        )
 
     def check(self, address: Address) -> None:
         if not self.known(address):
