@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..models import SETTINGS_FIELDS, LiveRecord, effective_tls_mode
 from ..planning.apply import ApplyReport
 from ..planning.diff import DesiredKind
-from ..planning.drift import DriftItem
+from ..planning.drift import DriftItem, when
 from ..planning.plan import Plan
 from ..resolve import Resolution
 from .common import SYMBOL, plural, scope_summary, transitions_text, value
@@ -130,7 +130,7 @@ def render_effective(org: str, res: Resolution[LiveRecord]) -> str:
         lines.append(f"    password: {record.password_fingerprint}")
         lines.append(
             f"    version {record.version}, managed by {record.managed_by or '(nobody)'}, "
-            f"updated {record.updated_at} by {record.updated_by}"
+            f"updated {when(record.updated_at) if record.updated_at else '(never)'} by {record.updated_by}"
         )
     lines.append("  resolved through:")
     for step in res.chain:
