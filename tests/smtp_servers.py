@@ -407,11 +407,18 @@ def drip_server(payload: bytes = b"220 " + b"x" * 200 + b"\r\n", interval: float
         srv.stop()
 
 
+_HELD: list[socket.socket] = []
+"""The sockets behind ``closed_port``, bound for the life of the process."""
+
+
 def closed_port(host: str = LOOPBACK) -> int:
-    """A port with nothing listening (bound then released; nothing else binds loopback ports here)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port with nothing listening, where a connection is refused: a socket bound to it and
+    never listening, kept for the life of the process, so that no other test (nor another
+    process of a parallel run, which a released port could go to) takes it."""
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((host, 0))
+    _HELD.append(s)
+    return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
