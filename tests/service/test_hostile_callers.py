@@ -128,6 +128,12 @@ def test_test_email_without_a_usable_from_is_422_before_connecting(svc: Svc):
         # without a recipient it only logs in: no From is needed
         r = c.post(f"/v1/scopes/{ACME}/test-email", json={"settings": settings})
         assert r.status_code == 200 and r.json()["ok"], r.text
+        # a write checked in mode send is refused alike, before any connection, and not written
+        etag = svc.etag(ACME)
+        body = {**settings, "verify": {"mode": "send", "to": "ops@example.com"}}
+        r = c.put(f"/v1/scopes/{ACME}", json=body, headers={"If-Match": etag})
+        assert r.status_code == 422 and r.json()["kind"] == "no_sender", r.text
+        assert "verify.from" in r.json()["hint"] and svc.etag(ACME) == etag
     assert svc.relay.stats.sessions == sessions + 1 and not svc.relay.messages
 
 

@@ -82,7 +82,7 @@ def test_email(
             raise Problem(404, "no record at this scope: send settings to test", address=addr)
         settings = ResolvedSettings(**live.public_fields(), password=ctx.store.reveal_password(addr))
     if body.to is not None:
-        _sendable(addr, body, settings)
+        _sendable(addr, body.to, body.from_, settings)
     ctx.limiter.check(f"{caller.id}:smtp", "SMTP check")
     options = ctx.options("send" if body.to else "login", body.to, body.from_, body.timeout_seconds)
     ctx.relays.check(settings.host, settings.port, float(options.timeout_seconds))
@@ -92,22 +92,22 @@ def test_email(
     return CheckOut.of(result)
 
 
-def _sendable(addr: Address, body: TestEmailIn, settings: ResolvedSettings) -> None:
+def _sendable(addr: Address, to: str, from_: str | None, settings: ResolvedSettings, field: str = "from") -> None:
     """422 before any connection when the test message has no usable From, or an address
-    that cannot be a header (SPEC: test-email)."""
-    sender = from_address(body.from_, settings.sender, settings.username)
+    that cannot be a header (SPEC: test-email); a write checked in mode ``send`` alike."""
+    sender = from_address(from_, settings.sender, settings.username)
     if sender is None:
         raise Problem(
             422,
             "no usable From address for the test message: the settings have no sender and their "
             "username is not a mail address; nothing was sent",
             address=addr,
-            hint='give the test message a From address ("from"), or set the sender of these settings',
+            hint=f'give the test message a From address ("{field}"), or set the sender of these settings',
             kind="no_sender",
         )
     try:
         check_address("from", sender)
-        check_address("to", body.to or "")
+        check_address("to", to)
     except UnsafeField as e:
         raise Problem(422, f"{e}; nothing was sent", address=addr) from None
 
@@ -214,6 +214,8 @@ async def put_scope(
             address=addr,
             hint="drop verify.mode off (or start the service with --allow-unverified)",
         )
+    if verify is not None and verify.mode == "send" and verify.to is not None:
+        _sendable(addr, verify.to, verify.from_, settings, "verify.from")
     options = ctx.options(mode, *((verify.to, verify.from_, verify.timeout_seconds) if verify else ()))
     w = ScopeWrite.put(addr, settings, expected, stack, adopt)
 
