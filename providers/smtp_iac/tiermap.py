@@ -69,6 +69,8 @@ class PartnerRow:
     organizations: int
     has_record: bool
     managed_by: str | None
+    host: str | None = None  # its record's relay (None: no record, its organizations inherit)
+    port: int | None = None
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ def svc(tmp_path, key, relay, ca) -> Iterator[Svc]:
 
 @pytest.fixture
 def page(browser, svc):
-    """A fresh browser context (its own cookies) at the service, 1280x800."""
+    """A fresh browser context (its own cookies) at the service, 1280x800: one Chromium per test
+    process (``browser``, session-scoped), a new context per test (some 30 ms)."""
     context = browser.new_context(base_url=svc.url, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(15_000)
     pg = context.new_page()

@@ -25,9 +25,10 @@ def chromium_path() -> str | None:
     return None
 
 
-def sign_in(page: Any, token: str, path: str = "/signin") -> None:
-    """Sign in as a person does: the Token field, then the Sign in button."""
-    page.goto(path)
+def sign_in(page: Any, token: str, then: str = "") -> None:
+    """Sign in as a person does: the Token field, then the Sign in button; ``then``: the page to
+    land on, as a link to it does (``/signin?next=``), so that no other page is loaded first."""
+    page.goto(f"/signin?next={then}" if then else "/signin")
     page.get_by_label("Token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()

@@ -94,8 +94,7 @@ def test_roles_that_do_not_write_are_offered_no_form(page, svc, role):
 
 
 def test_partner_admin_switches_an_organization_on(page, svc):
-    sign_in(page, svc.tokens["partner-admin"])
-    page.goto(f"/organizations/{GREEN}")
+    sign_in(page, svc.tokens["partner-admin"], then=f"/organizations/{GREEN}")
     assert "The SMTP switch is off" in text(page)
     page.get_by_role("button", name="Switch organization SMTP on").click()
     assert "Organization-level SMTP is now on." in text(page)

@@ -1,11 +1,16 @@
 """The tier map at 20,000 organizations: a page carries 50 rows and says how many there are;
-filters and search are answered by the store (``store/tiermap.py``), not by shipping rows."""
+filters and search are answered by the store (``store/tiermap.py``), not by shipping rows; each
+partner's relay comes with the page of partners (one join), not from a query per row."""
 
 from __future__ import annotations
 
 import re
 
+from service_support import relay_settings
 from test_console_security import signed_in
+
+from smtp_iac.addresses import Address
+from smtp_iac.store.db import Db
 
 ROW = re.compile(r'<th scope="row"><a href="/organizations/partners/([a-z0-9-]+)/organizations/([a-z0-9-]+)">')
 
@@ -40,3 +45,29 @@ def test_the_tier_map_pages_20000_organizations(svc):
     assert "of 1,000 matching the filter" in by_tier.text
     assert "of 0 matching" in c.get("/", params={"partner": "p05", "tier": "organization"}).text
     assert "Partners 1–22 of 22" in first.text
+    relay = f"127.0.0.1:{svc.relay.port}"
+    assert first.text.count(f"inherits controller ({relay})") == 20  # p00..p19 have no record
+    assert first.text.count(f'<span class="relay">{relay}</span>') == 2  # acme, initech
+
+
+def test_the_partner_page_reads_relays_in_the_same_queries_however_many_rows(svc, monkeypatch):
+    statements: list[str] = []
+    x = Db.x
+
+    def counted(self, cur, sql, params=()):
+        statements.append(sql)
+        return x(self, cur, sql, params)
+
+    monkeypatch.setattr(Db, "x", counted)
+    page = svc.store.partner_page(limit=50)
+    few = len(statements)
+    assert [r.host for r in page.items] == ["127.0.0.1", "127.0.0.1"]
+
+    svc.store.load_tenants({"partners": {f"p{p:02d}": {"organizations": {"o": {}}} for p in range(40)}}, actor="t")
+    for p in range(0, 40, 2):
+        svc.store.put(Address(f"p{p:02d}"), relay_settings(svc.relay), expected_version=None, stack=None)
+    statements.clear()
+    page = svc.store.partner_page(limit=50)
+    assert len(page.items) == 42 and len(statements) == few  # no statement per row
+    hosts = {r.partner: (r.host, r.port) for r in page.items}
+    assert hosts["p00"] == ("127.0.0.1", svc.relay.port) and hosts["p01"] == (None, None)

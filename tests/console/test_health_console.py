@@ -25,6 +25,7 @@ from smtp_iac.addresses import Address
 from smtp_iac.console.health_view import TierHealth, org_line, when
 from smtp_iac.monitor.run import check_health
 from smtp_iac.relayhealth import Check, HealthReport, Relay, RelayHealth, Scope
+from smtp_iac.verify.result import Audience, Failure, advice
 
 WRONG = "Wrong-pw-9d1!not-the-relays"
 LONE = Address("globex", "lone")  # a partner and organization with no record anywhere
@@ -71,7 +72,9 @@ def test_organization_pages_and_the_tier_map_say_whose_mail_works(page, svc):
     body = text(page)
     assert _failing_line(report) in body
     (bad,) = [h for h in report.relays if INITECH in h.relay.sources]
-    assert bad.last is not None and bad.last.advice and bad.last.advice in body
+    assert bad.last is not None and bad.last.advice  # the stack file's words, kept with the result
+    assert advice(Failure.AUTH_FAILED, Audience.FORM) in body  # the page says it in the form's
+    assert "password reference" in bad.last.advice and "password reference" not in body
     assert page.get_by_role("note", name="Mail health").locator(".health-failing").count() == 1
     _no_password(page)
 

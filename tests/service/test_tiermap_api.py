@@ -52,6 +52,14 @@ PARTNER_ROWS = {
     "acme": {"partner": "acme", "organizations": 2, "has_record": True, "managed_by": None},
     "initech": {"partner": "initech", "organizations": 2, "has_record": False, "managed_by": None},
 }
+
+
+def partner_row(svc: Svc, partner: str) -> dict[str, Any]:
+    """A partner's row with its record's relay (the seeded relay; none without a record)."""
+    has = PARTNER_ROWS[partner]["has_record"]
+    return PARTNER_ROWS[partner] | {"host": "127.0.0.1" if has else None, "port": svc.relay.port if has else None}
+
+
 BLAST = {CONTROLLER: 2, ACME: 1, INITECH: 2, BLUE: 1, GREEN: 0, HQ: 1, LAB: 0}
 """Organizations whose settings would come from each scope once a record is there."""
 
@@ -188,7 +196,7 @@ def test_tiermap_pages_hold_the_tokens_reach_only(svc: Svc, token: str) -> None:
                 "total": len(partners),
                 "offset": 0,
                 "limit": 50,
-                "items": [PARTNER_ROWS[p] for p in partners],
+                "items": [partner_row(svc, p) for p in partners],
             }
         if role is Role.PARTNER_ADMIN:
             same_refusal(
@@ -198,12 +206,12 @@ def test_tiermap_pages_hold_the_tokens_reach_only(svc: Svc, token: str) -> None:
                 "nope",
             )
             r = c.get("/v1/tiermap/partners", params={"partner": "acme"})
-            assert r.json()["items"] == [PARTNER_ROWS["acme"]]
+            assert r.json()["items"] == [partner_row(svc, "acme")]
         elif partners is not None:
             r = c.get("/v1/tiermap/partners", params={"partner": "initech"})
-            assert r.json()["items"] == [PARTNER_ROWS["initech"]]
+            assert r.json()["items"] == [partner_row(svc, "initech")]
             r = c.get("/v1/tiermap/partners", params={"offset": 1, "limit": 1})
-            assert r.json() == {"total": 2, "offset": 1, "limit": 1, "items": [PARTNER_ROWS["initech"]]}
+            assert r.json() == {"total": 2, "offset": 1, "limit": 1, "items": [partner_row(svc, "initech")]}
 
 
 def test_tiermap_query_checks(svc: Svc) -> None:

@@ -40,6 +40,7 @@ class Platform:
     switches: dict[Address, bool] = field(default_factory=dict)  # every organization
     partners: set[str] = field(default_factory=set)
     records: dict[Address, str | None] = field(default_factory=dict)  # address -> managed_by
+    hosts: dict[Address, str] = field(default_factory=dict)  # address -> its record's relay host
 
     def orgs(self) -> list[Address]:
         return sorted(self.switches, key=lambda a: (a.partner, a.org))  # code-point order
@@ -71,15 +72,17 @@ def rows(page) -> list[tuple]:
 def put(store, plat: Platform, rng: random.Random, address: Address) -> None:
     live = store.get(address)
     stack = rng.choice(STACKS)
+    host = f"h{rng.randrange(1000)}.example.com"
     store.put(
         address,
-        settings(f"h{rng.randrange(1000)}.example.com"),
+        settings(host),
         expected_version=live.version if live else None,
         stack=stack,
         adopt=True,
     )
     # a write out of band (stack None) keeps the record's owner
     plat.records[address] = stack if stack is not None else plat.records.get(address)
+    plat.hosts[address] = host
 
 
 def delete(store, plat: Platform, address: Address) -> None:
@@ -87,6 +90,7 @@ def delete(store, plat: Platform, address: Address) -> None:
     assert live is not None
     store.delete(address, expected_version=live.version, stack=None, adopt=True)
     del plat.records[address]
+    del plat.hosts[address]
 
 
 def set_switch(store, plat: Platform, org: Address, on: bool) -> None:
@@ -235,6 +239,8 @@ def check_partner_pages(store, plat: Platform) -> None:
             sum(1 for o in plat.switches if o.partner == p),
             Address(p) in plat.records,
             plat.records.get(Address(p)),
+            plat.hosts.get(Address(p)),
+            587 if Address(p) in plat.records else None,
         )
         for p in sorted(plat.partners)
     ]
@@ -316,7 +322,7 @@ def test_every_tier_and_blast_radius_on_a_fixed_platform(store) -> None:
     assert store.blast_radius(CONTROLLER) == 2
     assert store.org_page(OrgQuery(tier="none")).total == 0
     assert list(store.partner_page().items) == [
-        PartnerRow("acme", 2, True, "ps"),
+        PartnerRow("acme", 2, True, "ps", "h.example.com", 587),
         PartnerRow("bare", 2, False, None),
         PartnerRow("empty", 0, False, None),
     ]

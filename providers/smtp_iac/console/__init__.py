@@ -1,12 +1,14 @@
 """The console: the platform's Ops Console (partner admins) and Web Console (organization admins),
 and the system administrator's view of every tier, served by ``smtp-iac serve`` at ``/``.
 
-Plain server-rendered HTML (Jinja2, autoescaped) with one small script for Send Test Email;
-every action is a call to the service's own API with the signed-in token (``api``), so the
-console can do nothing the API would refuse, and offers nothing a role may not do
-(``views.offers``). Modules: ``session`` (sealed cookie, CSRF), ``web`` (request helpers),
-``pages`` (sign-in, tier map), ``scope_page``, ``org_page``, ``forms``, ``views``,
-``health_view`` (relay health in words).
+Plain server-rendered HTML (Jinja2, autoescaped) with one small script (Send Test Email without
+a page load, the TLS mode field following the TLS switch, times in the reader's zone; every
+page works without it); every action is a call to the service's own API with the signed-in
+token (``api``), so the console can do nothing the API would refuse, and offers nothing a role
+may not do (``views.offers``). Modules: ``session`` (sealed cookie, CSRF), ``web`` (request
+helpers), ``pages`` (sign-in, tier map), ``scope_page``, ``org_page``, ``forms``, ``views``,
+``results`` (a check's result in the form's words), ``timefmt`` (times), ``health_view``
+(relay health in words).
 """
 
 from __future__ import annotations

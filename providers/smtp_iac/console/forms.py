@@ -4,8 +4,13 @@ a submitted form, ``settings`` turns it into the API's body.
 
 Values are passed as typed (the API checks them, as it checks any client); the only
 conversion here is the form's own: a port field's text to a number, the TLS checkbox to a
-bool, an empty optional field to none. An empty Password keeps the stored one (the API then
-allows it only while Host, Port, TLS and Username stay the same).
+bool, an empty optional field to none, and TLS mode dropped while TLS is off (SPEC: tls_mode
+only with tls: true; the page disables the field then). An empty Password keeps the stored
+one (the API then allows it only while Host, Port, TLS and Username stay the same).
+
+``no_from``: with a Test recipient, the test message needs a From address (the Sender, else
+the Username when it is a mail address, as the API and the relay check decide it); without
+one the page says so in the form's words before anything is sent or saved.
 """
 
 from __future__ import annotations
@@ -15,11 +20,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..verify.message import from_address
+
 _VERSION = re.compile(r"[0-9]{1,18}")  # ASCII digits only (str.isdigit takes "²"), as an ETag's
 FIELD_MAX = 2048
 """Longest value a form field may carry into an API call (the API's own limits are smaller)."""
 
 TLS_MODES = {"": None, "starttls": "starttls", "implicit": "implicit"}
+
+LABELS = {
+    "host": "Host",
+    "port": "Port",
+    "tls": "TLS",
+    "tls_mode": "TLS mode",
+    "username": "Username",
+    "password": "Password",
+    "sender": "Sender",
+    "to": "Test recipient",
+}
+"""The form's labels of the API's field names: what a page calls a field in its words."""
+FIELD_IDS = {"to": "test_to"}
+"""The page's field id of an API field name, where they differ."""
+
+NO_FROM = (
+    "No From address: fill in Sender, or clear Test recipient to only log in (the Username is not a "
+    "mail address, so it cannot be the From address); nothing was sent."
+)
+"""What a page says when a test message would have no From address (before any connection)."""
 
 
 @dataclass(frozen=True)
@@ -55,11 +82,12 @@ class ScopeForm:
         def text(name: str) -> str:
             return str(data.get(name, ""))[:FIELD_MAX].strip()
 
+        tls = data.get("tls") == "on"
         form = cls(
             host=text("host"),
             port=text("port"),
-            tls=data.get("tls") == "on",
-            tls_mode=text("tls_mode") if text("tls_mode") in TLS_MODES else "",
+            tls=tls,
+            tls_mode=text("tls_mode") if tls and text("tls_mode") in TLS_MODES else "",
             username=text("username"),
             sender=text("sender"),
             test_to=text("test_to"),
@@ -81,7 +109,7 @@ class ScopeForm:
         if errors:
             return None, replace(self, errors=errors)
         body: dict[str, Any] = {"host": self.host, "port": port, "tls": self.tls, "username": self.username}
-        if TLS_MODES.get(self.tls_mode):
+        if self.tls and TLS_MODES.get(self.tls_mode):
             body["tls_mode"] = self.tls_mode
         if self.sender:
             body["sender"] = self.sender
@@ -91,3 +119,12 @@ class ScopeForm:
 
     def with_errors(self, errors: Mapping[str, str]) -> ScopeForm:
         return replace(self, errors=dict(errors))
+
+    def no_from(self) -> ScopeForm | None:
+        """The form with the Sender marked, when a test message would have no From address;
+        None when it has one (or no test message is asked for)."""
+        if not self.test_to or from_address(None, self.sender or None, self.username) is not None:
+            return None
+        return self.with_errors(
+            self.errors | {"sender": "needed for a test message: the Username is not a mail address"}
+        )

@@ -2,9 +2,10 @@
 of ``relayhealth.report_to_dict``), decided apart from HTTP.
 
 - ``org_line``: the line of an organization's page: its mail working, failing since (the
-  failure class and the check's advice), a certificate that expires soon, no SMTP settings at
-  all, or not checked yet. The organization's relay is the one whose ``sources`` hold its
-  effective source (a report of one organization, as an org admin's, has only that relay).
+  failure class and the check's advice, in the form's words), a certificate that expires
+  soon, no SMTP settings at all, or not checked yet. The organization's relay is the one whose
+  ``sources`` hold its effective source (a report of one organization, as an org admin's, has
+  only that relay).
 - ``TierHealth``: the tier map's markers: per partner, the worst status of the relays its
   organizations use (failing > warning > unchecked > ok; organizations with no settings at all
   count as failing) and how many of them have no working mail; the controller default's relay;
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from ..relayhealth import HealthReport, RelayHealth, report_from_dict
+from .results import form_advice
 
 RANK: Final = {"ok": 0, "unchecked": 1, "warning": 2, "failing": 3}
 """How bad a relay's status is: the worst of a partner's relays is its marker."""
@@ -108,7 +110,8 @@ def org_line(report: HealthReport | None, source: str | None) -> Line | None:
     if status == "failing":
         since = when(h.failing_since or last.checked_at, now)
         note = f"Relay {relay_words(h)}, last {checked}, at the {last.stage or 'unknown'} stage."
-        return Line("failing", f"Mail failing since {since}: {last.failure}", note, last.advice, last.detail)
+        advice = form_advice(last.failure, last.advice)  # in the form's words, not a stack file's
+        return Line("failing", f"Mail failing since {since}: {last.failure}", note, advice, last.detail)
     note = f"Relay {relay_words(h)}, {last.latency_ms} ms"
     if h.recovered_at is not None and (now - h.recovered_at).total_seconds() < 86400:
         note += f", recovered at {when(h.recovered_at, now)}"

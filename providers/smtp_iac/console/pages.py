@@ -1,7 +1,9 @@
 """Sign-in, sign-out and the tier map (``/``): controller, partners and organizations, with the
 tier in force for each organization and who manages each record, a page of 50 at a time, and
 relay health (``GET /v1/health``: per partner, the worst of its relays and how many of its
-organizations have no working mail).
+organizations have no working mail). Each partner's row names its record's relay, from the
+page of partners itself (no request per row), or says that its organizations inherit the
+controller default.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from ..tokens import Role, TokenInfo, parse_token
 from .api import scope_path
 from .health_view import TierHealth, parse
 from .session import LOGIN_COOKIE, Session
-from .views import TIER_WORDS, Pager, home, sees_controller, sees_health, sees_partners
+from .views import TIER_WORDS, Pager, home, inherits_words, sees_controller, sees_health, sees_partners
 from .web import call, console, end_session, fail, posted, redirect, render, session_of, set_session
 
 router = APIRouter(include_in_schema=False)
@@ -109,9 +111,11 @@ async def tier_map(
     if home(who) != "/":
         return redirect(home(who))
     controller = None
+    controller_known = False  # whether the page knows if there is a controller default
     if sees_controller(who):
         answer = await call(request, session, "GET", scope_path("controller"))
         controller = answer.body if answer.ok else None
+        controller_known = answer.ok or answer.status == 404
     partners = None
     if sees_partners(who):
         answer = await call(request, session, "GET", "/v1/tiermap/partners", params={"offset": poffset, "limit": PAGE})
@@ -131,6 +135,7 @@ async def tier_map(
         who=who,
         csrf=session.csrf,
         controller=controller,
+        inherits=inherits_words(controller, controller_known),
         partners=partners,
         partner_pager=_partner_pager(partners, poffset, base | {"offset": offset}),
         orgs=orgs,

@@ -10,6 +10,11 @@ who only read it.
   settings first and writes only if the check passes. The page says before Save how many
   organizations' mail it moves (``/v1/blast-radius``) and, for a scope a stack manages, that
   the change will show as drift (the write is out of band: the stack keeps the scope).
+- With a Test recipient but no From address (no Sender, and a Username that is not a mail
+  address) neither is sent to the API: the page says so in the form's words, before any
+  connection (the API's test-email refuses it with 422 too; its Save would fail the check).
+- A result says what was done (a message sent, or only a login) in the form's words
+  (``results``), with a warning when a login passed with TLS off.
 - The password is never put back in a page: the field is always empty (write-only).
 """
 
@@ -22,7 +27,8 @@ from fastapi.responses import Response
 
 from ..addresses import Address
 from .api import Answer, org_path, scope_path
-from .forms import ScopeForm
+from .forms import FIELD_IDS, LABELS, NO_FROM, ScopeForm
+from .results import RECORD_CLEAR_TEXT, CheckView, check_view
 from .session import Session
 from .views import TROUBLESHOOTING, blast_words, console_name, offers, scope_label
 from .web import call, fail, posted, redirect, render, session_of
@@ -48,9 +54,13 @@ async def scope_action(request: Request, address: str) -> Response:
     body, form = form.settings(password)
     action = data.get("action")
     fragment = request.headers.get("x-console-fragment") == "check"
-    check: dict[str, Any] | None = None
+    check: CheckView | None = None
     message: str | None = None
-    if body is not None and action == "test":
+    if body is not None and action in ("test", "save") and (missing := form.no_from()) is not None:
+        form, message = missing, NO_FROM  # the API would refuse it too (test-email: 422): said in the form's words
+        if action == "save":
+            message = f"Nothing was saved. {message}"
+    elif body is not None and action == "test":
         answer = await call(request, session, "POST", scope_path(str(addr), "/test-email"), json=_test_body(body, form))
         check, message, form = _outcome(answer, form)
     elif body is not None and action == "save":
@@ -66,7 +76,7 @@ async def scope_action(request: Request, address: str) -> Response:
     elif body is not None:
         message = "Choose Send Test Email or Save."
     if body is None:
-        message = "Fix the form first: " + "; ".join(f"{k}: {v}" for k, v in form.errors.items())
+        message = "Fix the form first: " + "; ".join(f"{LABELS.get(k, k)}: {v}" for k, v in form.errors.items())
     status = 200 if check is not None else 422
     if fragment:
         return render(request, "check_result.html", status, check=check, message=message, advice=TROUBLESHOOTING)
@@ -78,12 +88,14 @@ def _test_body(settings: dict[str, Any], form: ScopeForm) -> dict[str, Any]:
     return {"settings": settings} | ({"to": form.test_to} if form.test_to else {})
 
 
-def _outcome(answer: Answer, form: ScopeForm) -> tuple[dict[str, Any] | None, str | None, ScopeForm]:
+def _outcome(answer: Answer, form: ScopeForm) -> tuple[CheckView | None, str | None, ScopeForm]:
     """The check's result, a message, and the form with the API's per-field errors."""
     if answer.ok:
-        return answer.body, None, form
+        return check_view(answer.body, form.tls), None, form
     if answer.kind in ("verify_failed", "relay_failed") and isinstance(answer.body.get("verify"), dict):
-        return answer.body["verify"], None, form
+        return check_view(answer.body["verify"], form.tls), None, form
+    if answer.kind == "no_sender":
+        return None, NO_FROM, form.no_from() or form
     errors = answer.field_errors()
     if answer.status == 412:
         return None, f"{answer.detail}. Someone changed this scope since you opened it: reload the page.", form
@@ -130,4 +142,7 @@ async def _page(request: Request, session: Session, addr: Address) -> dict[str, 
         "offers": offer,
         "blast": blast,
         "advice": TROUBLESHOOTING,
+        "labels": LABELS,
+        "field_ids": FIELD_IDS,
+        "clear_text": RECORD_CLEAR_TEXT,
     }

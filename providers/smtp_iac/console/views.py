@@ -5,6 +5,7 @@ how a chain and a tier read in words, the platform's troubleshooting list, and p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -117,6 +118,17 @@ class Pager:
     @property
     def next(self) -> str | None:
         return self.link(self.offset + self.limit) if self.offset + self.limit < self.total else None
+
+
+def inherits_words(controller: Mapping[str, Any] | None, known: bool) -> str:
+    """What the tier map says of a partner's relay when the partner has no record: its
+    organizations inherit the controller default (named when the reader sees it; ``known``:
+    the page knows whether there is one)."""
+    if controller:
+        return f"inherits controller ({controller['host']}:{controller['port']})"
+    if known:
+        return "inherits controller: none set, so no relay"
+    return "inherits controller"
 
 
 def scope_label(address: Address) -> str:

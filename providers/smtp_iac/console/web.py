@@ -23,11 +23,13 @@ from ..service.config import RateLimit
 from ..service.limits import RateLimiter
 from .api import Answer, Api
 from .session import LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECONDS, Session, SessionCodec, csrf_ok, same_origin
+from .timefmt import time_tag
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["version"] = __version__
 templates.env.filters["shown"] = actor_shown  # names read from the store: no bidi or invisible characters
+templates.env.filters["when"] = time_tag  # an API time: readable, the exact value on hover
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

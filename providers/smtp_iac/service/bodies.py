@@ -299,6 +299,8 @@ class PartnerRowOut(BaseModel):
     organizations: int
     has_record: bool
     managed_by: str | None
+    host: str | None = Field(default=None, description="its record's relay host; null: no record")
+    port: int | None = Field(default=None, description="its record's relay port; null: no record")
 
 
 class PartnerPageOut(BaseModel):

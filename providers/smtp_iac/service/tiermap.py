@@ -78,12 +78,17 @@ def partners(
     limit: Limit = 50,
 ) -> PartnerPageOut:
     """A page of partners (id order), each with its number of organizations and whether it
-    has a record; ``partner``: that one only."""
+    has a record (and its relay's host and port); ``partner``: that one only."""
     partner = allow.granted(lists_partners(caller, partner))
     page = ctx.store.partner_page(q, offset, limit, partner=partner)
     items = [
         PartnerRowOut(
-            partner=r.partner, organizations=r.organizations, has_record=r.has_record, managed_by=r.managed_by
+            partner=r.partner,
+            organizations=r.organizations,
+            has_record=r.has_record,
+            managed_by=r.managed_by,
+            host=r.host,
+            port=r.port,
         )
         for r in page.items
     ]

@@ -161,7 +161,8 @@ class RemoteStore:
         params |= {"partner": partner} if partner is not None else {}
         doc = self._call("GET", "/v1/tiermap/partners", params=params).json()
         items = tuple(
-            PartnerRow(i["partner"], i["organizations"], i["has_record"], i["managed_by"]) for i in doc["items"]
+            PartnerRow(i["partner"], i["organizations"], i["has_record"], i["managed_by"], i.get("host"), i.get("port"))
+            for i in doc["items"]
         )
         return Page(items, doc["total"], doc["offset"], doc["limit"])
 

@@ -33,7 +33,7 @@ from .tenancy import CONTROLLER_MOVED, HEALTH_MOVED, Tenancy
 _ORGS = """SELECT o.partner, o.id, o.smtp_enabled, ro.address, ro.managed_by, o.in_force
   FROM organizations o LEFT JOIN records ro ON ro.partner = o.partner AND ro.org = o.id"""
 
-_PARTNERS = """SELECT p.id, p.n_organization + p.n_partner + p.n_inherited, r.address, r.managed_by
+_PARTNERS = """SELECT p.id, p.n_organization + p.n_partner + p.n_inherited, r.address, r.managed_by, r.host, r.port
   FROM partners p LEFT JOIN records r ON r.partner = p.id AND r.org = ''"""
 
 
@@ -69,14 +69,17 @@ class TierMapQueries(Part):
         self, search: str = "", offset: int = 0, limit: int = 50, *, partner: str | None = None
     ) -> Page[PartnerRow]:
         """One page of partners in id order (``partner``: that one only), each with its number
-        of organizations and whether it has a record."""
+        of organizations and its record's relay, if any (the same join: no query per row)."""
         OrgQuery(search=search, offset=offset, limit=limit)  # the same checks
         where_sql, params = _where((("p.id", partner),), ("p.id", search))
         with self.db.read() as cur:
             total = self.db.x(cur, f"SELECT COUNT(*) FROM partners p{where_sql}", params).fetchone()[0]
             sql = f"{_PARTNERS}{where_sql} ORDER BY p.id LIMIT ? OFFSET ?"
             rows = self.db.x(cur, sql, [*params, limit, offset]).fetchall()
-        items = tuple(PartnerRow(p, int(n), rec is not None, managed) for p, n, rec, managed in rows)
+        items = tuple(
+            PartnerRow(p, int(n), rec is not None, managed, host, None if port is None else int(port))
+            for p, n, rec, managed, host, port in rows
+        )
         return Page(items, int(total), offset, limit)
 
     @reading

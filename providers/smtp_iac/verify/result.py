@@ -57,14 +57,60 @@ class CheckFailed(Exception):
         self.detail = detail
 
 
+class Audience(StrEnum):
+    """Whose words advice names the settings in: a stack file's keys (the CLI, plans, reports and
+    the API, whose clients write stack files or their own forms), or the console form's labels."""
+
+    STACK = "stack"
+    FORM = "form"
+
+
+FIELD_WORDS: dict[str, dict[Audience, str]] = {
+    "starttls": {
+        Audience.STACK: "tls: true, tls_mode: starttls",
+        Audience.FORM: "TLS on, TLS mode STARTTLS",
+    },
+    "implicit": {
+        Audience.STACK: "tls: true, tls_mode: implicit",
+        Audience.FORM: "TLS on, TLS mode SSL/TLS",
+    },
+    "set_implicit": {
+        Audience.STACK: "set tls: true and tls_mode: implicit",
+        Audience.FORM: "switch TLS on and set TLS mode to SSL/TLS",
+    },
+    "implicit_client": {
+        Audience.STACK: "an implicit-TLS client (tls_mode: implicit)",
+        Audience.FORM: "an implicit-TLS client (TLS mode SSL/TLS)",
+    },
+    "ca_file": {
+        Audience.STACK: "set verify.ca_file to that CA bundle (PEM)",
+        Audience.FORM: "ask your system administrator to make the settings service trust that CA",
+    },
+    "password": {
+        Audience.STACK: "Check that the password reference points at the current secret",
+        Audience.FORM: "Check that the Password is the current one",
+    },
+    "from": {
+        Audience.STACK: " (verify.from, or the record's sender)",
+        Audience.FORM: " (the Sender field)",
+    },
+    "to": {
+        Audience.STACK: " (verify.to)",
+        Audience.FORM: "",
+    },
+}
+"""How advice names a setting, per audience: ``{name}`` in an advice text is replaced by the
+words of its audience (``advice``), so the CLI says ``tls_mode: implicit`` where the console
+says "TLS mode SSL/TLS"."""
+
 _PORTS = (
-    "Common SMTP ports: 587 STARTTLS (recommended: tls: true, tls_mode: starttls), "
-    "465 implicit SSL/TLS (tls: true, tls_mode: implicit), "
+    "Common SMTP ports: 587 STARTTLS (recommended: {starttls}), "
+    "465 implicit SSL/TLS ({implicit}), "
     "25 not recommended and often blocked by ISPs."
 )
 _PERSISTS = "If the issue persists, contact your system administrator."
 
-ADVICE: dict[Failure, str] = {
+_ADVICE: dict[Failure, str] = {
     Failure.DNS: (
         "Verify the SMTP hostname is correct: it does not resolve from here. Check its spelling "
         "(a host name only: no scheme, port or path) and that this machine can resolve it. " + _PERSISTS
@@ -83,18 +129,18 @@ ADVICE: dict[Failure, str] = {
     Failure.GREETING_TIMEOUT: (
         "The server accepted the connection but never sent the SMTP greeting. A plain or "
         "STARTTLS client on an implicit-TLS port looks exactly like a silent server: if the port "
-        "is 465 (or your provider says SSL/TLS), set tls: true and tls_mode: implicit. Confirm "
+        "is 465 (or your provider says SSL/TLS), {set_implicit}. Confirm "
         "the TLS setting matches your SMTP provider's requirements. " + _PORTS + " " + _PERSISTS
     ),
     Failure.TLS_MISMATCH: (
         "Confirm the TLS setting matches your SMTP provider's requirements: the TLS handshake "
-        "failed, typically an implicit-TLS client (tls_mode: implicit) on a plain or STARTTLS "
+        "failed, typically {implicit_client} on a plain or STARTTLS "
         "port. " + _PORTS + " " + _PERSISTS
     ),
     Failure.CERT_VERIFY: (
         "The server's TLS certificate is not trusted or does not match the host name. Use the "
         "host name the certificate was issued for (not an IP address or an alias). For a relay "
-        "with a certificate from a private CA, set verify.ca_file to that CA bundle (PEM). " + _PERSISTS
+        "with a certificate from a private CA, {ca_file}. " + _PERSISTS
     ),
     Failure.STARTTLS_NOT_OFFERED: (
         "Confirm the TLS setting matches your SMTP provider's requirements: the server does not "
@@ -108,16 +154,16 @@ ADVICE: dict[Failure, str] = {
     ),
     Failure.AUTH_FAILED: (
         "Verify the SMTP credentials (username and password) are correct: the server refused "
-        "them. Check that the password reference points at the current secret; some providers "
+        "them. {password}; some providers "
         "need an app password or an API key (e.g. SendGrid: username 'apikey'). " + _PERSISTS
     ),
     Failure.SENDER_REJECTED: (
-        "The server refused the sender address. Use a From address this account may send as "
-        "(verify.from, or the record's sender), e.g. a verified sender or domain at your "
+        "The server refused the sender address. Use a From address this account may send as"
+        "{from}, e.g. a verified sender or domain at your "
         "provider. " + _PERSISTS
     ),
     Failure.RECIPIENT_REJECTED: (
-        "The server refused the test recipient (verify.to). Check the address and that this "
+        "The server refused the test recipient{to}. Check the address and that this "
         "account may send to it. " + _PERSISTS
     ),
     Failure.PROTOCOL: (
@@ -127,7 +173,16 @@ ADVICE: dict[Failure, str] = {
     ),
 }
 
-assert set(ADVICE) == set(Failure)
+
+def advice(failure: Failure, audience: Audience = Audience.STACK) -> str:
+    """The advice for a failure class, naming the settings in ``audience``'s words."""
+    return _ADVICE[failure].format_map({name: words[audience] for name, words in FIELD_WORDS.items()})
+
+
+ADVICE: dict[Failure, str] = {f: advice(f) for f in Failure}
+"""Each failure class's advice in a stack file's words (what a result carries: the CLI's, the API's)."""
+
+assert set(_ADVICE) == set(Failure)
 
 
 @dataclass(frozen=True)
