@@ -1,5 +1,5 @@
 """Takes the console screenshots in docs/ (1280x800, headless Chromium), from a real service
-over a seeded SQLite store and a real STARTTLS relay, as the browser tests drive them.
+over a SQLite store holding a small platform and a real STARTTLS relay, as the browser tests drive them.
 
     .venv/bin/python docs/screenshots.py        # needs /usr/bin/chromium (apt-get install chromium)
 """
@@ -57,6 +57,8 @@ def main() -> int:
 
             page = signed_in("sysadmin")
             page.screenshot(path=OUT / "console-tier-map.png")
+            page.get_by_role("heading", name="Partners").evaluate("h => h.scrollIntoView()")
+            page.screenshot(path=OUT / "console-partners.png")
             page.goto(f"/organizations/{HQ}")
             page.screenshot(path=OUT / "console-organization.png")
 
@@ -68,7 +70,7 @@ def main() -> int:
             page.screenshot(path=OUT / "console-scope.png")
             page.get_by_role("button", name="Send Test Email").click()
             page.locator("#check-result").get_by_text("Test failed").wait_for()
-            page.locator("#check-result").scroll_into_view_if_needed()
+            assert page.locator("#check-result").is_visible()  # beside the button, without scrolling
             page.screenshot(path=OUT / "console-test-failed.png")
 
             page = signed_in("org-admin-off")

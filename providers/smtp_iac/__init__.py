@@ -9,4 +9,4 @@ apply), ``store`` (SQL, and ``store.remote``: the service as a store), ``verify`
 it), ``pulumi``.
 """
 
-__version__ = "0.10.0"
+__version__ = "0.11.0"
