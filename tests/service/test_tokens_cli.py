@@ -46,10 +46,15 @@ def test_create_prints_the_token_alone_then_list_and_revoke(store_dir: Path) -> 
     wrong = _cli("tokens", "create", "--role", "org-admin", "--partner", "acme", cwd=store_dir)
     assert wrong.returncode == 1 and "--org" in wrong.stderr and wrong.stdout == ""
     assert _cli("tokens", "create", "--role", "viewer", "--expires-in", "0", cwd=store_dir).returncode == 1
+    for ref in ("acme/blue", "blue", "partners/acme/organizations/blue"):  # as effective takes an ORG
+        org = _cli("tokens", "create", "--role", "org-admin", "--org", ref, cwd=store_dir)
+        assert org.returncode == 0 and "org-admin of partners/acme/organizations/blue" in org.stderr, org.stderr
+    nobody = _cli("tokens", "create", "--role", "org-admin", "--org", "bleu", cwd=store_dir)
+    assert nobody.returncode == 1 and "'bleu' is not known" in nobody.stderr and nobody.stdout == ""
 
     listed = _cli("tokens", "list", "--format", "json", cwd=store_dir)
     assert token.split("_", 2)[2] not in listed.stdout and "secret" not in listed.stdout
-    assert {t["role"] for t in __import__("json").loads(listed.stdout)} == {"sysadmin", "partner-admin"}
+    assert {t["role"] for t in __import__("json").loads(listed.stdout)} == {"sysadmin", "partner-admin", "org-admin"}
 
     revoked = _cli("tokens", "revoke", token_id, cwd=store_dir)
     assert revoked.returncode == 0 and "revoked" in revoked.stdout

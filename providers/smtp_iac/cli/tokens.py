@@ -26,7 +26,11 @@ def tokens_group() -> None:
 @tokens_group.command("create")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True, help="What the token may do.")
 @click.option("--partner", metavar="P", help="The partner of a partner-admin token.")
-@click.option("--org", metavar="ADDRESS", help="The organization of an org-admin token: partners/P/organizations/O.")
+@click.option(
+    "--org",
+    metavar="ORG",
+    help="The organization of an org-admin token: partners/P/organizations/O, P/O or a unique organization id.",
+)
 @click.option("--name", metavar="TEXT", help="Who or what holds it (the audit log's actor). Default: the role.")
 @click.option("--expires-in", "expires_in", type=int, metavar="DAYS", help="Expire after DAYS days (default: never).")
 @store_option
@@ -35,6 +39,9 @@ def create_cmd(
     state: State, role: str, partner: str | None, org: str | None, name: str | None, expires_in: int | None
 ) -> int:
     """Create a token and print it once, alone on stdout's first line."""
+    if org is not None and Role(role) is Role.ORG_ADMIN:  # P/O or a unique id, as effective takes it
+        with state.open_database("tokens create", create=False) as store:
+            org = str(store.find_org(org).address)
     try:
         token = new_token(
             name=name or role,
