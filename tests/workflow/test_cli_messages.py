@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
 from live_service import ServerThread
-from workflow_helpers import CONSOLE_SCRIPT, STACK, Workspace, partner, settings, stack_doc
+from workflow_helpers import STACK, Workspace, partner, settings, stack_doc
 
 from smtp_iac.addresses import Address
 from smtp_iac.models import ResolvedSettings
@@ -84,28 +82,17 @@ def test_destroy_without_yes_says_destroy_not_apply(ws):
 
 @pytest.mark.parametrize("answer, rc", [("n\n", 1), ("y\n", 0)])
 def test_destroy_asks_its_own_question_on_a_terminal(ws, answer, rc):
-    import pty
-
     ws.load_tenants()
     f = ws.write_stack(_stack(acme="a.example"))
     assert ws.run("apply", f, "--yes").rc == 0
-    master, slave = pty.openpty()
-    try:
-        os.write(master, answer.encode())
-        p = subprocess.run(
-            [str(CONSOLE_SCRIPT), "destroy", f], stdin=slave, capture_output=True, text=True, cwd=ws.dir, timeout=60
-        )
-    finally:
-        os.close(slave)
-        os.close(master)
-    ws.outputs += [p.stdout, p.stderr]
-    assert p.returncode == rc, p.stderr
-    assert f"Destroy: delete 2 override(s) from {ws.store_shown}?" in p.stderr
-    assert "Apply" not in p.stderr
+    r = ws.on_terminal(answer, "destroy", f)
+    assert r.rc == rc, r.err
+    assert f"Destroy: delete 2 override(s) from {ws.store_shown}?" in r.err
+    assert "Apply" not in r.err
     if rc:
-        assert "nothing destroyed" in p.stderr and ws.record("controller") is not None
+        assert "nothing destroyed" in r.err and ws.record("controller") is not None
     else:
-        assert "Apply: 2 applied" in p.stdout and ws.record("controller") is None
+        assert "Apply: 2 applied" in r.out and ws.record("controller") is None
 
 
 # ----- show: a stale plan says so ---------------------------------------------------------

@@ -72,25 +72,12 @@ def test_errors_as_a_subprocess_exit_1_without_traceback(ws):
 @pytest.mark.parametrize("answer, rc", [("n\n", 1), ("y\n", 0)])
 def test_apply_asks_on_a_terminal(ws, relay, ca_file, answer, rc):
     """stdin a pseudo-terminal: apply shows the plan, asks, and does what the answer says."""
-    import os
-    import pty
-    import subprocess
-
     ws.load_tenants()
     f = ws.write_stack(stack_doc(ca_file, controller=settings(relay.port)))
-    master, slave = pty.openpty()
-    try:
-        os.write(master, answer.encode())
-        p = subprocess.run(
-            [str(CONSOLE_SCRIPT), "apply", f], stdin=slave, capture_output=True, text=True, cwd=ws.dir, timeout=60
-        )
-    finally:
-        os.close(slave)
-        os.close(master)
-    ws.outputs += [p.stdout, p.stderr]
-    assert p.returncode == rc, p.stderr
-    assert "Plan for stack 'dev'" in p.stdout and "Apply 1 change(s) to" in p.stderr  # the plan: the result
+    r = ws.on_terminal(answer, "apply", f)
+    assert r.rc == rc, r.err
+    assert "Plan for stack 'dev'" in r.out and "Apply 1 change(s) to" in r.err  # the plan: the result
     if rc:
-        assert "nothing applied" in p.stderr and ws.record("controller") is None
+        assert "nothing applied" in r.err and ws.record("controller") is None
     else:
-        assert "Apply: 1 applied" in p.stdout and ws.record("controller").version == 1
+        assert "Apply: 1 applied" in r.out and ws.record("controller").version == 1

@@ -141,6 +141,23 @@ class Workspace:
         self.outputs += [p.stdout, p.stderr]
         return Result(p.returncode, p.stdout, p.stderr)
 
+    def on_terminal(self, answer: str, *args: str) -> Result:
+        """The installed console script with a terminal (a pty) as stdin, ``answer`` typed in
+        advance: what a person at a prompt sees and does."""
+        import pty
+
+        master, slave = pty.openpty()
+        try:
+            os.write(master, answer.encode())
+            p = subprocess.run(
+                [str(CONSOLE_SCRIPT), *args], stdin=slave, capture_output=True, text=True, cwd=self.dir, timeout=60
+            )
+        finally:
+            os.close(slave)
+            os.close(master)
+        self.outputs += [p.stdout, p.stderr]
+        return Result(p.returncode, p.stdout, p.stderr)
+
     # ----- files --------------------------------------------------------------------------
 
     def write_stack(self, doc: dict, name: str = "dev.yaml") -> str:
